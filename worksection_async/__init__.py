@@ -1,0 +1,3 @@
+"""worksection_async: an async, typed, quota-aware client for the Worksection API."""
+
+from __future__ import annotations

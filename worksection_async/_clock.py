@@ -1,0 +1,36 @@
+"""Clocks: where the throttle, the retry policy and the fake read the time and sleep.
+
+Production code uses ``MonotonicClock`` (anyio's clock and ``anyio.sleep``); tests pass a
+virtual clock so that waiting never takes real time.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import anyio
+
+__all__ = ["Clock", "MonotonicClock"]
+
+
+class Clock(Protocol):
+    """A source of monotonic time in seconds and a way to wait on it."""
+
+    def now(self) -> float: ...
+
+    async def sleep(self, seconds: float) -> None: ...
+
+
+class MonotonicClock:
+    """The event loop's monotonic clock; ``sleep`` is ``anyio.sleep``."""
+
+    __slots__ = ()
+
+    def now(self) -> float:
+        return anyio.current_time()
+
+    async def sleep(self, seconds: float) -> None:
+        await anyio.sleep(seconds)
+
+    def __repr__(self) -> str:
+        return "MonotonicClock()"

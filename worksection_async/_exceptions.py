@@ -1,0 +1,339 @@
+"""The exceptions this library raises on purpose.
+
+::
+
+    WorksectionError
+    ├── APIError                      the API answered {"status": "error", ...}
+    │   ├── InvalidActionError          0  Action is invalid
+    │   ├── ActionRequiredError         1  Action is required
+    │   ├── InvalidHashError            2  Action hash is missed or invalid
+    │   ├── NotFoundError                  an addressed object does not exist (3-6)
+    │   │   ├── InvalidPageError        3  Page is invalid
+    │   │   ├── InvalidProjectError     4  Project is invalid (also "File not found")
+    │   │   ├── InvalidTaskError        5  Task is invalid
+    │   │   └── InvalidSubtaskError     6  Subtask is invalid
+    │   ├── ProjectRequiredError        7  Project is required
+    │   ├── TaskRequiredError           8  Task is required
+    │   ├── SubtaskRequiredError        9  Subtask is required
+    │   ├── FieldRequiredError         10  Field is required (details: the field)
+    │   ├── InvalidEmailError          11  Invalid email (details: the emails)
+    │   ├── ConflictError                  the object is not in a state that allows it (12-15)
+    │   │   ├── TaskAlreadyClosedError     12  Task is already closed
+    │   │   ├── TaskHasChildrenError       13  Task has children
+    │   │   ├── SubtaskAlreadyClosedError  14  Subtask is already closed
+    │   │   └── SubtaskHasChildrenError    15  Subtask has children
+    │   ├── InvalidTagError            16  Tag is invalid (details: the tag)
+    │   ├── QuotaExceededError         20  Quota exceeded; also "Too many requests", HTTP 429
+    │   └── AuthenticationError            HTTP 401 (an OAuth2 token expired or was refused)
+    ├── TransportError                the request did not get an answer (network, timeout)
+    └── ProtocolError                 the answer is not the API's JSON envelope
+
+The API reuses codes with other messages (4 is also "File not found", 12 also "Task is
+already active"): the class follows the code, and the server's message is always kept.
+Messages never contain the API key or a request hash.
+"""
+
+from __future__ import annotations
+
+from typing import Union
+
+from ._pages import Page
+
+__all__ = [
+    "APIError",
+    "ActionRequiredError",
+    "AuthenticationError",
+    "ConflictError",
+    "FieldRequiredError",
+    "InvalidActionError",
+    "InvalidEmailError",
+    "InvalidHashError",
+    "InvalidPageError",
+    "InvalidProjectError",
+    "InvalidSubtaskError",
+    "InvalidTagError",
+    "InvalidTaskError",
+    "NotFoundError",
+    "ProjectRequiredError",
+    "ProtocolError",
+    "QuotaExceededError",
+    "SubtaskAlreadyClosedError",
+    "SubtaskHasChildrenError",
+    "SubtaskRequiredError",
+    "TaskAlreadyClosedError",
+    "TaskHasChildrenError",
+    "TaskRequiredError",
+    "TransportError",
+    "WorksectionError",
+    "api_error",
+]
+
+JSONDetails = Union[str, int, float, bool, None, list[object], dict[str, object]]
+
+
+class WorksectionError(Exception):
+    """Root of every exception this library raises on purpose."""
+
+
+class APIError(WorksectionError):
+    """The API answered with ``{"status": "error", ...}``.
+
+    ``code`` is ``status_code``, ``message`` the server's message, ``details`` its
+    ``message_details`` (a field name, emails, a tag...), ``action`` and ``page`` what
+    was called. ``http_status`` is the HTTP status of the answer (usually 200).
+    """
+
+    def __init__(
+        self,
+        code: int | None,
+        message: str,
+        details: JSONDetails = None,
+        *,
+        action: str | None = None,
+        page: Page | None = None,
+        http_status: int = 200,
+    ) -> None:
+        self.code = code
+        self.message = message
+        self.details = details
+        self.action = action
+        self.page = page
+        self.http_status = http_status
+        super().__init__(self._describe())
+
+    def _describe(self) -> str:
+        text = f"[{self.code}] {self.message}" if self.code is not None else self.message
+        if self.details not in (None, "", [], {}):
+            text += f": {self.details}"
+        where = ", ".join(
+            part
+            for part in (
+                f"action={self.action}" if self.action else "",
+                f"page={self.page.path}" if self.page is not None else "",
+            )
+            if part
+        )
+        return f"{text} ({where})" if where else text
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(code={self.code!r}, message={self.message!r}, "
+            f"details={self.details!r}, action={self.action!r}, page={self.page!r})"
+        )
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (
+            _rebuild,
+            (type(self), self.code, self.message, self.details, self.action, self.page),
+            self.__dict__,
+        )
+
+
+def _rebuild(
+    cls: type[APIError],
+    code: int | None,
+    message: str,
+    details: JSONDetails,
+    action: str | None,
+    page: Page | None,
+) -> APIError:
+    error = cls.__new__(cls)
+    APIError.__init__(error, code, message, details, action=action, page=page)
+    return error
+
+
+class InvalidActionError(APIError):
+    """0: Action is invalid."""
+
+
+class ActionRequiredError(APIError):
+    """1: Action is required."""
+
+
+class InvalidHashError(APIError):
+    """2: Action hash is missed or invalid.
+
+    ``signer`` names the signing dialect that was used; the message says which others
+    exist, since accounts differ in the dialect they accept.
+    """
+
+    signer: str | None = None
+
+    def _describe(self) -> str:
+        text = super()._describe()
+        signer = getattr(self, "signer", None)
+        if signer:
+            others = ", ".join(n for n in ("PageHash", "QueryHash", "HmacToken") if n != signer)
+            text += (
+                f"; signed with {signer}: check the API key, or try another dialect "
+                f"(Client(..., signer=...) with one of {others})"
+            )
+        return text
+
+
+class NotFoundError(APIError):
+    """3-6: an addressed page, project, task or subtask (or file) does not exist."""
+
+
+class InvalidPageError(NotFoundError):
+    """3: Page is invalid."""
+
+
+class InvalidProjectError(NotFoundError):
+    """4: Project is invalid (``download`` also answers "File not found" with 4)."""
+
+
+class InvalidTaskError(NotFoundError):
+    """5: Task is invalid."""
+
+
+class InvalidSubtaskError(NotFoundError):
+    """6: Subtask is invalid (``start_my_timer`` also: "Timer is already started")."""
+
+
+class ProjectRequiredError(APIError):
+    """7: Project is required (timers also: "Timer not found", "Timer is not started")."""
+
+
+class TaskRequiredError(APIError):
+    """8: Task is required (``post_task`` also: "Task is closed" for a closed parent)."""
+
+
+class SubtaskRequiredError(APIError):
+    """9: Subtask is required."""
+
+
+class FieldRequiredError(APIError):
+    """10: Field is required; ``details`` names the field(s)."""
+
+
+class InvalidEmailError(APIError):
+    """11: Invalid email; ``details`` holds the emails (also option conflicts, bad URLs)."""
+
+
+class ConflictError(APIError):
+    """12-15: the object is not in a state that allows the action."""
+
+
+class TaskAlreadyClosedError(ConflictError):
+    """12: Task is already closed (also "Task is already active", project close/activate)."""
+
+
+class TaskHasChildrenError(ConflictError):
+    """13: Task has children (open subtasks block completing it)."""
+
+
+class SubtaskAlreadyClosedError(ConflictError):
+    """14: Subtask is already closed (``reopen_task`` also: "Parent task is done")."""
+
+
+class SubtaskHasChildrenError(ConflictError):
+    """15: Subtask has children."""
+
+
+class InvalidTagError(APIError):
+    """16: Tag is invalid; ``details`` names the tag."""
+
+
+class QuotaExceededError(APIError):
+    """20: Quota exceeded, an error saying "Too many requests", or HTTP 429.
+
+    The only error the retry policy retries. ``attempts`` is set on the error that ends
+    a retry loop: how many requests were made before giving up.
+    """
+
+    attempts: int | None = None
+
+    def _describe(self) -> str:
+        text = super()._describe()
+        attempts = getattr(self, "attempts", None)
+        if attempts is not None:
+            text += f"; gave up after {attempts} attempt{'s' if attempts != 1 else ''}"
+        return text
+
+    def with_attempts(self, attempts: int) -> QuotaExceededError:
+        """A copy of this error that records how many attempts were made."""
+        error = QuotaExceededError.__new__(type(self))
+        error.attempts = attempts
+        APIError.__init__(
+            error,
+            self.code,
+            self.message,
+            self.details,
+            action=self.action,
+            page=self.page,
+            http_status=self.http_status,
+        )
+        return error
+
+
+class AuthenticationError(APIError):
+    """HTTP 401: the OAuth2 access token expired or was refused."""
+
+
+class TransportError(WorksectionError):
+    """The request got no answer: a network error or a timeout (httpx's is chained)."""
+
+
+class ProtocolError(WorksectionError):
+    """The answer is not the API's JSON envelope.
+
+    A non-JSON body, an HTML error page, an unexpected HTTP status (414, 5xx) or an
+    envelope of the wrong shape. ``http_status`` and a short, redacted ``snippet`` of the
+    body are kept.
+    """
+
+    def __init__(self, reason: str, *, http_status: int, snippet: str = "") -> None:
+        self.reason = reason
+        self.http_status = http_status
+        self.snippet = snippet
+        text = f"{reason} (HTTP {http_status})"
+        if snippet:
+            text += f": {snippet!r}"
+        super().__init__(text)
+
+
+_BY_CODE: dict[int, type[APIError]] = {
+    0: InvalidActionError,
+    1: ActionRequiredError,
+    2: InvalidHashError,
+    3: InvalidPageError,
+    4: InvalidProjectError,
+    5: InvalidTaskError,
+    6: InvalidSubtaskError,
+    7: ProjectRequiredError,
+    8: TaskRequiredError,
+    9: SubtaskRequiredError,
+    10: FieldRequiredError,
+    11: InvalidEmailError,
+    12: TaskAlreadyClosedError,
+    13: TaskHasChildrenError,
+    14: SubtaskAlreadyClosedError,
+    15: SubtaskHasChildrenError,
+    16: InvalidTagError,
+    20: QuotaExceededError,
+}
+
+
+def api_error(
+    code: int | None,
+    message: str,
+    details: JSONDetails = None,
+    *,
+    action: str | None = None,
+    page: Page | None = None,
+    http_status: int = 200,
+    signer: str | None = None,
+) -> APIError:
+    """The most specific exception for an error envelope."""
+    if "too many requests" in message.lower():
+        cls: type[APIError] = QuotaExceededError
+    else:
+        cls = _BY_CODE.get(code, APIError) if code is not None else APIError
+    error = cls.__new__(cls)
+    if isinstance(error, InvalidHashError):
+        error.signer = signer
+    APIError.__init__(
+        error, code, message, details, action=action, page=page, http_status=http_status
+    )
+    return error
