@@ -1,3 +1,102 @@
-"""worksection_async: an async, typed, quota-aware client for the Worksection API."""
+"""worksection_async: an async, typed, quota-aware client for the Worksection API.
+
+::
+
+    from worksection_async import Client
+
+    async with Client("https://acme.worksection.com", api_key) as client:
+        task = await client.call("get_task", page="/project/1/2/")
+"""
 
 from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+
+from ._call import Call, UploadFile
+from ._client import DEFAULT_TIMEOUT, Client, ClientClosedError
+from ._clock import Clock, MonotonicClock
+from ._exceptions import (
+    ActionRequiredError,
+    APIError,
+    AuthenticationError,
+    ConflictError,
+    FieldRequiredError,
+    InvalidActionError,
+    InvalidEmailError,
+    InvalidHashError,
+    InvalidPageError,
+    InvalidProjectError,
+    InvalidSubtaskError,
+    InvalidTagError,
+    InvalidTaskError,
+    NotFoundError,
+    ProjectRequiredError,
+    ProtocolError,
+    QuotaExceededError,
+    SubtaskAlreadyClosedError,
+    SubtaskHasChildrenError,
+    SubtaskRequiredError,
+    TaskAlreadyClosedError,
+    TaskHasChildrenError,
+    TaskRequiredError,
+    TransportError,
+    WorksectionError,
+)
+from ._json import JSONObject, JSONValue
+from ._pages import Page, ProjectPage, SubtaskPage, TaskPage, parse_page
+from ._retry import DEFAULT_RETRY, RetryPolicy
+from ._signing import HmacToken, PageHash, QueryHash, Signer
+
+try:
+    __version__ = version("worksection-async")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree
+    __version__ = "0.0.0"
+
+__all__ = [
+    "DEFAULT_RETRY",
+    "DEFAULT_TIMEOUT",
+    "APIError",
+    "ActionRequiredError",
+    "AuthenticationError",
+    "Call",
+    "Client",
+    "ClientClosedError",
+    "Clock",
+    "ConflictError",
+    "FieldRequiredError",
+    "HmacToken",
+    "InvalidActionError",
+    "InvalidEmailError",
+    "InvalidHashError",
+    "InvalidPageError",
+    "InvalidProjectError",
+    "InvalidSubtaskError",
+    "InvalidTagError",
+    "InvalidTaskError",
+    "JSONObject",
+    "JSONValue",
+    "MonotonicClock",
+    "NotFoundError",
+    "Page",
+    "PageHash",
+    "ProjectPage",
+    "ProjectRequiredError",
+    "ProtocolError",
+    "QueryHash",
+    "QuotaExceededError",
+    "RetryPolicy",
+    "Signer",
+    "SubtaskAlreadyClosedError",
+    "SubtaskHasChildrenError",
+    "SubtaskPage",
+    "SubtaskRequiredError",
+    "TaskAlreadyClosedError",
+    "TaskHasChildrenError",
+    "TaskPage",
+    "TaskRequiredError",
+    "TransportError",
+    "UploadFile",
+    "WorksectionError",
+    "__version__",
+    "parse_page",
+]

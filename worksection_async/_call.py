@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Mapping, Sequence
-from typing import IO, Union
+from typing import IO, TypeAlias
 
 import attrs
 
@@ -24,13 +24,13 @@ from ._pages import Page, ProjectPage, SubtaskPage, TaskPage, parse_page
 
 __all__ = ["Call", "FileContent", "ParamValue", "UploadFile", "WireValue", "coerce_page"]
 
-WireValue = Union[str, tuple[str, ...]]
+WireValue: TypeAlias = str | tuple[str, ...]
 """A normalised parameter: one string, or the items of a repeated ``key[]`` parameter."""
 
-ParamValue = Union[str, int, float, bool, dt.date, Sequence[str], None]
+ParamValue: TypeAlias = str | int | float | bool | dt.date | Sequence[str] | None
 """What a caller may pass as a parameter value (see the module docstring)."""
 
-FileContent = Union[bytes, IO[bytes]]
+FileContent: TypeAlias = bytes | IO[bytes]
 
 _ACTION = re.compile(r"[a-z][a-z0-9_]*")
 _KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*")

@@ -35,8 +35,7 @@ Messages never contain the API key or a request hash.
 
 from __future__ import annotations
 
-from typing import Union
-
+from ._json import JSONValue
 from ._pages import Page
 
 __all__ = [
@@ -68,7 +67,7 @@ __all__ = [
     "api_error",
 ]
 
-JSONDetails = Union[str, int, float, bool, None, list[object], dict[str, object]]
+JSONDetails = JSONValue
 
 
 class WorksectionError(Exception):

@@ -14,7 +14,7 @@ without the trailing slash) or a full browser URL and returns the right type.
 from __future__ import annotations
 
 import re
-from typing import Union
+from typing import TypeAlias
 from urllib.parse import urlsplit
 
 import attrs
@@ -26,8 +26,7 @@ def _positive(instance: object, attribute: attrs.Attribute[int], value: int) -> 
     # bool is an int subclass; a page id of True is a bug, not an id.
     if type(value) is not int or value <= 0:
         raise ValueError(
-            f"{type(instance).__name__}.{attribute.name} must be a positive integer, "
-            f"got {value!r}"
+            f"{type(instance).__name__}.{attribute.name} must be a positive integer, got {value!r}"
         )
 
 
@@ -120,7 +119,7 @@ class SubtaskPage:
         return self.path
 
 
-Page = Union[ProjectPage, TaskPage, SubtaskPage]
+Page: TypeAlias = ProjectPage | TaskPage | SubtaskPage
 """Any page value."""
 
 _PATH = re.compile(r"/project/(?P<ids>[^/]+(?:/[^/]+){0,2})/?")

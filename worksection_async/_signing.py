@@ -4,14 +4,12 @@ Every signer is a pure function of ``(call, api_key, now)``: no I/O, time passed
 It returns a ``WireRequest`` that the transport sends unchanged, so the hash always
 covers exactly the bytes that go out.
 
-==============  ================  ==================================  ===================================
-signer          endpoint          addressing                          authentication
-==============  ================  ==================================  ===================================
-``PageHash``    /api/admin/v2/    ``page=/project/P/T/``               ``hash=md5(page + action + key)``,
-                                                                       ``md5(action + key)`` without page
-``QueryHash``   /api/admin/v2/    ``id_project`` / ``id_task``         ``hash=md5(query string + key)``
-``HmacToken``   /api/admin/v2     ids in a JSON body                   ``Authorization: Admin <t>_<hmac>``
-==============  ================  ==================================  ===================================
+* ``PageHash`` (default, the base document): ``/api/admin/v2/``, ``page=/project/P/T/``,
+  ``hash=md5(page + action + key)`` or ``md5(action + key)`` without a page.
+* ``QueryHash`` (the current public docs): ``/api/admin/v2/``, ``id_project``/``id_task``,
+  ``hash=md5(query string as sent + key)``.
+* ``HmacToken`` (official SDK 2.1): ``/api/admin/v2``, ids in a JSON body, header
+  ``Authorization: Admin <t>_<hex hmac_sha256(key, "<action>:<t>")>``.
 
 A request whose URL would pass the API's 8 kB limit (a 20 kB comment, say) carries its
 parameters in a form-encoded POST body instead of the query string.
@@ -24,7 +22,7 @@ import hmac
 import json
 import re
 from collections.abc import Sequence
-from typing import Protocol, Union
+from typing import Protocol
 from urllib.parse import quote
 
 import attrs
@@ -193,7 +191,7 @@ class QueryHash:
         return _place(ADMIN_PATH, signed, call, self.max_url_length)
 
 
-JSONParams = dict[str, Union[str, list[str]]]
+JSONParams = dict[str, str | list[str]]
 
 
 def hmac_token(api_key: str, action: str, timestamp: int) -> str:
