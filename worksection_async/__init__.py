@@ -53,8 +53,6 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0"
 
 __all__ = [
-    "DEFAULT_RETRY",
-    "DEFAULT_TIMEOUT",
     "APIError",
     "ActionRequiredError",
     "AuthenticationError",
@@ -63,6 +61,8 @@ __all__ = [
     "ClientClosedError",
     "Clock",
     "ConflictError",
+    "DEFAULT_RETRY",
+    "DEFAULT_TIMEOUT",
     "FieldRequiredError",
     "HmacToken",
     "InvalidActionError",

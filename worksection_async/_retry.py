@@ -77,7 +77,7 @@ class _Stop:
     def __init__(self, policy: RetryPolicy, clock: Clock) -> None:
         self._policy = policy
         self._clock = clock
-        self._start = clock.now()
+        self._start = clock.now() if policy.deadline is not None else 0.0
 
     def __call__(self, state: RetryCallState) -> bool:
         if state.attempt_number >= self._policy.max_attempts:
@@ -103,6 +103,20 @@ async def run_with_retry(
     if policy is None:
         return await attempt()
     clock = clock or MonotonicClock()
+    started = _Stop(policy, clock)
+    try:
+        # The first attempt runs outside tenacity: most calls succeed, and building a
+        # retry loop for them would be pure overhead on the hot path.
+        return await attempt()
+    except QuotaExceededError as error:
+        first_failure: list[QuotaExceededError] = [error]
+
+    async def replay_then_attempt() -> T:
+        # Tenacity's attempt 1 is the failure that already happened: replay it, so
+        # attempt numbers, waits and the stop rule count real requests.
+        if first_failure:
+            raise first_failure.pop()
+        return await attempt()
 
     def wait(state: RetryCallState) -> float:
         return policy.wait_for(state.attempt_number)
@@ -122,11 +136,11 @@ async def run_with_retry(
 
     retrying = AsyncRetrying(
         sleep=clock.sleep,
-        stop=_Stop(policy, clock),
+        stop=started,
         wait=wait,
         retry=retry_if_exception_type(QuotaExceededError),
         before_sleep=before_sleep,
         retry_error_callback=give_up,
         reraise=True,
     )
-    return await retrying(attempt)
+    return await retrying(replay_then_attempt)

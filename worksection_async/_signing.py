@@ -96,7 +96,13 @@ def md5_hex(text: str) -> str:
     return hashlib.md5(text.encode("utf-8"), usedforsecurity=False).hexdigest()
 
 
+_SAFE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-~")
+
+
 def _quote(value: str) -> str:
+    # Most keys and many values (actions, ids, hashes) need no escaping: skip quote().
+    if _SAFE.issuperset(value):
+        return value
     return quote(value, safe="")
 
 

@@ -157,7 +157,16 @@ class HttpTransport:
     passed in by the caller is used as it is and never closed.
     """
 
-    __slots__ = ("_api_key", "_base_url", "_http", "_owns_http", "_secrets", "_signer", "_wall")
+    __slots__ = (
+        "_api_key",
+        "_base",
+        "_base_url",
+        "_http",
+        "_owns_http",
+        "_secrets",
+        "_signer",
+        "_wall",
+    )
 
     def __init__(
         self,
@@ -170,6 +179,7 @@ class HttpTransport:
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self._base_url = base_url
+        self._base = str(base_url).rstrip("/")
         self._api_key = api_key
         self._signer = signer
         self._http = http
@@ -188,7 +198,7 @@ class HttpTransport:
         return self._to_httpx(wire)
 
     def _to_httpx(self, wire: WireRequest) -> httpx.Request:
-        url = self._base_url.copy_with(raw_path=wire.target.encode("ascii"))
+        url = httpx.URL(self._base + wire.target)  # parsed once: this is the hot path
         headers = dict(wire.headers)
         if wire.files:
             files = [(f.field, (f.filename, f.content, f.content_type)) for f in wire.files]

@@ -1,0 +1,83 @@
+"""Shared fixtures: anyio backends, a recording clock, a respx-backed client factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import anyio.lowlevel
+import httpx
+import pytest
+import respx
+
+from worksection_async import Client
+
+ACCOUNT = "https://acme.worksection.com"
+API_KEY = "test-api-key-0123456789abcdef"
+
+
+@pytest.fixture(params=["asyncio", "trio"])
+def anyio_backend(request: pytest.FixtureRequest) -> str:
+    """Core tests run on both of anyio's backends."""
+    return str(request.param)
+
+
+class RecordingClock:
+    """A clock whose sleeps return at once, advance virtual time and are recorded."""
+
+    def __init__(self) -> None:
+        self.t = 0.0
+        self.sleeps: list[float] = []
+
+    def now(self) -> float:
+        return self.t
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.t += seconds
+        await anyio.lowlevel.checkpoint()
+
+
+@pytest.fixture
+def clock() -> RecordingClock:
+    return RecordingClock()
+
+
+@pytest.fixture
+def router() -> respx.MockRouter:
+    """A respx router for the test account; unmatched requests fail the test."""
+    return respx.MockRouter(base_url=ACCOUNT, assert_all_called=False)
+
+
+def ok(data: Any = None, **top: Any) -> httpx.Response:
+    body: dict[str, Any] = {"status": "ok"}
+    if data is not None:
+        body["data"] = data
+    body.update(top)
+    return httpx.Response(200, json=body)
+
+
+def error(code: int, message: str, details: Any = None) -> httpx.Response:
+    body: dict[str, Any] = {"status": "error", "status_code": code, "message": message}
+    if details is not None:
+        body["message_details"] = details
+    return httpx.Response(200, json=body)
+
+
+@pytest.fixture
+def make_client(router: respx.MockRouter, clock: RecordingClock) -> Callable[..., Client]:
+    """Build a Client whose HTTP goes to the respx router and whose waits are recorded."""
+
+    def factory(**kwargs: Any) -> Client:
+        kwargs.setdefault("clock", clock)
+        return Client(
+            ACCOUNT, API_KEY, transport=httpx.MockTransport(router.async_handler), **kwargs
+        )
+
+    return factory
+
+
+@pytest.fixture
+async def client(make_client: Callable[..., Client]) -> AsyncIterator[Client]:
+    async with make_client() as c:
+        yield c
