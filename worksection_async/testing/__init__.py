@@ -1,7 +1,74 @@
-"""Test helpers: ``FakeWorksection`` (an in-memory Worksection) and ``ManualClock``."""
+"""Test helpers: ``FakeWorksection`` (an in-memory Worksection) and ``ManualClock``.
+
+``FakeWorksection`` is a stateful fake of one Worksection account. It answers the 63
+actions of the API with the real envelopes and error codes, checks every signing
+dialect (``PageHash``, ``QueryHash``, ``HmacToken``, OAuth2 Bearer tokens), enforces an
+optional quota (error 20) on a clock the test controls, and injects faults. Reach it
+in-process with ``fake.transport`` (an httpx transport) or over HTTP with
+``fake.asgi_app`` / ``python -m worksection_async.testing serve``.
+"""
 
 from __future__ import annotations
 
+from ._actions import MAX_RECORDS, TOO_MANY_TASKS_CODE
+from ._asgi import FakeASGIApp
 from ._clock import ManualClock
+from ._faults import Fault, FaultKind, FaultPlan, FaultRule
+from ._http import FakeRequest, FakeResponse
+from ._oauth import OAuthApp, OAuthToken
+from ._quota import DEFAULT_QUOTA, RateQuota
+from ._records import (
+    Comment,
+    Contact,
+    Cost,
+    CustomField,
+    Event,
+    File,
+    Member,
+    Project,
+    Tag,
+    TagGroup,
+    Task,
+    Team,
+    Timer,
+    Webhook,
+)
+from ._server import DEFAULT_ACCOUNT_URL, DEFAULT_API_KEY, FakeStats, FakeWorksection, SystemClock
+from ._transport import FakeTransport
 
-__all__ = ["ManualClock"]
+__all__ = [
+    "DEFAULT_ACCOUNT_URL",
+    "DEFAULT_API_KEY",
+    "DEFAULT_QUOTA",
+    "MAX_RECORDS",
+    "TOO_MANY_TASKS_CODE",
+    "Comment",
+    "Contact",
+    "Cost",
+    "CustomField",
+    "Event",
+    "FakeASGIApp",
+    "FakeRequest",
+    "FakeResponse",
+    "FakeStats",
+    "FakeTransport",
+    "FakeWorksection",
+    "Fault",
+    "FaultKind",
+    "FaultPlan",
+    "FaultRule",
+    "File",
+    "ManualClock",
+    "Member",
+    "OAuthApp",
+    "OAuthToken",
+    "Project",
+    "RateQuota",
+    "SystemClock",
+    "Tag",
+    "TagGroup",
+    "Task",
+    "Team",
+    "Timer",
+    "Webhook",
+]

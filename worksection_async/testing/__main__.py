@@ -1,0 +1,156 @@
+"""``python -m worksection_async.testing``: run the fake Worksection.
+
+::
+
+    python -m worksection_async.testing serve --port 8080 --api-key KEY --quota 1/s \\
+        --populate 20x100
+
+``serve`` needs the ``server`` extra (uvicorn). It prints the URL and the key to use, then
+serves until interrupted. Counters are at ``GET <url>/_fake/stats``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import secrets
+import socket
+import sys
+from collections.abc import Sequence
+
+from ._quota import RateQuota, parse_quota
+from ._server import DEFAULT_HMAC_SKEW, FakeWorksection
+
+__all__ = ["main"]
+
+_POPULATE = re.compile(r"(\d+)x(\d+)")
+
+
+def _populate_spec(text: str) -> tuple[int, int]:
+    match = _POPULATE.fullmatch(text.strip().lower())
+    if match is None:
+        raise argparse.ArgumentTypeError(f"expected PROJECTSxTASKS like 20x100, got {text!r}")
+    return int(match.group(1)), int(match.group(2))
+
+
+def _quota_spec(text: str) -> RateQuota | None:
+    if text.strip().lower() in ("", "0", "off", "none", "unlimited"):
+        return None
+    try:
+        return parse_quota(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m worksection_async.testing",
+        description="A fake Worksection account for tests, demos and benchmarks.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="serve a FakeWorksection over HTTP (uvicorn)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8080, help="port (8080; 0 picks a free one)")
+    serve.add_argument("--api-key", default=None, help="admin API key (random if not given)")
+    serve.add_argument(
+        "--quota",
+        type=_quota_spec,
+        default=RateQuota(),
+        help="request quota like 1/s, 20/s, 30/m or 10/s,burst=5; 'off' for none (1/s)",
+    )
+    serve.add_argument("--burst", type=int, default=None, help="quota burst (overrides ,burst=)")
+    serve.add_argument(
+        "--populate",
+        type=_populate_spec,
+        default=None,
+        metavar="PROJECTSxTASKS",
+        help="fill the account, e.g. 20x100 (empty account if not given)",
+    )
+    serve.add_argument("--seed", type=int, default=1, help="seed for --populate and faults (1)")
+    serve.add_argument(
+        "--hmac-skew",
+        type=float,
+        default=DEFAULT_HMAC_SKEW,
+        help=f"accepted clock skew of HMAC tokens, seconds ({DEFAULT_HMAC_SKEW:g})",
+    )
+    serve.add_argument("--log-level", default="warning", help="uvicorn log level (warning)")
+
+    # ── demo ─────────────────────────────────────────────────────────────────
+    # Reserved for the lead: a `demo` subcommand (`make demo`) that runs the library's
+    # main job against a FakeWorksection. Register its parser here and dispatch it in
+    # `main()` below; nothing else in this module needs to change.
+    return parser
+
+
+def make_fake(args: argparse.Namespace) -> FakeWorksection:
+    """The fake ``serve`` runs, from its parsed arguments."""
+    quota: RateQuota | None = args.quota
+    if quota is not None and args.burst is not None:
+        quota = RateQuota(rate=quota.rate, burst=args.burst)
+    api_key = args.api_key or secrets.token_hex(16)
+    if args.populate is not None:
+        projects, tasks = args.populate
+        return FakeWorksection.populated(
+            projects,
+            tasks,
+            seed=args.seed,
+            api_key=api_key,
+            quota=quota,
+            hmac_skew=args.hmac_skew,
+        )
+    return FakeWorksection(api_key, quota=quota, seed=args.seed, hmac_skew=args.hmac_skew)
+
+
+def serve(args: argparse.Namespace) -> int:
+    try:
+        import uvicorn
+    except ImportError:
+        print(
+            "serve needs uvicorn: pip install 'worksection-async[server]'",
+            file=sys.stderr,
+        )
+        return 2
+    fake = make_fake(args)
+    family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
+    sock = socket.socket(family)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((args.host, args.port))
+    port = sock.getsockname()[1]
+    host = f"[{args.host}]" if ":" in args.host else args.host
+    url = f"http://{host}:{port}"
+    print(f"FakeWorksection serving at {url}", flush=True)
+    print(f"  account URL: {url}", flush=True)
+    print(f"  API key:     {fake.api_key}", flush=True)
+    print(f"  quota:       {fake.quota if fake.quota is not None else 'unlimited'}", flush=True)
+    print(
+        f"  account:     {len(fake.projects)} projects, {len(fake.tasks)} tasks, "
+        f"{len(fake.users)} members",
+        flush=True,
+    )
+    print(f"  counters:    {url}/_fake/stats   (Ctrl-C to stop)", flush=True)
+    config = uvicorn.Config(
+        fake.asgi_app,
+        log_level=args.log_level,
+        access_log=False,
+        lifespan="on",
+        h11_max_incomplete_event_size=1 << 20,
+    )
+    try:
+        uvicorn.Server(config).run(sockets=[sock])
+    except KeyboardInterrupt:  # pragma: no cover - uvicorn handles SIGINT itself
+        pass
+    finally:
+        sock.close()
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "serve":
+        return serve(args)
+    raise AssertionError(f"unhandled command {args.command!r}")  # pragma: no cover
+
+
+if __name__ == "__main__":
+    sys.exit(main())

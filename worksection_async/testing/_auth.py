@@ -1,0 +1,92 @@
+"""Signature checks for the admin API, written independently of the client's signers.
+
+Three dialects are accepted on ``/api/admin/v2/`` and ``/api/admin/v2``:
+
+* ``PageHash``: ``hash == md5(page + action + api_key)`` (``md5(action + api_key)``
+  without a ``page``), where ``page`` is the parameter's (decoded) value;
+* ``QueryHash``: ``hash == md5(signed + api_key)``, where ``signed`` is the raw,
+  percent-encoded parameter string as sent (the URL query if ``hash`` is there, else the
+  form body) up to the final ``&hash=...``, which must be the last parameter;
+* ``HmacToken`` (the official SDK 2.1): header ``Authorization: Admin <t>_<hex>`` with
+  ``hex == hmac_sha256(api_key, "<action>:<t>")`` and ``|now - t| <= skew`` seconds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+from ._params import BodyKind, Params
+
+__all__ = ["check_admin_signature", "hmac_ok", "page_hash_ok", "query_hash_ok"]
+
+
+def _md5(data: bytes) -> str:
+    # md5 is what the Worksection API mandates, not a choice made for security.
+    return hashlib.md5(data, usedforsecurity=False).hexdigest()
+
+
+def _same(given: str, expected: str) -> bool:
+    return hmac.compare_digest(given.strip().lower().encode(), expected.encode())
+
+
+def page_hash_ok(params: Params, action: str, api_key: str) -> bool:
+    given = params.text("hash")
+    if given is None:
+        return False
+    page = params.text("page") or ""
+    return _same(given, _md5((page + action + api_key).encode()))
+
+
+def query_hash_ok(raw: bytes, api_key: str) -> bool:
+    """``raw`` ends with ``&hash=<md5 of everything before it + key>``."""
+    if raw.startswith(b"hash="):
+        signed, value = b"", raw[len(b"hash=") :]
+    else:
+        cut = raw.rfind(b"&hash=")
+        if cut < 0:
+            return False
+        signed, value = raw[:cut], raw[cut + len(b"&hash=") :]
+    if b"&" in value:
+        return False
+    return _same(value.decode("latin-1"), _md5(signed + api_key.encode()))
+
+
+def hmac_ok(authorization: str, action: str, api_key: str, *, now: float, skew: float) -> bool:
+    """``Admin <t>_<hex hmac_sha256(key, "<action>:<t>")>`` within ``skew`` seconds of now."""
+    scheme, _, token = authorization.strip().partition(" ")
+    if scheme.lower() != "admin":
+        return False
+    stamp, _, digest = token.strip().partition("_")
+    if not stamp.isascii() or not stamp.isdigit() or len(stamp) > 12:
+        return False
+    if abs(now - int(stamp)) > skew:
+        return False
+    expected = hmac.new(api_key.encode(), f"{action}:{stamp}".encode(), hashlib.sha256)
+    return _same(digest, expected.hexdigest())
+
+
+def check_admin_signature(
+    *,
+    api_key: str,
+    action: str,
+    params: Params,
+    raw_query: bytes,
+    raw_body: bytes,
+    body_kind: BodyKind,
+    authorization: str | None,
+    now: float,
+    skew: float,
+) -> str | None:
+    """The name of the dialect the request is validly signed with, or ``None``."""
+    if authorization is not None and authorization.strip().lower().startswith("admin"):
+        return "HmacToken" if hmac_ok(authorization, action, api_key, now=now, skew=skew) else None
+    if "hash" not in params:
+        return None
+    if page_hash_ok(params, action, api_key):
+        return "PageHash"
+    if b"hash=" in raw_query and query_hash_ok(raw_query, api_key):
+        return "QueryHash"
+    if body_kind == "form" and query_hash_ok(raw_body, api_key):
+        return "QueryHash"
+    return None

@@ -1,0 +1,490 @@
+"""``FakeWorksection``: an in-memory Worksection account that answers HTTP requests.
+
+::
+
+    request ─► 414 if the target is over 8 kB ─► route by path
+      /api/admin/v2[/]  /api/oauth2[/]        /oauth2/{authorize,token,refresh,resource}
+         │ parse params (query, form, JSON, multipart)        /_fake/stats (counters)
+         │ faults: latency (on the fake's clock), 5xx page, dropped connection
+         │ error 1 without an action
+         │ signature (PageHash / QueryHash / HmacToken) or Bearer token ─► error 2 / HTTP 401
+         │ quota (token bucket on the fake's clock) ─► error 20, nothing changed
+         │ action (``_actions``) ─► envelope, or the file for ``download``
+         └ fault: truncated JSON
+
+Requests are handled one at a time inside a short critical section (a ``threading.Lock``
+that is never held across an ``await``), so concurrent requests only wait for each other
+while the state changes, and a fake served by uvicorn in another thread stays consistent.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+from urllib.parse import unquote
+
+import anyio
+import attrs
+
+from .._clock import Clock
+from .._json import JSONObject, JSONValue
+from ._actions import ACTIONS, ADMIN_ONLY, OAUTH_ONLY, ApiError, Ctx, FileReply, resolve_page
+from ._auth import check_admin_signature
+from ._faults import FaultKind, FaultPlan
+from ._http import (
+    MAX_URL_BYTES,
+    FakeRequest,
+    FakeResponse,
+    file_response,
+    html_page,
+    json_response,
+)
+from ._oauth import ALL_SCOPES, OAuthApp, OAuthServer, OAuthToken
+from ._params import BodyKind, Params, parse_params
+from ._quota import RateQuota, TokenBucket, parse_quota
+from ._render import render_file
+from ._state import Account, MemberRef
+
+if TYPE_CHECKING:
+    from ._asgi import FakeASGIApp
+    from ._transport import FakeTransport
+
+__all__ = [
+    "DEFAULT_ACCOUNT_URL",
+    "DEFAULT_API_KEY",
+    "DEFAULT_HMAC_SKEW",
+    "FakeStats",
+    "FakeWorksection",
+    "SystemClock",
+]
+
+DEFAULT_API_KEY = "fake-api-key"
+DEFAULT_ACCOUNT_URL = "https://fake.worksection.com"
+DEFAULT_HMAC_SKEW = 300.0
+"""Seconds an ``Authorization: Admin <t>_...`` timestamp may differ from the wall clock."""
+
+ADMIN_PATHS = frozenset({"/api/admin/v2", "/api/admin/v2/"})
+OAUTH_API_PATHS = frozenset({"/api/oauth2", "/api/oauth2/"})
+OAUTH_PREFIX = "/oauth2/"
+STATS_PATH = "/_fake/stats"
+
+logger = logging.getLogger("worksection_async.testing")
+
+
+class SystemClock:
+    """Real time for the quota and latency: ``time.monotonic`` and ``anyio.sleep``.
+
+    Unlike the event loop's clock it is shared by every event loop and thread, so one
+    fake can serve several test loops and a uvicorn thread.
+    """
+
+    __slots__ = ()
+
+    def now(self) -> float:
+        return time.monotonic()
+
+    async def sleep(self, seconds: float) -> None:
+        await anyio.sleep(seconds)
+
+    def __repr__(self) -> str:
+        return "SystemClock()"
+
+
+@attrs.define
+class FakeStats:
+    """Request counters (reset with ``reset()``).
+
+    ``served`` counts requests that reached an action (answered ``ok`` or with an API
+    error); ``rejected_quota`` the error-20 answers, ``rejected_auth`` the error-2 and
+    HTTP 401 answers, ``faults`` the injected failures (5xx, dropped connections).
+    """
+
+    requests: int = 0
+    served: int = 0
+    rejected_quota: int = 0
+    rejected_auth: int = 0
+    faults: int = 0
+    in_flight: int = 0
+    max_in_flight: int = 0
+    by_action: Counter[str] = attrs.Factory(Counter)
+    """Served requests per action."""
+    rejected_by_action: Counter[str] = attrs.Factory(Counter)
+    """Error-20 answers per action."""
+    errors: Counter[int] = attrs.Factory(Counter)
+    """API error envelopes per ``status_code`` (2 and 20 included)."""
+
+    def reset(self) -> None:
+        in_flight = self.in_flight
+        self.__init__()  # type: ignore[misc]
+        self.in_flight = self.max_in_flight = in_flight
+
+    def as_dict(self) -> JSONObject:
+        return {
+            "requests": self.requests,
+            "served": self.served,
+            "rejected_quota": self.rejected_quota,
+            "rejected_auth": self.rejected_auth,
+            "faults": self.faults,
+            "in_flight": self.in_flight,
+            "max_in_flight": self.max_in_flight,
+            "by_action": dict[str, JSONValue](sorted(self.by_action.items())),
+            "rejected_by_action": dict[str, JSONValue](sorted(self.rejected_by_action.items())),
+            "errors": {str(k): v for k, v in sorted(self.errors.items())},
+        }
+
+
+def _accept_any_url(url: str) -> bool:
+    return True
+
+
+class FakeWorksection(Account):
+    """A fake Worksection account: state, the 63 actions, signatures, quota and faults.
+
+    ``api_key`` is the admin key requests must be signed with; ``quota`` (``None``: no
+    limit) is a ``RateQuota`` or text like ``"1/s"``, counted on ``clock`` (give a
+    ``ManualClock`` in tests; the default is the real monotonic clock); ``wall_clock``
+    dates records and checks HMAC timestamps (``hmac_skew`` seconds either way);
+    ``seed`` seeds the probabilistic faults; ``webhook_check(url)`` decides whether
+    ``add_webhook`` sees the URL answer (the fake never connects to it).
+    """
+
+    def __init__(
+        self,
+        api_key: str = DEFAULT_API_KEY,
+        *,
+        account_url: str = DEFAULT_ACCOUNT_URL,
+        quota: str | RateQuota | None = None,
+        clock: Clock | None = None,
+        wall_clock: Callable[[], float] = time.time,
+        seed: int = 0,
+        hmac_skew: float = DEFAULT_HMAC_SKEW,
+        webhook_check: Callable[[str], bool] = _accept_any_url,
+    ) -> None:
+        super().__init__(account_url=account_url, wall_clock=wall_clock)
+        if not api_key:
+            raise ValueError("api_key must not be empty")
+        self.api_key = api_key
+        self.clock: Clock = clock if clock is not None else SystemClock()
+        self.seed = seed
+        self.hmac_skew = float(hmac_skew)
+        self.webhook_check = webhook_check
+        self.stats = FakeStats()
+        self.faults = FaultPlan(seed)
+        self.oauth = OAuthServer(self)
+        self.internal_errors: list[Exception] = []
+        """Exceptions the fake raised itself (answered as HTTP 500); tests assert it stays empty."""
+        self._quota: RateQuota | None = None
+        self._bucket: TokenBucket | None = None
+        self._lock = threading.Lock()
+        self._transport: FakeTransport | None = None
+        self._asgi: FakeASGIApp | None = None
+        self.set_quota(quota)
+
+    @classmethod
+    def populated(
+        cls,
+        projects: int = 20,
+        tasks_per_project: int = 100,
+        seed: int = 1,
+        **kwargs: object,
+    ) -> FakeWorksection:
+        """A realistic, reproducible account (see ``populate``); ``kwargs`` go to ``__init__``."""
+        from ._populate import populate
+
+        fake = cls(seed=seed, **kwargs)  # type: ignore[arg-type]
+        populate(fake, projects=projects, tasks_per_project=tasks_per_project, seed=seed)
+        return fake
+
+    def __repr__(self) -> str:
+        return (
+            f"FakeWorksection(account_url={self.account_url!r}, quota={self._quota}, "
+            f"projects={len(self.projects)}, tasks={len(self.tasks)})"
+        )
+
+    # ── configuration ────────────────────────────────────────────────────────
+
+    @property
+    def quota(self) -> RateQuota | None:
+        return self._quota
+
+    def set_quota(self, quota: str | RateQuota | None) -> None:
+        """Change the quota (``None``: unlimited); the bucket starts full again."""
+        self._quota = parse_quota(quota)
+        self._bucket = TokenBucket(self._quota) if self._quota is not None else None
+
+    def quota_tokens(self) -> float | None:
+        """Requests the quota would let through right now (``None``: unlimited)."""
+        if self._bucket is None:
+            return None
+        with self._lock:
+            return self._bucket.tokens(self.clock.now())
+
+    # ── OAuth helpers ────────────────────────────────────────────────────────
+
+    def add_oauth_app(
+        self,
+        client_id: str | None = None,
+        client_secret: str | None = None,
+        *,
+        redirect_uri: str | None = None,
+    ) -> OAuthApp:
+        """Register an OAuth2 app (random credentials unless given)."""
+        return self.oauth.add_app(client_id, client_secret, redirect_uri=redirect_uri)
+
+    def issue_token(
+        self,
+        user: MemberRef | None = None,
+        *,
+        scopes: tuple[str, ...] = ALL_SCOPES,
+    ) -> OAuthToken:
+        """An OAuth2 access token for ``user`` (default the owner) for ``/api/oauth2``."""
+        return self.oauth.issue_token(user, scopes=scopes)
+
+    def expire_token(self, token: OAuthToken | str) -> None:
+        """Expire an access token now (API calls get HTTP 401 "Access token is expired")."""
+        self.oauth.expire(token)
+
+    # ── the two ways in ──────────────────────────────────────────────────────
+
+    @property
+    def transport(self) -> FakeTransport:
+        """An ``httpx.AsyncBaseTransport`` answering in-process, without sockets."""
+        if self._transport is None:
+            from ._transport import FakeTransport
+
+            self._transport = FakeTransport(self)
+        return self._transport
+
+    @property
+    def asgi_app(self) -> FakeASGIApp:
+        """An ASGI 3 application (serve it with uvicorn: ``python -m ... serve``)."""
+        if self._asgi is None:
+            from ._asgi import FakeASGIApp
+
+            self._asgi = FakeASGIApp(self)
+        return self._asgi
+
+    @contextmanager
+    def serve_in_thread(self, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
+        """Serve ``asgi_app`` with uvicorn in a background thread; yields the base URL.
+
+        Needs the ``server`` extra (uvicorn). ``port=0`` picks a free port.
+        """
+        import uvicorn
+
+        sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        bound_port = sock.getsockname()[1]
+        config = uvicorn.Config(
+            self.asgi_app,
+            log_level="warning",
+            access_log=False,
+            lifespan="on",
+            h11_max_incomplete_event_size=1 << 20,
+        )
+        server = uvicorn.Server(config)
+        thread = threading.Thread(
+            target=server.run, kwargs={"sockets": [sock]}, name="fake-worksection", daemon=True
+        )
+        thread.start()
+        try:
+            deadline = time.monotonic() + 10.0
+            while not server.started:
+                if not thread.is_alive() or time.monotonic() > deadline:
+                    raise RuntimeError("uvicorn did not start")
+                time.sleep(0.005)
+            shown = f"[{host}]" if ":" in host else host
+            yield f"http://{shown}:{bound_port}"
+        finally:
+            server.should_exit = True
+            thread.join(timeout=10.0)
+            sock.close()
+
+    # ── direct calls (no HTTP, no signature, no quota, not counted) ──────────
+
+    def call(
+        self,
+        action: str,
+        *,
+        page: str | None = None,
+        as_user: MemberRef | None = None,
+        **params: JSONValue,
+    ) -> JSONObject:
+        """Run an action directly and return its envelope (``download``: the file's entry).
+
+        For seeding through the real actions (events are recorded as for a request)
+        and for inspecting answers; ``as_user`` acts as that member, as an OAuth2 token
+        of theirs would (needed for ``me`` and the ``*_my_timer`` actions).
+        """
+        handler = ACTIONS.get(action)
+        if handler is None:
+            raise ValueError(f"unknown action {action!r}")
+        parsed = Params()
+        for key, value in params.items():
+            parsed.add(key, value)
+        if page is not None:
+            parsed.add("page", page)
+        with self._lock:
+            user = self.member(as_user) if as_user is not None else self.owner
+            try:
+                ctx = self._context(parsed, user, oauth=as_user is not None)
+                reply = handler(ctx)
+            except ApiError as error:
+                return error.envelope()
+        if isinstance(reply, FileReply):
+            return {"status": "ok", "data": render_file(self, reply.file)}
+        return reply
+
+    def _context(self, params: Params, user: MemberRef, *, oauth: bool) -> Ctx:
+        ctx = Ctx(
+            account=self,
+            params=params,
+            user=self.member(user),
+            oauth=oauth,
+            webhook_check=self.webhook_check,
+        )
+        page = params.filled("page")
+        if page is not None:
+            ctx.page_project, ctx.page_task, ctx.page_file_id = resolve_page(self, page)
+        return ctx
+
+    # ── HTTP ─────────────────────────────────────────────────────────────────
+
+    async def handle(self, request: FakeRequest) -> FakeResponse:
+        """Answer one HTTP request (the transport and the ASGI app both come here).
+
+        ``GET /_fake/stats`` answers the counters as JSON and is not counted itself.
+        """
+        if request.raw_path == STATS_PATH.encode():
+            with self._lock:
+                stats = self.stats.as_dict()
+            stats["quota"] = str(self._quota) if self._quota is not None else None
+            return json_response(stats)
+        with self._lock:
+            self.stats.requests += 1
+            self.stats.in_flight += 1
+            self.stats.max_in_flight = max(self.stats.max_in_flight, self.stats.in_flight)
+        try:
+            return await self._route(request)
+        except Exception as exc:  # a bug in the fake: never a traceback on the wire
+            logger.exception("FakeWorksection failed on %s %r", request.method, request.raw_path)
+            self.internal_errors.append(exc)
+            return html_page(500)
+        finally:
+            with self._lock:
+                self.stats.in_flight -= 1
+
+    async def _route(self, request: FakeRequest) -> FakeResponse:
+        if len(request.target) > MAX_URL_BYTES:
+            return html_page(414)
+        path = unquote(request.raw_path.decode("latin-1"))
+        if path in ADMIN_PATHS or path in OAUTH_API_PATHS:
+            return await self._api(request, oauth=path in OAUTH_API_PATHS)
+        if path.startswith(OAUTH_PREFIX):
+            params, _ = self._parse(request)
+            with self._lock:
+                return self.oauth.handle(path[len(OAUTH_PREFIX) :].strip("/"), params)
+        return html_page(404)
+
+    def _parse(self, request: FakeRequest) -> tuple[Params, BodyKind]:
+        return parse_params(
+            request.raw_query.decode("latin-1"),
+            request.header("content-type") or "",
+            request.body,
+        )
+
+    async def _api(self, request: FakeRequest, *, oauth: bool) -> FakeResponse:
+        params, body_kind = self._parse(request)
+        action = params.filled("action") or ""
+        decision = self.faults.decide(action)
+        if decision.delay > 0:
+            await self.clock.sleep(decision.delay)
+        if decision.failure is not None:
+            with self._lock:
+                self.stats.faults += 1
+            if decision.failure.kind is FaultKind.DROP_CONNECTION:
+                return FakeResponse(0, drop=True)
+            return html_page(decision.failure.status)
+        with self._lock:
+            response = self._dispatch(request, params, body_kind, action, oauth=oauth)
+        if decision.truncate and response.is_json:
+            body = response.body[: max(1, len(response.body) // 2)]
+            response = attrs.evolve(response, body=body)
+        return response
+
+    def _error(self, error: ApiError) -> FakeResponse:
+        self.stats.errors[error.code] += 1
+        return json_response(error.envelope())
+
+    def _dispatch(
+        self,
+        request: FakeRequest,
+        params: Params,
+        body_kind: BodyKind,
+        action: str,
+        *,
+        oauth: bool,
+    ) -> FakeResponse:
+        """Authenticate, charge the quota and run the action (under the lock)."""
+        if not action:
+            return self._error(ApiError(1, "Action is required"))
+        if oauth:
+            token = _bearer(request, params)
+            found = self.oauth.user_for(token) if token else "Access token is missing"
+            if isinstance(found, str):
+                self.stats.rejected_auth += 1
+                return json_response(
+                    {"error": "invalid_token", "errorDescription": found, "message": found}, 401
+                )
+            user = found
+        else:
+            dialect = check_admin_signature(
+                api_key=self.api_key,
+                action=action,
+                params=params,
+                raw_query=request.raw_query,
+                raw_body=request.body,
+                body_kind=body_kind,
+                authorization=request.header("authorization"),
+                now=self.wall_time(),
+                skew=self.hmac_skew,
+            )
+            if dialect is None:
+                self.stats.rejected_auth += 1
+                return self._error(ApiError(2, "Action hash is missed or invalid"))
+            user = self.owner
+        if self._bucket is not None and not self._bucket.take(self.clock.now()):
+            self.stats.rejected_quota += 1
+            self.stats.rejected_by_action[action] += 1
+            return self._error(ApiError(20, "Quota exceeded"))
+        self.stats.served += 1
+        self.stats.by_action[action] += 1
+        handler = ACTIONS.get(action)
+        try:
+            if handler is None:
+                raise ApiError(0, "Action is invalid")
+            if oauth and action in ADMIN_ONLY:
+                raise ApiError(0, "Action is invalid", "admin API key only")
+            if not oauth and action in OAUTH_ONLY:
+                raise ApiError(0, "Action is invalid", "OAuth2 access token only")
+            reply = handler(self._context(params, user, oauth=oauth))
+        except ApiError as error:
+            return self._error(error)
+        if isinstance(reply, FileReply):
+            return file_response(reply.file.name, reply.file.content)
+        return json_response(reply)
+
+
+def _bearer(request: FakeRequest, params: Params) -> str:
+    header = request.header("authorization") or ""
+    scheme, _, token = header.strip().partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return token.strip()
+    return params.filled("access_token") or ""
