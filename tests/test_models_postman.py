@@ -234,7 +234,7 @@ def test_every_postman_action_is_covered() -> None:
 
 def test_walker_detects_a_lost_key() -> None:
     """The walk fails when a key is neither a field nor in ``extra`` (it can fail)."""
-    body = {"status": "ok", "data": {"id": "1", "title": "T", "type": "folder"}}
+    body: dict[str, Any] = {"status": "ok", "data": {"id": "1", "title": "T", "type": "folder"}}
     group = structure_response("add_project_group", body)
     dropped = attrs.evolve(group, extra={})  # type: ignore[misc]
     payload = {**body["data"], "surprise": 1}
