@@ -147,8 +147,8 @@ def test_shapes_notice_a_missing_key_and_a_wrong_type() -> None:
         "$.data[].opt: missing"
     ]
     assert differences(expected, shape_of({"data": [{"id": 9, "n": 5, "opt": "", "x": 1}]})) == [
-        "$.data[].id: types ['int'] != ['string']",
         "$.data[].x: unexpected",
+        "$.data[].id: types ['int'] != ['string']",
     ]
     assert differences(expected, shape_of({"data": []})) == ["$.data[]: empty list, expected items"]
 
