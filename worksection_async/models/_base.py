@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Final, TypeVar
+from typing import Final, NoReturn, TypeVar
 
 import attrs
 
@@ -25,6 +25,7 @@ from .._json import JSONValue
 __all__ = [
     "JSON_KEY",
     "NO_EXTRA",
+    "ReadOnlyDict",
     "RAW",
     "RAW_JSON",
     "extra_field",
@@ -45,17 +46,35 @@ RAW: Final = "worksection_async.raw"
 RAW_JSON: Final[Mapping[str, str]] = MappingProxyType({RAW: "json"})
 """Field metadata for raw JSON of an undocumented shape: use with ``hash=False``."""
 
-NO_EXTRA: Final[Mapping[str, JSONValue]] = MappingProxyType({})
+
+class ReadOnlyDict(dict[str, JSONValue]):
+    """A ``dict`` that refuses changes: the type of every model's ``extra``.
+
+    Unlike ``MappingProxyType`` it pickles, copies and ``json.dumps`` like a dict.
+    """
+
+    __slots__ = ()
+
+    def _refuse(self, *args: object, **kwargs: object) -> NoReturn:
+        raise TypeError("a model's extra is read-only; copy it with dict(model.extra)")
+
+    __setitem__ = __delitem__ = __ior__ = _refuse
+    clear = pop = popitem = setdefault = update = _refuse
+
+    def __reduce__(self) -> tuple[type[ReadOnlyDict], tuple[dict[str, JSONValue]]]:
+        return (ReadOnlyDict, (dict(self),))
+
+    def __repr__(self) -> str:
+        return repr(dict(self))
+
+
+NO_EXTRA: Final[Mapping[str, JSONValue]] = ReadOnlyDict()
 """The shared, read-only ``extra`` of a model that had no unknown keys."""
-
-
-def _repr_mapping(value: Mapping[str, JSONValue]) -> str:
-    return repr(dict(value))
 
 
 def extra_field() -> Mapping[str, JSONValue]:
     """The ``extra`` field: unknown JSON keys, kept verbatim (read-only)."""
-    return attrs.field(default=NO_EXTRA, hash=False, repr=_repr_mapping)
+    return attrs.field(default=NO_EXTRA, hash=False)
 
 
 def mapping_field(default: T) -> T:

@@ -44,11 +44,12 @@ from typing import Any, Final, TypeVar, overload
 
 import attrs
 import cattrs
+from cattrs.errors import IterableValidationError, IterableValidationNote
 from cattrs.gen import make_dict_structure_fn, override
 
 from .._json import JSONValue
 from .._pages import Page, ProjectPage, SubtaskPage, TaskPage, parse_page
-from ._base import JSON_KEY, RAW
+from ._base import JSON_KEY, RAW, ReadOnlyDict
 from ._refs import ProjectRef, TaskRef, UserRef
 from ._tasks import Task
 
@@ -338,8 +339,12 @@ _TASK_PAGE_ARGS: Final = frozenset((TaskPage, SubtaskPage))
 _ANY_PAGE_ARGS: Final = frozenset((ProjectPage, TaskPage, SubtaskPage, str))
 
 
+_PAGE_TYPES: Final = frozenset((ProjectPage, TaskPage, SubtaskPage))
+
+
 def _is_model(tp: object) -> bool:
-    return isinstance(tp, type) and attrs.has(tp)
+    """A model class: an attrs class other than the page values (which parse strings)."""
+    return isinstance(tp, type) and attrs.has(tp) and tp not in _PAGE_TYPES
 
 
 def _unary(tp: object) -> Hook:
@@ -452,6 +457,40 @@ def _call_type(value: object, tp: Callable[[object], object]) -> object:
     return tp(value)
 
 
+def _locate(
+    exc: Exception,
+    tp: object,
+    item_tp: object,
+    hook: Hook,
+    value: Any,
+    key_hook: Hook | None = None,
+    key_tp: object = None,
+) -> Exception:
+    """On failure only: redo the items one by one to say which ones failed, as cattrs'
+    ``IterableValidationError`` so that :func:`structure`'s message shows the path."""
+    items = value.items() if isinstance(value, dict) else enumerate(value)
+    errors: list[Exception] = []
+    for index, item in items:
+        failed_tp = key_tp
+        try:
+            if key_hook is not None:
+                key_hook(index)
+            failed_tp = item_tp
+            hook(item)
+        except Exception as item_exc:
+            note = IterableValidationNote(f"Structuring {tp!r} @ index {index!r}", index, failed_tp)
+            item_exc.__notes__ = [*getattr(item_exc, "__notes__", []), note]  # type: ignore[attr-defined]
+            errors.append(item_exc)
+            if len(errors) >= _MAX_REPORTED:
+                break
+    return IterableValidationError(
+        f"While structuring {tp!r}", errors or [exc], typing.cast(type, tp)
+    )
+
+
+_MAX_REPORTED: Final = 10
+
+
 def _is_homogeneous_tuple(tp: object) -> bool:
     args = typing.get_args(tp)
     return typing.get_origin(tp) is tuple and len(args) == 2 and args[1] is Ellipsis
@@ -466,10 +505,13 @@ def _make_tuple(tp: object) -> Hook:
     inner = _model_hook(elem_tp) if _is_model(elem_tp) else _unary(elem_tp)
 
     def structure_tuple(value: object, _: object = None) -> tuple[object, ...]:
-        if value.__class__ is list:
-            return tuple(map(inner, value))
-        if value.__class__ is dict:  # a PHP array with non-sequential keys
-            return tuple(map(inner, value.values()))
+        try:
+            if value.__class__ is list:
+                return tuple(map(inner, value))
+            if value.__class__ is dict:  # a PHP array with non-sequential keys
+                return tuple(map(inner, value.values()))
+        except Exception as exc:
+            raise _locate(exc, tp, elem_tp, inner, value) from None
         raise TypeError(f"expected a JSON list, got {value!r}")
 
     return structure_tuple
@@ -484,10 +526,13 @@ def _make_list(tp: object) -> Hook:
     inner = _model_hook(elem_tp) if _is_model(elem_tp) else _unary(elem_tp)
 
     def structure_list(value: object, _: object = None) -> list[object]:
-        if value.__class__ is list:
-            return list(map(inner, value))
-        if value.__class__ is dict:  # a PHP array keyed by id
-            return list(map(inner, value.values()))
+        try:
+            if value.__class__ is list:
+                return list(map(inner, value))
+            if value.__class__ is dict:  # a PHP array keyed by id
+                return list(map(inner, value.values()))
+        except Exception as exc:
+            raise _locate(exc, tp, elem_tp, inner, value) from None
         raise TypeError(f"expected a JSON list, got {value!r}")
 
     return structure_list
@@ -505,7 +550,10 @@ def _make_mapping(tp: object) -> Hook:
 
     def structure_mapping(value: object, _: object = None) -> dict[object, object]:
         if value.__class__ is dict:
-            return {key_hook(k): value_hook(v) for k, v in value.items()}
+            try:
+                return {key_hook(k): value_hook(v) for k, v in value.items()}
+            except Exception as exc:
+                raise _locate(exc, tp, value_tp, value_hook, value, key_hook, key_tp) from None
         if value.__class__ is list:
             # PHP's [] for an empty map, or a list of objects keyed by their "id"
             # (tags as [{id, title}], cost projects as a list in SDK-PY's reading)
@@ -630,7 +678,7 @@ def _build_model_hook(cls: type) -> Hook:
             return base(value)
         unknown = {k: v for k, v in value.items() if k not in known}
         fields = {k: v for k, v in value.items() if k in known}
-        fields[_EXTRA_KEY] = types.MappingProxyType(unknown)
+        fields[_EXTRA_KEY] = ReadOnlyDict(unknown)
         return base(fields)
 
     return structure_model
@@ -683,18 +731,24 @@ converter.register_structure_hook_factory(_is_list, _make_list)
 converter.register_structure_hook_factory(_is_mapping, _make_mapping)
 converter.register_structure_hook_factory(_is_optional, _make_optional)
 _register_page_unions()
-converter.register_structure_hook_factory(attrs.has, lambda cls: _model_hook(cls))
+converter.register_structure_hook_factory(_is_model, lambda cls: _model_hook(cls))
 
 
 # ------------------------------------------------------------------------ public API
 
 
+def _describe(exc: BaseException, tp: object) -> str:
+    if isinstance(exc, KeyError):
+        return "required field missing"
+    text = str(exc) or type(exc).__name__
+    if tp is None or text.startswith("expected"):
+        return text
+    return f"{text} (expected {getattr(tp, '__name__', None) or tp})"
+
+
 def _fail(cls: object, exc: Exception) -> StructureError:
-    name = getattr(cls, "__name__", None) or repr(cls)
-    if isinstance(exc, cattrs.BaseValidationError):
-        details = "; ".join(cattrs.transform_error(exc, path="$"))
-    else:
-        details = f"{type(exc).__name__}: {exc}"
+    name = repr(cls) if typing.get_origin(cls) else getattr(cls, "__name__", repr(cls))
+    details = "; ".join(cattrs.transform_error(exc, path="$", format_exception=_describe))
     return StructureError(f"cannot structure {name}: {details}")
 
 
