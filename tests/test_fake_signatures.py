@@ -177,7 +177,7 @@ async def test_the_clients_signers_are_accepted(fake: FakeWorksection, signer: S
             "post_task", page=ProjectPage(7), title="From the client", todo=["a", "b"]
         )
         assert isinstance(created, dict)
-        new_id = int(created["id"])
+        new_id = int(str(created["id"]))
         assert fake.tasks[new_id].text == "• a\r\n• b"
         await client.call("post_comment", page=TaskPage(7, new_id), text="y" * 9000)
         assert len(fake.comments_of(new_id)[0].text) == 9000
