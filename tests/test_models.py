@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import gc
 import json
 import pickle
+import threading
 from decimal import Decimal
 from typing import Any
 
@@ -15,6 +17,7 @@ import pytest
 import worksection_async.models as models_module
 from worksection_async import ProjectPage, SubtaskPage, TaskPage
 from worksection_async.models import (
+    GC_PAUSE_MIN_ITEMS,
     RESPONSE_MODELS,
     Comment,
     Cost,
@@ -822,3 +825,74 @@ def test_all_is_sorted_and_matches_public_names() -> None:
     public = {name for name in vars(models_module) if not name.startswith("_")}
     public -= {"annotations"}
     assert set(exported) == public
+
+
+# ------------------------------------------------------------------------- GC pause
+
+
+def _collections_while(run: Any) -> int:
+    """How many cyclic GC passes start while ``run()`` executes (low threshold)."""
+    passes = 0
+
+    def count(phase: str, info: dict[str, int]) -> None:
+        nonlocal passes
+        if phase == "start":
+            passes += 1
+
+    old = gc.get_threshold()
+    gc.set_threshold(50, 10, 10)
+    gc.callbacks.append(count)
+    try:
+        run()
+    finally:
+        gc.callbacks.remove(count)
+        gc.set_threshold(*old)
+    return passes
+
+
+def test_large_lists_are_structured_with_the_gc_paused() -> None:
+    """A long list runs without collector passes; a short one is left alone."""
+    many: list[Any] = [task(id=str(i + 1), user_to=dict(HENRY)) for i in range(GC_PAUSE_MIN_ITEMS)]
+    few = many[: GC_PAUSE_MIN_ITEMS - 1]
+    assert _collections_while(lambda: structure_list(few, Task)) > 5
+    # at most the one pass the re-enabled collector may start right away
+    assert _collections_while(lambda: structure_list(many, Task)) <= 1
+    assert gc.isenabled()
+
+
+def test_gc_pause_restores_the_previous_state() -> None:
+    """The GC is re-enabled after an error, and stays off if the caller had it off."""
+    bad: list[Any] = [task(priority="high")] * GC_PAUSE_MIN_ITEMS
+    with pytest.raises(StructureError):
+        structure_list(bad, Task)
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        good: list[Any] = [task()] * GC_PAUSE_MIN_ITEMS
+        structure_list(good, Task)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
+def test_gc_pause_is_reentrant_across_threads() -> None:
+    """Overlapping pauses re-enable the GC only when the last one ends."""
+    from worksection_async.models._converter import _gc_paused
+
+    first_in = threading.Event()
+    release = threading.Event()
+
+    def hold() -> None:
+        with _gc_paused():
+            first_in.set()
+            release.wait(5)
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    assert first_in.wait(5)
+    with _gc_paused():
+        assert not gc.isenabled()
+    assert not gc.isenabled()  # the other pause is still running
+    release.set()
+    thread.join(5)
+    assert gc.isenabled()

@@ -22,6 +22,7 @@ know are kept in its ``extra`` mapping. Lists inside models are tuples.
 from __future__ import annotations
 
 from ._converter import (
+    GC_PAUSE_MIN_ITEMS,
     INTERN_LIMIT,
     StructureError,
     clear_intern_tables,
@@ -53,6 +54,7 @@ from ._tasks import Comment, Relation, Task, TaskRelations
 
 __all__ = [
     "ANYONE_EMAIL",
+    "GC_PAUSE_MIN_ITEMS",
     "INTERN_LIMIT",
     "NOONE_EMAIL",
     "RESPONSE_MODELS",

@@ -33,11 +33,14 @@ bounded (:data:`INTERN_LIMIT` entries each) and hold only the key strings.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import gc
 import re
+import threading
 import types
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from decimal import Decimal, InvalidOperation
 from operator import itemgetter
 from typing import Any, Final, TypeVar, overload
@@ -54,6 +57,7 @@ from ._refs import ProjectRef, TaskRef, UserRef
 from ._tasks import Task
 
 __all__ = [
+    "GC_PAUSE_MIN_ITEMS",
     "INTERN_LIMIT",
     "StructureError",
     "clear_intern_tables",
@@ -601,7 +605,7 @@ def _raw_hook(kind: str) -> Hook:
 
 def _task_id_from_page(data: dict[str, Any]) -> dict[str, Any]:
     # The docs show timer task refs without "id": the page's last segment is the id.
-    if "id" not in data and data.get("page").__class__ is str:
+    if data.get("page").__class__ is str:
         return {**data, "id": _to_task_page(data["page"]).id}
     return data
 
@@ -672,7 +676,7 @@ def _build_model_hook(cls: type) -> Hook:
             plain = value.keys() <= known
         except AttributeError:
             raise TypeError(f"expected a JSON object for {name}, got {value!r}") from None
-        if prepare is not None:
+        if prepare is not None and "id" not in value:
             value = prepare(value)
         if plain:
             return base(value)
@@ -752,6 +756,40 @@ def _fail(cls: object, exc: Exception) -> StructureError:
     return StructureError(f"cannot structure {name}: {details}")
 
 
+GC_PAUSE_MIN_ITEMS: Final = 256
+"""A top-level list at least this long is structured with the cyclic GC paused."""
+
+_gc_lock = threading.Lock()
+_gc_pauses = 0
+_gc_was_enabled = False
+
+
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while a large answer is structured.
+
+    Structuring builds immutable trees (no reference cycles) from a decoded answer the
+    caller keeps alive, so a collection during it cannot free anything: it only walks
+    the young objects ``json.loads`` just made, again and again (about 40% of the time
+    on a 10,000-task answer). The pause is reentrant and thread-safe; the GC is
+    re-enabled when the last concurrent pause ends, and only if it was enabled when the
+    first one began.
+    """
+    global _gc_pauses, _gc_was_enabled
+    with _gc_lock:
+        if _gc_pauses == 0:
+            _gc_was_enabled = gc.isenabled()
+            gc.disable()
+        _gc_pauses += 1
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc_pauses -= 1
+            if _gc_pauses == 0 and _gc_was_enabled:
+                gc.enable()
+
+
 @overload
 def structure(data: JSONValue, cls: type[T]) -> T: ...
 @overload
@@ -762,10 +800,16 @@ def structure(data: JSONValue, cls: object) -> object:
     >>> structure({"id": "2", "email": "ANY", "name": "Anyone"}, UserRef).is_anyone
     True
 
-    Raises :class:`StructureError` (a ``ValueError``) when the data does not fit.
+    Raises :class:`StructureError` (a ``ValueError``) when the data does not fit. A
+    list of :data:`GC_PAUSE_MIN_ITEMS` items or more is structured with the cyclic
+    garbage collector paused (see ``_gc_paused``).
     """
+    pause = isinstance(data, list) and len(data) >= GC_PAUSE_MIN_ITEMS
     try:
         hook = converter.get_structure_hook(cls)
+        if pause:
+            with _gc_paused():
+                return hook(data, cls)
         return hook(data, cls)
     except Exception as exc:
         raise _fail(cls, exc) from exc
