@@ -821,7 +821,7 @@ def test_response_table_models_are_exported() -> None:
 def test_all_is_sorted_and_matches_public_names() -> None:
     """``__all__`` is sorted and lists exactly the public names."""
     exported = models_module.__all__
-    assert exported == sorted(exported, key=lambda name: (not name.isupper(), name))
+    assert exported == sorted(exported)
     public = {name for name in vars(models_module) if not name.startswith("_")}
     public -= {"annotations"}
     assert set(exported) == public
