@@ -70,6 +70,7 @@ def make_client(router: respx.MockRouter, clock: RecordingClock) -> Callable[...
 
     def factory(**kwargs: Any) -> Client:
         kwargs.setdefault("clock", clock)
+        kwargs.setdefault("rate_limit", None)  # unit tests of one layer: no quota waits
         return Client(
             ACCOUNT, API_KEY, transport=httpx.MockTransport(router.async_handler), **kwargs
         )

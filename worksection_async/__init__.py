@@ -15,6 +15,15 @@ from importlib.metadata import PackageNotFoundError, version
 from ._call import Call, UploadFile
 from ._client import DEFAULT_TIMEOUT, Client, ClientClosedError
 from ._clock import Clock, MonotonicClock
+from ._events import (
+    Event,
+    EventHook,
+    PauseEnded,
+    PauseStarted,
+    RequestSent,
+    ResponseReceived,
+    RetryScheduled,
+)
 from ._exceptions import (
     ActionRequiredError,
     APIError,
@@ -46,6 +55,7 @@ from ._json import JSONObject, JSONValue
 from ._pages import Page, ProjectPage, SubtaskPage, TaskPage, parse_page
 from ._retry import DEFAULT_RETRY, RetryPolicy
 from ._signing import HmacToken, PageHash, QueryHash, Signer
+from ._throttle import DEFAULT_MAX_CONCURRENCY, DEFAULT_RATE_LIMIT, QuotaSnapshot, RateLimit
 
 try:
     __version__ = version("worksection-async")
@@ -61,8 +71,12 @@ __all__ = [
     "ClientClosedError",
     "Clock",
     "ConflictError",
+    "DEFAULT_MAX_CONCURRENCY",
+    "DEFAULT_RATE_LIMIT",
     "DEFAULT_RETRY",
     "DEFAULT_TIMEOUT",
+    "Event",
+    "EventHook",
     "FieldRequiredError",
     "HmacToken",
     "InvalidActionError",
@@ -79,12 +93,19 @@ __all__ = [
     "NotFoundError",
     "Page",
     "PageHash",
+    "PauseEnded",
+    "PauseStarted",
     "ProjectPage",
     "ProjectRequiredError",
     "ProtocolError",
     "QueryHash",
     "QuotaExceededError",
+    "QuotaSnapshot",
+    "RateLimit",
+    "RequestSent",
+    "ResponseReceived",
     "RetryPolicy",
+    "RetryScheduled",
     "Signer",
     "SubtaskAlreadyClosedError",
     "SubtaskHasChildrenError",

@@ -8,19 +8,32 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Iterable
 from types import TracebackType
+from typing import Literal, TypeVar, overload
 
 import httpx
 
+from ._bulk import Progress, map_ordered
 from ._call import Call, ParamValue
 from ._clock import Clock, MonotonicClock
+from ._events import EventHook, RequestSent, ResponseReceived, RetryScheduled
 from ._exceptions import QuotaExceededError, WorksectionError
 from ._json import JSONValue
 from ._pages import Page
 from ._retry import DEFAULT_RETRY, RetryPolicy, run_with_retry
 from ._signing import PageHash, Signer
+from ._throttle import (
+    DEFAULT_MAX_CONCURRENCY,
+    DEFAULT_RATE_LIMIT,
+    QuotaSnapshot,
+    RateLimit,
+    Throttle,
+)
 from ._transport import HttpTransport
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 __all__ = ["DEFAULT_TIMEOUT", "Client", "ClientClosedError"]
 
@@ -69,6 +82,11 @@ class Client:
     client), or ``transport`` for an httpx transport (tests use
     ``FakeWorksection().transport``). ``clock`` is where waits happen (tests pass a
     ``ManualClock``).
+
+    Every call goes through one client-side quota: ``rate_limit`` (a token bucket,
+    ``RateLimit()`` = 1 request/s; ``None`` turns it off), at most ``max_concurrency``
+    requests in flight, and a pause gate that holds every call back after an error 20.
+    ``on_event`` receives typed events (requests, responses, retries, pauses).
     """
 
     def __init__(
@@ -81,6 +99,9 @@ class Client:
         timeout: httpx.Timeout | float | None = DEFAULT_TIMEOUT,
         http_client: httpx.AsyncClient | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        rate_limit: RateLimit | None = DEFAULT_RATE_LIMIT,
+        max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
+        on_event: EventHook | None = None,
         clock: Clock | None = None,
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
@@ -91,12 +112,27 @@ class Client:
             raise TypeError(f"retry must be a RetryPolicy or None, got {retry!r}")
         if http_client is not None and transport is not None:
             raise ValueError("pass either http_client or transport, not both")
+        if rate_limit is not None and not isinstance(rate_limit, RateLimit):
+            raise TypeError(f"rate_limit must be a RateLimit or None, got {rate_limit!r}")
+        self._clock: Clock = clock if clock is not None else MonotonicClock()
+        self._on_event = on_event
+        self._throttle = Throttle(rate_limit, max_concurrency, self._clock, on_event=on_event)
         owns_http = http_client is None
         if http_client is None:
-            http_client = httpx.AsyncClient(transport=transport, timeout=timeout)
+            # The throttle does the queuing: the pool is as large as the concurrency cap
+            # and has no timeout of its own.
+            base = httpx.Timeout(timeout)
+            http_client = httpx.AsyncClient(
+                transport=transport,
+                timeout=httpx.Timeout(
+                    connect=base.connect, read=base.read, write=base.write, pool=None
+                ),
+                limits=httpx.Limits(
+                    max_connections=max_concurrency, max_keepalive_connections=max_concurrency
+                ),
+            )
         self._signer = signer
         self._retry = retry
-        self._clock: Clock = clock if clock is not None else MonotonicClock()
         self._transport = HttpTransport(
             self._url, api_key, signer, http_client, owns_http=owns_http, wall_clock=wall_clock
         )
@@ -155,22 +191,118 @@ class Client:
         """
         return await self.send(Call.build(action, page, params))
 
+    @property
+    def quota(self) -> QuotaSnapshot:
+        """A snapshot of the client-side quota: rates, tokens, queue, totals."""
+        return self._throttle.snapshot()
+
     async def send(self, call: Call) -> JSONValue:
-        """Send a prepared ``Call`` through the retry policy and the transport."""
+        """Send a prepared ``Call`` through the quota, the retry policy and the transport."""
         self._check_open()
+        attempts = 0
+        throttle = self._throttle
+        hook = self._on_event
 
         async def attempt() -> JSONValue:
-            self._check_open()
-            return await self._transport.send(call)
+            nonlocal attempts
+            await throttle.acquire()
+            attempts += 1
+            outcome: BaseException | None = None
+            started = self._clock.now() if hook is not None else 0.0
+            try:
+                self._check_open()
+                if hook is not None:
+                    hook(
+                        RequestSent(
+                            action=call.action, page=call.page, attempt=attempts, at=started
+                        )
+                    )
+                return await self._transport.send(call)
+            except BaseException as exc:
+                outcome = exc
+                raise
+            finally:
+                throttle.release(
+                    quota_exceeded=isinstance(outcome, QuotaExceededError),
+                    succeeded=outcome is None,
+                )
+                if hook is not None:
+                    now = self._clock.now()
+                    hook(
+                        ResponseReceived(
+                            action=call.action,
+                            page=call.page,
+                            attempt=attempts,
+                            at=now,
+                            elapsed=now - started,
+                            error=type(outcome).__name__ if outcome is not None else None,
+                        )
+                    )
 
-        return await run_with_retry(
-            self._retry, attempt, clock=self._clock, on_retry=self._log_retry
-        )
+        def on_retry(error: QuotaExceededError, attempt_number: int, wait: float) -> None:
+            throttle.note_retry()
+            logger.debug(
+                "quota exceeded on %s (attempt %d); retrying in %.2fs",
+                call.action,
+                attempt_number,
+                wait,
+            )
+            if hook is not None:
+                hook(
+                    RetryScheduled(
+                        action=call.action, page=call.page, attempt=attempt_number, wait=wait
+                    )
+                )
 
-    def _log_retry(self, error: QuotaExceededError, attempt: int, wait: float) -> None:
-        logger.debug(
-            "quota exceeded on %s (attempt %d); retrying in %.2fs", error.action, attempt, wait
-        )
+        try:
+            return await run_with_retry(self._retry, attempt, clock=self._clock, on_retry=on_retry)
+        except QuotaExceededError as exc:
+            logger.warning("%s failed on quota after %d attempt(s)", call.action, attempts)
+            del exc
+            raise
+
+    @overload
+    async def map(
+        self,
+        fn: Callable[[T], Awaitable[R]],
+        items: Iterable[T],
+        *,
+        return_exceptions: Literal[False] = False,
+        progress: Progress | None = None,
+    ) -> list[R]: ...
+
+    @overload
+    async def map(
+        self,
+        fn: Callable[[T], Awaitable[R]],
+        items: Iterable[T],
+        *,
+        return_exceptions: Literal[True],
+        progress: Progress | None = None,
+    ) -> list[R | Exception]: ...
+
+    async def map(
+        self,
+        fn: Callable[[T], Awaitable[R]],
+        items: Iterable[T],
+        *,
+        return_exceptions: bool = False,
+        progress: Progress | None = None,
+    ) -> list[R] | list[R | Exception]:
+        """Run ``fn(item)`` for every item concurrently, at the client's quota.
+
+        Results come back in input order. ``return_exceptions=True`` puts a failed
+        item's exception in its slot and lets the rest finish; otherwise the first
+        failure cancels the others and is raised. Cancelling the caller cancels every
+        item. ``progress(done, total)`` is called as items finish.
+        """
+        self._check_open()
+        workers = self._throttle.max_concurrency
+        if return_exceptions:
+            return await map_ordered(
+                fn, items, workers=workers, return_exceptions=True, progress=progress
+            )
+        return await map_ordered(fn, items, workers=workers, progress=progress)
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open"

@@ -1,0 +1,169 @@
+"""Client-side quota against FakeWorksection on a virtual clock: no real sleeping."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+import worksection_async as ws
+from worksection_async import Client, RateLimit, RetryPolicy
+from worksection_async.testing import FakeWorksection, Fault, ManualClock
+
+pytestmark = pytest.mark.anyio
+
+
+def task_pages(fake: FakeWorksection) -> list[str]:
+    return [task.page for task in fake.tasks.values() if task.depth == 0]
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(start=1000.0)
+
+
+@pytest.fixture
+async def autojump(clock: ManualClock) -> AsyncIterator[ManualClock]:
+    async with clock.autojump():
+        yield clock
+
+
+async def test_200_concurrent_calls_stay_under_the_quota(autojump: ManualClock) -> None:
+    """200 concurrent get_task at quota 1/s: all succeed, <= 1% error 20 at the fake."""
+    fake = FakeWorksection.populated(projects=2, tasks_per_project=100, clock=autojump, quota="1/s")
+    pages = task_pages(fake)[:200]
+    assert len(pages) == 200
+    start = autojump.now()
+    async with Client(
+        fake.account_url, fake.api_key, transport=fake.transport, clock=autojump
+    ) as client:
+
+        async def get(page: str) -> ws.JSONValue:
+            return await client.call("get_task", page=page)
+
+        results = await client.map(get, pages)
+        snapshot = client.quota
+    assert [r["page"] for r in results] == pages  # type: ignore[index,call-overload]
+    assert fake.stats.rejected_quota <= 2
+    assert fake.stats.by_action["get_task"] == 200
+    elapsed = autojump.now() - start
+    assert 199 <= elapsed <= 215, elapsed  # the quota's pace, not slower
+    assert snapshot.calls == 200 + fake.stats.rejected_quota
+    assert snapshot.in_flight == 0 and snapshot.waiting == 0
+
+
+async def test_adapts_to_a_lower_real_quota(autojump: ManualClock) -> None:
+    """The account really allows 0.5/s while the client thinks 1/s: it converges."""
+    fake = FakeWorksection.populated(
+        projects=1, tasks_per_project=120, clock=autojump, quota="1/2s"
+    )
+    pages = task_pages(fake)[:120]
+    events: list[ws.Event] = []
+    async with Client(
+        fake.account_url,
+        fake.api_key,
+        transport=fake.transport,
+        clock=autojump,
+        on_event=events.append,
+    ) as client:
+
+        async def get(page: str) -> ws.JSONValue:
+            return await client.call("get_task", page=page)
+
+        results = await client.map(get, pages)
+        snapshot = client.quota
+    assert len(results) == 120
+    rejected_at = [
+        i
+        for i, e in enumerate(e for e in events if isinstance(e, ws.ResponseReceived))
+        if e.error == "QuotaExceededError"
+    ]
+    assert 1 <= len(rejected_at) <= 6, rejected_at
+    assert max(rejected_at) < 40, "error 20s stop after the first few"
+    assert snapshot.current_rate is not None and snapshot.current_rate <= 0.5
+    assert snapshot.quota_errors == len(rejected_at) == fake.stats.rejected_quota
+    assert any(isinstance(e, ws.PauseStarted) for e in events)
+    assert any(isinstance(e, ws.PauseEnded) for e in events)
+
+
+async def test_pause_gate_holds_every_call(autojump: ManualClock) -> None:
+    """After an error 20, no request goes out until the pause is over."""
+    fake = FakeWorksection.populated(projects=1, tasks_per_project=20, clock=autojump)
+    pages = task_pages(fake)[:20]
+    fake.set_quota("1/s")
+    events: list[ws.Event] = []
+    async with Client(
+        fake.account_url,
+        fake.api_key,
+        transport=fake.transport,
+        clock=autojump,
+        rate_limit=RateLimit(rate=4),  # too fast for the account: provokes error 20
+        on_event=events.append,
+    ) as client:
+
+        async def get(page: str) -> ws.JSONValue:
+            return await client.call("get_task", page=page)
+
+        await client.map(get, pages)
+    pauses = [e for e in events if isinstance(e, ws.PauseStarted)]
+    sent = [e for e in events if isinstance(e, ws.RequestSent)]
+    assert pauses
+    for pause in pauses:
+        assert not [s for s in sent if pause.at < s.at < pause.until]
+
+
+async def test_write_retried_after_quota_lands_once(autojump: ManualClock) -> None:
+    """A post_comment that got error 20 is retried and lands exactly once."""
+    fake = FakeWorksection.populated(projects=1, tasks_per_project=3, clock=autojump)
+    page = task_pages(fake)[0]
+    task_id = int(page.rstrip("/").rsplit("/", 1)[1])
+    before = len(fake.comments_of(task_id))
+    fake.set_quota("1/s")
+    async with Client(
+        fake.account_url,
+        fake.api_key,
+        transport=fake.transport,
+        clock=autojump,
+        rate_limit=None,  # no client-side quota: the server rejects, the policy retries
+        retry=RetryPolicy(jitter=False),
+    ) as client:
+        await client.call("get_task", page=page)  # drains the account's single token
+        await client.call("post_comment", page=page, text="exactly once")
+        snapshot = client.quota
+    assert fake.stats.rejected_by_action["post_comment"] >= 1
+    assert snapshot.retries >= 1
+    texts = [c.text for c in fake.comments_of(task_id)]
+    assert len(texts) == before + 1
+    assert texts.count("exactly once") == 1
+
+
+async def test_concurrency_cap(autojump: ManualClock) -> None:
+    """No more than max_concurrency requests are ever in flight."""
+    fake = FakeWorksection.populated(projects=1, tasks_per_project=30, clock=autojump)
+    fake.faults.add(Fault.latency(0.5), times=None)
+    pages = task_pages(fake)[:30]
+    async with Client(
+        fake.account_url,
+        fake.api_key,
+        transport=fake.transport,
+        clock=autojump,
+        rate_limit=None,
+        max_concurrency=3,
+    ) as client:
+
+        async def get(page: str) -> ws.JSONValue:
+            return await client.call("get_task", page=page)
+
+        await client.map(get, pages)
+    assert fake.stats.max_in_flight == 3
+
+
+def test_rate_limit_validation() -> None:
+    """Nonsense limits fail at construction."""
+    with pytest.raises(ValueError, match="rate"):
+        RateLimit(rate=0)
+    with pytest.raises(ValueError, match="burst"):
+        RateLimit(burst=0)
+    with pytest.raises(ValueError, match="max_concurrency"):
+        Client("https://a.worksection.com", "k", max_concurrency=0)
+    assert RateLimit(rate=30, per=60).per_second == 0.5

@@ -1,0 +1,75 @@
+"""Typed events for ``Client(on_event=...)``: what the client does, as it does it.
+
+The hook is called synchronously from the call's task; keep it fast (append to a list,
+update a metric). An exception in the hook propagates to the call that triggered it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeAlias
+
+import attrs
+
+from ._pages import Page
+
+__all__ = [
+    "Event",
+    "EventHook",
+    "PauseEnded",
+    "PauseStarted",
+    "RequestSent",
+    "ResponseReceived",
+    "RetryScheduled",
+]
+
+
+@attrs.frozen(kw_only=True)
+class RequestSent:
+    """A request left (``attempt`` counts from 1 for each call)."""
+
+    action: str
+    page: Page | None
+    attempt: int
+    at: float
+
+
+@attrs.frozen(kw_only=True)
+class ResponseReceived:
+    """An answer came back; ``error`` names the exception class if it was an error."""
+
+    action: str
+    page: Page | None
+    attempt: int
+    at: float
+    elapsed: float
+    error: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class RetryScheduled:
+    """The retry policy will send the call again after ``wait`` seconds."""
+
+    action: str
+    page: Page | None
+    attempt: int
+    wait: float
+
+
+@attrs.frozen(kw_only=True)
+class PauseStarted:
+    """Error 20: no request goes out until ``until`` (clock time)."""
+
+    at: float
+    until: float
+
+
+@attrs.frozen(kw_only=True)
+class PauseEnded:
+    """The pause gate opened again."""
+
+    at: float
+
+
+Event: TypeAlias = RequestSent | ResponseReceived | RetryScheduled | PauseStarted | PauseEnded
+EventHook: TypeAlias = Callable[[Event], None]
