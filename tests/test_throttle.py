@@ -58,7 +58,7 @@ async def test_adapts_to_a_lower_real_quota(autojump: ManualClock) -> None:
         projects=1, tasks_per_project=120, clock=autojump, quota="1/2s"
     )
     pages = task_pages(fake)[:120]
-    events: list[ws.Event] = []
+    events: list[ws.ClientEvent] = []
     async with Client(
         fake.account_url,
         fake.api_key,
@@ -91,7 +91,7 @@ async def test_pause_gate_holds_every_call(autojump: ManualClock) -> None:
     fake = FakeWorksection.populated(projects=1, tasks_per_project=20, clock=autojump)
     pages = task_pages(fake)[:20]
     fake.set_quota("1/s")
-    events: list[ws.Event] = []
+    events: list[ws.ClientEvent] = []
     async with Client(
         fake.account_url,
         fake.api_key,

@@ -16,7 +16,7 @@ from ._call import Call, UploadFile
 from ._client import DEFAULT_TIMEOUT, Client, ClientClosedError
 from ._clock import Clock, MonotonicClock
 from ._events import (
-    Event,
+    ClientEvent,
     EventHook,
     PauseEnded,
     PauseStarted,
@@ -69,13 +69,13 @@ __all__ = [
     "Call",
     "Client",
     "ClientClosedError",
+    "ClientEvent",
     "Clock",
     "ConflictError",
     "DEFAULT_MAX_CONCURRENCY",
     "DEFAULT_RATE_LIMIT",
     "DEFAULT_RETRY",
     "DEFAULT_TIMEOUT",
-    "Event",
     "EventHook",
     "FieldRequiredError",
     "HmacToken",

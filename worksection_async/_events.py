@@ -14,7 +14,7 @@ import attrs
 from ._pages import Page
 
 __all__ = [
-    "Event",
+    "ClientEvent",
     "EventHook",
     "PauseEnded",
     "PauseStarted",
@@ -71,5 +71,5 @@ class PauseEnded:
     at: float
 
 
-Event: TypeAlias = RequestSent | ResponseReceived | RetryScheduled | PauseStarted | PauseEnded
-EventHook: TypeAlias = Callable[[Event], None]
+ClientEvent: TypeAlias = RequestSent | ResponseReceived | RetryScheduled | PauseStarted | PauseEnded
+EventHook: TypeAlias = Callable[[ClientEvent], None]
