@@ -7,7 +7,9 @@ import datetime as dt
 import gc
 import json
 import pickle
+import sys
 import threading
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -16,6 +18,7 @@ import pytest
 
 import worksection_async.models as models_module
 from worksection_async import ProjectPage, SubtaskPage, TaskPage
+from worksection_async._json import JSONValue
 from worksection_async.models import (
     GC_PAUSE_MIN_ITEMS,
     RESPONSE_MODELS,
@@ -49,6 +52,7 @@ from worksection_async.models import (
     structure_one,
     structure_response,
 )
+from worksection_async.models._base import extra_field
 
 HENRY: dict[str, Any] = {"id": "3993", "email": "henry.gardner@ws.com", "name": "Henry Gardner"}
 ANYONE: dict[str, Any] = {"id": "2", "email": "ANY", "name": "Anyone"}
@@ -896,3 +900,36 @@ def test_gc_pause_is_reentrant_across_threads() -> None:
     release.set()
     thread.join(5)
     assert gc.isenabled()
+
+
+@attrs.frozen(kw_only=True)
+class _Node:
+    """A fresh self-referential model: its hooks are built on first use."""
+
+    id: int
+    kids: tuple[_Node, ...] | None = None
+    extra: Mapping[str, JSONValue] = extra_field()
+
+
+def test_first_use_from_many_threads_builds_one_hook() -> None:
+    """Threads structuring a model for the first time all get complete hooks."""
+    data: dict[str, Any] = {"id": "1", "kids": [{"id": "2", "kids": [{"id": "3"}]}]}
+    barrier = threading.Barrier(8)
+    results: list[object] = []
+
+    def work() -> None:
+        barrier.wait(5)
+        results.append(structure(data, _Node))
+
+    threads = [threading.Thread(target=work) for _ in range(8)]
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads often: widen any race window
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(5)
+    finally:
+        sys.setswitchinterval(interval)
+    expected = _Node(id=1, kids=(_Node(id=2, kids=(_Node(id=3),)),))
+    assert results == [expected] * 8

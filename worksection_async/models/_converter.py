@@ -86,8 +86,7 @@ class StructureError(ValueError):
 
 
 converter: Final = cattrs.Converter(detailed_validation=True, forbid_extra_keys=False)
-"""The converter. Use :func:`structure`; this is public for ``converter.structure`` and
-``get_structure_hook`` in advanced code."""
+"""The one converter. Private to the package: callers use :func:`structure`."""
 
 _EXTRA_KEY: Final = "\x00extra"
 _NULL_STRINGS: Final = frozenset(
@@ -580,6 +579,7 @@ def _make_mapping(tp: object) -> Hook:
 
 _MODEL_HOOKS: dict[tuple[type, bool], Hook] = {}
 _BUILDING: set[type] = set()
+_BUILD_LOCK: Final = threading.RLock()
 _INTERN_KEYS: Final[dict[type, tuple[str, ...]]] = {
     UserRef: ("id", "email", "name"),
     ProjectRef: ("id", "name", "page"),
@@ -619,27 +619,35 @@ def _model_hook(cls: type, optional: bool = False) -> Hook:
     hook = _MODEL_HOOKS.get((cls, optional))
     if hook is not None:
         return hook
-    if cls in _BUILDING:
+    with _BUILD_LOCK:  # reentrant: building Task asks for Task again (child)
+        hook = _MODEL_HOOKS.get((cls, optional))
+        if hook is not None:
+            return hook
+        if cls in _BUILDING:
 
-        def deferred(value: object, _: object = None) -> object:
-            return _MODEL_HOOKS[cls, optional](value)
+            def deferred(value: object, _: object = None) -> object:
+                return _MODEL_HOOKS[cls, optional](value)
 
-        return deferred
-    _BUILDING.add(cls)
-    try:
-        required = _build_model_hook(cls)
-    finally:
-        _BUILDING.discard(cls)
+            return deferred
+        _BUILDING.add(cls)
+        try:
+            required = _build_model_hook(cls)
+        finally:
+            _BUILDING.discard(cls)
+        _register_model_hooks(cls, required)
+    return _MODEL_HOOKS[cls, optional]
+
+
+def _register_model_hooks(cls: type, required: Hook) -> None:
     intern_keys = _INTERN_KEYS.get(cls)
     if intern_keys is not None:
         table: dict[tuple[object, ...], object] = {}
         _INTERN_TABLES.append(table)
-        _MODEL_HOOKS[cls, False] = _interning(required, table, intern_keys, optional=False)
         _MODEL_HOOKS[cls, True] = _interning(required, table, intern_keys, optional=True)
+        _MODEL_HOOKS[cls, False] = _interning(required, table, intern_keys, optional=False)
     else:
-        _MODEL_HOOKS[cls, False] = required
         _MODEL_HOOKS[cls, True] = _optional_model(required)
-    return _MODEL_HOOKS[cls, optional]
+        _MODEL_HOOKS[cls, False] = required
 
 
 def _optional_model(required: Hook) -> Hook:
