@@ -933,3 +933,10 @@ def test_first_use_from_many_threads_builds_one_hook() -> None:
         sys.setswitchinterval(interval)
     expected = _Node(id=1, kids=(_Node(id=2, kids=(_Node(id=3),)),))
     assert results == [expected] * 8
+
+
+def test_structure_response_refuses_a_non_object_answer() -> None:
+    """An answer that is not a JSON object is a StructureError for every kind of action."""
+    for action in ("get_tasks", "add_costs"):
+        with pytest.raises(StructureError, match=action):
+            structure_response(action, ["not", "an", "envelope"])  # type: ignore[arg-type]

@@ -25,9 +25,9 @@ from .._json import JSONValue
 __all__ = [
     "JSON_KEY",
     "NO_EXTRA",
-    "ReadOnlyDict",
     "RAW",
     "RAW_JSON",
+    "ReadOnlyDict",
     "extra_field",
     "json_object_field",
     "key",

@@ -29,7 +29,7 @@ from ._tasks import Comment, Task
 __all__ = ["RESPONSE_MODELS", "ResponseModel", "structure_response"]
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class ResponseModel:
     """How to read one action's answer.
 
@@ -45,15 +45,15 @@ class ResponseModel:
 
 
 def _one(model: type) -> ResponseModel:
-    return ResponseModel(model, "one")
+    return ResponseModel(model=model, shape="one")
 
 
 def _many(model: type) -> ResponseModel:
-    return ResponseModel(model, "many")
+    return ResponseModel(model=model, shape="many")
 
 
 def _body(model: type) -> ResponseModel:
-    return ResponseModel(model, "one", "body")
+    return ResponseModel(model=model, shape="one", source="body")
 
 
 RESPONSE_MODELS: Final[Mapping[str, ResponseModel]] = {
@@ -134,10 +134,10 @@ def structure_response(action: str, answer: Mapping[str, JSONValue]) -> object:
     directly; this is for the raw ``client.call()`` escape hatch and for tests.
     """
     spec = RESPONSE_MODELS[action]
-    if spec.source == "body":
-        return structure({k: v for k, v in answer.items() if k != "status"}, spec.model)
     if not isinstance(answer, Mapping):
         raise StructureError(f"cannot structure {action}: expected an object, got {answer!r}")
+    if spec.source == "body":
+        return structure({k: v for k, v in answer.items() if k != "status"}, spec.model)
     data = answer.get("data")
     if spec.shape == "many":
         return structure_list(data, spec.model)
