@@ -940,3 +940,22 @@ def test_structure_response_refuses_a_non_object_answer() -> None:
     for action in ("get_tasks", "add_costs"):
         with pytest.raises(StructureError, match=action):
             structure_response(action, ["not", "an", "envelope"])  # type: ignore[arg-type]
+
+
+def test_every_model_keeps_unknown_keys() -> None:
+    """Every exported model has ``extra``; a class without one is refused, not lossy."""
+    classes = [
+        value
+        for name in models_module.__all__
+        if attrs.has(value := getattr(models_module, name)) and name != "ResponseModel"
+    ]
+    assert len(classes) >= 35
+    for cls in classes:
+        assert "extra" in attrs.fields_dict(cls), cls
+
+    @attrs.frozen(kw_only=True)
+    class Lossy:
+        id: int
+
+    with pytest.raises(StructureError, match="no 'extra' field"):
+        structure({"id": 1, "surprise": 2}, Lossy)

@@ -663,6 +663,9 @@ def _optional_model(required: Hook) -> Hook:
 
 def _build_model_hook(cls: type) -> Hook:
     attrs.resolve_types(cls)
+    if "extra" not in attrs.fields_dict(cls):
+        # without it, unknown keys would vanish: cattrs ignores keys it does not know
+        raise TypeError(f"{cls.__qualname__} has no 'extra' field to keep unknown keys in")
     overrides: dict[str, Any] = {}
     for attribute in attrs.fields(cls):
         if attribute.name == "extra":
