@@ -1,0 +1,183 @@
+"""The fake over real HTTP: its ASGI app served by uvicorn, the official SDK, the CLI."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from worksection import Client as SdkClient
+
+from tests.fixtures.fake_support import encode, query_hash
+from worksection_async.testing import FakeWorksection, Fault, RateQuota
+from worksection_async.testing.__main__ import build_parser, make_fake
+
+
+@pytest.fixture(params=["asyncio", "trio"])
+def anyio_backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def fake() -> FakeWorksection:
+    fake = FakeWorksection("served-key")
+    owner = fake.add_user("owner@example.com", "Olga", "Owner", role="owner")
+    fake.add_user("dev@example.com", "Dan", "Dev")
+    project = fake.add_project("Website", id=10, members=[owner])
+    fake.add_task(project, "Existing task", id=100)
+    return fake
+
+
+@pytest.fixture
+def served(fake: FakeWorksection) -> Iterator[str]:
+    """uvicorn on 127.0.0.1, a free port, in a background thread; stopped afterwards."""
+    with fake.serve_in_thread() as url:
+        yield url
+
+
+@pytest.mark.anyio
+async def test_served_over_http(fake: FakeWorksection, served: str) -> None:
+    """Signed requests, 414 for a long URL, 5xx pages and dropped connections, on sockets."""
+    async with httpx.AsyncClient(base_url=served) as http:
+        query = query_hash([("action", "get_task"), ("id_task", "100")], fake.api_key)
+        response = await http.post(f"/api/admin/v2/?{query}")
+        assert response.headers["content-type"] == "application/json; charset=utf-8"
+        assert response.json()["data"]["name"] == "Existing task"
+        too_long = await http.get(f"/api/admin/v2/?{encode([('text', 'x' * 9000)])}")
+        assert too_long.status_code == 414
+        fake.faults.add(Fault.http_error(502), action="get_users")
+        bad_gateway = await http.post(
+            f"/api/admin/v2/?{query_hash([('action', 'get_users')], fake.api_key)}"
+        )
+        assert bad_gateway.status_code == 502 and "Bad Gateway" in bad_gateway.text
+        fake.faults.add(Fault.drop_connection(), action="get_users")
+        with pytest.raises(httpx.RemoteProtocolError):
+            await http.post(f"/api/admin/v2/?{query_hash([('action', 'get_users')], fake.api_key)}")
+        stats = (await http.get("/_fake/stats")).json()
+    assert stats["served"] == 1 and stats["faults"] == 2
+    assert fake.internal_errors == []
+
+
+def test_served_quota_uses_the_real_clock(fake: FakeWorksection, served: str) -> None:
+    """With the default 1/s quota, two immediate requests: the second is error 20."""
+    fake.set_quota(RateQuota())
+    query = query_hash([("action", "get_users")], fake.api_key)
+    with httpx.Client(base_url=served) as http:
+        first = http.post(f"/api/admin/v2/?{query}").json()
+        second = http.post(f"/api/admin/v2/?{query}").json()
+    assert first["status"] == "ok"
+    assert second == {"status": "error", "status_code": 20, "message": "Quota exceeded"}
+
+
+def test_official_sdk_against_the_served_fake(
+    fake: FakeWorksection, served: str, tmp_path: Path
+) -> None:
+    """worksection-api-client 2.1.2 lists, creates a task and a comment, uploads and
+    downloads a file; the fake's state shows it all."""
+    sdk = SdkClient(served).set_api_key(fake.api_key)
+    projects = sdk.projects.list({"extra": "users"})
+    assert [(p.id, p.name) for p in projects] == [("10", "Website")]
+    assert [t.name for t in sdk.tasks.list(10)] == ["Existing task"]
+    spec = tmp_path / "spec.txt"
+    spec.write_bytes(b"the spec")
+    [uploaded] = sdk.files.upload([str(spec)])
+    created = sdk.tasks.create(
+        10,
+        "Written by the SDK",
+        {
+            "text": "Body",
+            "todo": ["first", "second"],
+            "email_user_to": "dev@example.com",
+            "priority": 3,
+            "files": [uploaded],
+        },
+    )
+    task = fake.tasks[int(created.id)]
+    assert (task.name, task.priority, task.text) == (
+        "Written by the SDK",
+        3,
+        "Body\r\n• first\r\n• second",
+    )
+    assert fake.users[task.assignee_id].email == "dev@example.com"
+    comment = sdk.comments.create(int(created.id), "A comment from the SDK")
+    assert [c.text for c in fake.comments_of(task)] == ["A comment from the SDK"]
+    assert comment.id == str(fake.comments_of(task)[0].id)
+    assert [t.name for t in sdk.tasks.list(10)] == ["Existing task", "Written by the SDK"]
+    [file] = fake.files_of_task(task)
+    target = tmp_path / "back.txt"
+    downloaded = sdk.files.download(file.id, str(target))
+    assert (downloaded.filename, target.read_bytes()) == ("spec.txt", b"the spec")
+    sdk.projects.add_members(10, ["dev@example.com"])
+    assert fake.user_by_email("dev@example.com").id in fake.projects[10].member_ids  # type: ignore[union-attr]
+    assert fake.stats.rejected_auth == 0 and fake.internal_errors == []
+
+
+def test_official_sdk_oauth_refreshes_an_expired_token(fake: FakeWorksection, served: str) -> None:
+    """The SDK's user actions with a Bearer token, and its refresh after HTTP 401."""
+    app = fake.add_oauth_app("sdk-app", "sdk-secret", redirect_uri="https://app.example.com/cb")
+    token = fake.issue_token("dev@example.com")
+    sdk = SdkClient(served).set_client(
+        {
+            "client_id": app.client_id,
+            "client_secret": app.client_secret,
+            "redirect_uri": "https://app.example.com/cb",
+            "token_url": f"{served}/oauth2/token",
+            "refresh_url": f"{served}/oauth2/refresh",
+        }
+    )
+    sdk.set_access_token({"access_token": token.access_token, "refresh_token": token.refresh_token})
+    assert sdk.user.profile().email == "dev@example.com"
+    sdk.user.start_timer(100)
+    assert fake.timer_of("dev@example.com") is not None
+    fake.expire_token(token)
+    assert sdk.user.profile().email == "dev@example.com"
+    assert sdk.get_access_token() != token.access_token
+    assert token.revoked
+
+
+def test_cli_arguments_build_the_fake() -> None:
+    """serve's options: key, quota and burst, populate, skew."""
+    args = build_parser().parse_args(
+        [
+            *("serve", "--port", "0", "--api-key", "KEY", "--quota", "20/s", "--burst", "5"),
+            *("--populate", "2x3", "--hmac-skew", "60"),
+        ]
+    )
+    fake = make_fake(args)
+    assert fake.api_key == "KEY" and fake.hmac_skew == 60
+    assert fake.quota == RateQuota(rate=20, burst=5)
+    assert len(fake.projects) == 2 and len(fake.tasks_of(min(fake.projects))) == 3
+    unlimited = make_fake(build_parser().parse_args(["serve", "--quota", "off"]))
+    assert unlimited.quota is None and len(unlimited.api_key) == 32
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["serve", "--populate", "many"])
+
+
+def test_cli_serve_prints_the_url_and_key() -> None:
+    """python -m worksection_async.testing serve prints where to connect and serves."""
+    command = [sys.executable, "-m", "worksection_async.testing", "serve", "--port", "0"]
+    command += ["--api-key", "cli-key", "--quota", "off", "--populate", "1x2"]
+    with subprocess.Popen(  # noqa: S603 - our own module, fixed arguments
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    ) as process:
+        try:
+            assert process.stdout is not None
+            first = process.stdout.readline()
+            assert first.startswith("FakeWorksection serving at http://127.0.0.1:")
+            url = first.split(" at ", 1)[1].strip()
+            lines = [process.stdout.readline() for _ in range(5)]
+            assert any("cli-key" in line for line in lines)
+            query = query_hash([("action", "get_all_tasks")], "cli-key")
+            response = httpx.post(f"{url}/api/admin/v2/?{query}")
+            assert len(response.json()["data"]) == 2
+        finally:
+            process.terminate()
+            process.wait(timeout=10)
