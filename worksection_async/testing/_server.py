@@ -281,6 +281,7 @@ class FakeWorksection(Account):
         sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, port))
+        sock.listen(2048)
         bound_port = sock.getsockname()[1]
         config = uvicorn.Config(
             self.asgi_app,
