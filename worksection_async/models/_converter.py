@@ -2,21 +2,19 @@
 
 Conversion rules (worksection-api.md §2.2, §7.11), decided by each field's type:
 
-=======================  ==============================================================
-``int``                  ``"123"`` or ``123`` (ids, ``priority``, ``size``, ...)
-``Decimal``              ``"75.17"``, ``20400`` or ``12.5`` (``max_time``, ``max_money``,
-                         ``money``, ``rate``): exact, never a binary float
-``bool``                 ``1``/``0``, ``"1"``/``"0"``, ``true``/``false``
-``datetime``             ``"YYYY-MM-DD HH:MM"`` (also ``DD.MM.YYYY HH:MM``), naive
-``date``                 ``"YYYY-MM-DD"`` (also ``DD.MM.YYYY``)
-``time``                 ``"HH:MM"``
-``timedelta``            ``"H:MM"`` (costs, hours may exceed 24), ``"HH:MM:SS"``
-                         (``get_timers``), or a number of seconds (``get_my_timer``)
-page values              ``"/project/P/"`` → :class:`ProjectPage`, task links →
-                         :class:`TaskPage` / :class:`SubtaskPage` (``#com..`` dropped)
-``tuple[str | int, ...]``  a JSON list or a comma string (``"post_task,post_comment"``)
-``Mapping[int, str]``    ``{"105554": "inner"}`` (tag maps; ids become ``int``)
-=======================  ==============================================================
+* ``int``: ``"123"`` or ``123`` (ids, ``priority``, ``size``, ...).
+* ``Decimal``: ``"75.17"``, ``20400`` or ``12.5`` (``max_time``, ``max_money``,
+  ``money``, ``rate``): exact, never a binary float.
+* ``bool``: ``1``/``0``, ``"1"``/``"0"``, ``true``/``false``.
+* ``datetime``: ``"YYYY-MM-DD HH:MM"`` (also ``DD.MM.YYYY HH:MM``), naive as sent.
+* ``date``: ``"YYYY-MM-DD"`` (also ``DD.MM.YYYY``); ``time``: ``"HH:MM"``.
+* ``timedelta``: ``"H:MM"`` (costs; hours may exceed 24), ``"HH:MM:SS"``
+  (``get_timers``), or a number of seconds (``get_my_timer``).
+* page values: ``"/project/P/"`` is a :class:`ProjectPage`, task links are
+  :class:`TaskPage` / :class:`SubtaskPage` (a ``#com..`` anchor is dropped).
+* ``tuple[str, ...]`` / ``tuple[int, ...]``: a JSON list or a comma string
+  (``"post_task,post_comment"``, ``"8522, 8530"``).
+* ``Mapping[int, str]``: ``{"105554": "inner"}`` (tag maps; ids become ``int``).
 
 An optional field that is missing, ``null``, ``""`` or a zero date (``0000-00-00``)
 is ``None``; PHP's ``[]`` for an empty object is accepted wherever an object or a map
@@ -28,7 +26,10 @@ direct ``int()`` calls, dates and times use ``fromisoformat``, optional scalars 
 one Python call, pages are parsed once per call (a task's comments share its page),
 and the heavily repeated :class:`UserRef` and :class:`ProjectRef` objects are
 interned across calls, so identical references are one object. The intern tables are
-bounded (:data:`INTERN_LIMIT` entries each) and hold only the key strings.
+bounded (:data:`INTERN_LIMIT` entries each) and hold only the key strings. Lists of
+:data:`GC_PAUSE_MIN_ITEMS` items or more are structured with the cyclic GC paused
+(structuring creates no cycles; the passes it would run only re-walk the fresh
+``json.loads`` output). ``benchmarks/big_responses.py`` measures all this.
 """
 
 from __future__ import annotations
