@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
-from ._call import Call, UploadFile
-from ._client import DEFAULT_TIMEOUT, Client, ClientClosedError
+from ._call import Call, JSONParam, UploadFile
+from ._client import DEFAULT_TIMEOUT, Client, ClientClosedError, Destination
 from ._clock import Clock, MonotonicClock
 from ._events import (
     ClientEvent,
@@ -52,10 +52,12 @@ from ._exceptions import (
     WorksectionError,
 )
 from ._json import JSONObject, JSONValue
+from ._oauth import BearerToken, OAuth2App, OAuth2Error, OAuth2Tokens
 from ._pages import Page, ProjectPage, SubtaskPage, TaskPage, parse_page
 from ._retry import DEFAULT_RETRY, RetryPolicy
 from ._signing import HmacToken, PageHash, QueryHash, Signer
 from ._throttle import DEFAULT_MAX_CONCURRENCY, DEFAULT_RATE_LIMIT, QuotaSnapshot, RateLimit
+from ._transport import Download
 
 try:
     __version__ = version("worksection-async")
@@ -66,6 +68,7 @@ __all__ = [
     "APIError",
     "ActionRequiredError",
     "AuthenticationError",
+    "BearerToken",
     "Call",
     "Client",
     "ClientClosedError",
@@ -76,6 +79,8 @@ __all__ = [
     "DEFAULT_RATE_LIMIT",
     "DEFAULT_RETRY",
     "DEFAULT_TIMEOUT",
+    "Destination",
+    "Download",
     "EventHook",
     "FieldRequiredError",
     "HmacToken",
@@ -88,9 +93,13 @@ __all__ = [
     "InvalidTagError",
     "InvalidTaskError",
     "JSONObject",
+    "JSONParam",
     "JSONValue",
     "MonotonicClock",
     "NotFoundError",
+    "OAuth2App",
+    "OAuth2Error",
+    "OAuth2Tokens",
     "Page",
     "PageHash",
     "PauseEnded",

@@ -20,14 +20,34 @@ from typing import IO, TypeAlias
 
 import attrs
 
+from ._json import JSONValue
 from ._pages import Page, ProjectPage, SubtaskPage, TaskPage, parse_page
 
-__all__ = ["Call", "FileContent", "ParamValue", "UploadFile", "WireValue", "coerce_page"]
+__all__ = [
+    "Call",
+    "FileContent",
+    "JSONParam",
+    "ParamValue",
+    "UploadFile",
+    "WireValue",
+    "coerce_page",
+]
 
-WireValue: TypeAlias = str | tuple[str, ...]
-"""A normalised parameter: one string, or the items of a repeated ``key[]`` parameter."""
+@attrs.frozen
+class JSONParam:
+    """A parameter whose value is structured JSON (``files`` descriptors, schedules).
 
-ParamValue: TypeAlias = str | int | float | bool | dt.date | Sequence[str] | None
+    Query-string dialects send it as compact JSON text; JSON-body dialects embed it.
+    """
+
+    value: JSONValue
+
+
+WireValue: TypeAlias = str | tuple[str, ...] | JSONParam
+"""A normalised parameter: one string, the items of a repeated ``key[]`` parameter, or
+structured JSON."""
+
+ParamValue: TypeAlias = str | int | float | bool | dt.date | Sequence[str] | JSONParam | None
 """What a caller may pass as a parameter value (see the module docstring)."""
 
 FileContent: TypeAlias = bytes | IO[bytes]
@@ -48,7 +68,7 @@ class UploadFile:
 
 def render_value(key: str, value: ParamValue) -> WireValue:
     """Normalise one parameter value into its wire form (see module docstring)."""
-    if isinstance(value, str):
+    if isinstance(value, (str, JSONParam)):
         return value
     if isinstance(value, bool):
         return "1" if value else "0"

@@ -6,12 +6,16 @@ send, decode). Every default is a module constant here.
 
 from __future__ import annotations
 
+import inspect
 import logging
+import os
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from types import TracebackType
-from typing import Literal, TypeVar, overload
+from typing import IO, Literal, Protocol, TypeAlias, TypeVar, overload
 
+import anyio
+import anyio.to_thread
 import httpx
 
 from ._bulk import Progress, map_ordered
@@ -20,6 +24,7 @@ from ._clock import Clock, MonotonicClock
 from ._events import EventHook, RequestSent, ResponseReceived, RetryScheduled
 from ._exceptions import QuotaExceededError, WorksectionError
 from ._json import JSONValue
+from ._oauth import BearerToken
 from ._pages import Page
 from ._retry import DEFAULT_RETRY, RetryPolicy, run_with_retry
 from ._signing import PageHash, Signer
@@ -30,10 +35,18 @@ from ._throttle import (
     RateLimit,
     Throttle,
 )
-from ._transport import HttpTransport
+from ._transport import Download, HttpTransport
 
 T = TypeVar("T")
 R = TypeVar("R")
+
+
+class AsyncWritable(Protocol):
+    async def write(self, data: bytes, /) -> object: ...
+
+
+Destination: TypeAlias = "str | os.PathLike[str] | IO[bytes] | AsyncWritable"
+"""Where a download goes: a path, a binary file object, or an async writable."""
 
 __all__ = ["DEFAULT_TIMEOUT", "Client", "ClientClosedError"]
 
@@ -77,7 +90,8 @@ class Client:
             task = await client.call("get_task", page="/project/1/2/")
 
     ``signer`` chooses the signing dialect (``PageHash()`` by default, ``QueryHash()``,
-    ``HmacToken()``). ``retry`` is the quota retry policy (``None`` turns retrying off).
+    ``HmacToken()``, or ``BearerToken(tokens, app=...)`` for OAuth2, which takes no
+    ``api_key``). ``retry`` is the quota retry policy (``None`` turns retrying off).
     Pass ``http_client`` to use your own ``httpx.AsyncClient`` (never closed by this
     client), or ``transport`` for an httpx transport (tests use
     ``FakeWorksection().transport``). ``clock`` is where waits happen (tests pass a
@@ -92,7 +106,7 @@ class Client:
     def __init__(
         self,
         account_url: str | httpx.URL,
-        api_key: str,
+        api_key: str | None = None,
         *,
         signer: Signer = DEFAULT_SIGNER,
         retry: RetryPolicy | None = DEFAULT_RETRY,
@@ -106,7 +120,11 @@ class Client:
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self._url = _account_url(account_url)
-        if not isinstance(api_key, str) or not api_key.strip():
+        if isinstance(signer, BearerToken):
+            if api_key:
+                raise ValueError("an OAuth2 client (signer=BearerToken(...)) takes no api_key")
+            api_key = ""
+        elif not isinstance(api_key, str) or not api_key.strip():
             raise ValueError("api_key must be a non-empty string")
         if retry is not None and not isinstance(retry, RetryPolicy):
             raise TypeError(f"retry must be a RetryPolicy or None, got {retry!r}")
@@ -198,12 +216,45 @@ class Client:
 
     async def send(self, call: Call) -> JSONValue:
         """Send a prepared ``Call`` through the quota, the retry policy and the transport."""
+        return await self._run(call, lambda: self._transport.send(call))
+
+    async def download(self, call: Call, destination: Destination) -> Download:
+        """Stream a ``download`` answer to a path or a binary file object.
+
+        Nothing is buffered whole: chunks go to ``destination`` as they arrive (a path
+        is written through anyio's thread-backed file; a file object's ``write`` is
+        awaited if it is async, else run in a worker thread). A failed download
+        removes the partial file it created at a path.
+        """
+        if isinstance(destination, (str, os.PathLike)):
+            path = anyio.Path(destination)
+
+            async def to_path() -> Download:
+                async with await anyio.open_file(path, "wb") as file:
+                    try:
+                        return await self._transport.download(call, file.write)
+                    except BaseException:
+                        await file.aclose()
+                        await path.unlink(missing_ok=True)
+                        raise
+
+            return await self._run(call, to_path)
+        write = destination.write
+        if inspect.iscoroutinefunction(write):
+            return await self._run(call, lambda: self._transport.download(call, write))
+
+        async def write_in_thread(chunk: bytes) -> object:
+            return await anyio.to_thread.run_sync(write, chunk)
+
+        return await self._run(call, lambda: self._transport.download(call, write_in_thread))
+
+    async def _run(self, call: Call, operation: Callable[[], Awaitable[R]]) -> R:
         self._check_open()
         attempts = 0
         throttle = self._throttle
         hook = self._on_event
 
-        async def attempt() -> JSONValue:
+        async def attempt() -> R:
             nonlocal attempts
             await throttle.acquire()
             attempts += 1
@@ -217,7 +268,7 @@ class Client:
                             action=call.action, page=call.page, attempt=attempts, at=started
                         )
                     )
-                return await self._transport.send(call)
+                return await operation()
             except BaseException as exc:
                 outcome = exc
                 raise

@@ -27,7 +27,8 @@ from urllib.parse import quote
 
 import attrs
 
-from ._call import Call, UploadFile, WireValue
+from ._call import Call, JSONParam, UploadFile, WireValue
+from ._json import JSONValue
 from ._pages import Page, ProjectPage, SubtaskPage, TaskPage
 
 __all__ = [
@@ -115,6 +116,8 @@ def flatten(params: Sequence[tuple[str, WireValue]]) -> list[Pair]:
     for key, value in params:
         if isinstance(value, str):
             pairs.append((key, value))
+        elif isinstance(value, JSONParam):
+            pairs.append((key, json.dumps(value.value, ensure_ascii=False, separators=(",", ":"))))
         else:
             pairs.extend((f"{key}[]", item) for item in value)
     return pairs
@@ -228,9 +231,14 @@ class HmacToken:
             return WireRequest(
                 path=HMAC_PATH, query=query, headers=headers, form_fields=fields, files=call.files
             )
-        body: JSONParams = dict(page_ids(call.page))
+        body: dict[str, JSONValue] = dict(page_ids(call.page))
         for key, value in call.params:
-            body[key] = value if isinstance(value, str) else list(value)
+            if isinstance(value, str):
+                body[key] = value
+            elif isinstance(value, JSONParam):
+                body[key] = value.value
+            else:
+                body[key] = list(value)
         payload = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
         return WireRequest(
             path=HMAC_PATH,

@@ -10,9 +10,11 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from email.message import Message
 from typing import Final
 
+import attrs
 import httpx
 
 from ._call import Call
@@ -23,11 +25,42 @@ from ._exceptions import (
     api_error,
 )
 from ._json import JSONValue
+from ._oauth import BearerToken
 from ._signing import Signer, WireRequest, redact_hash
 
-__all__ = ["HttpTransport", "decode_envelope", "install_log_redaction"]
+logger = logging.getLogger("worksection_async")
+
+__all__ = [
+    "Download",
+    "HttpTransport",
+    "decode_envelope",
+    "filename_from",
+    "install_log_redaction",
+]
 
 SNIPPET_LENGTH: Final = 200
+
+
+@attrs.frozen(kw_only=True)
+class Download:
+    """What a download wrote: the server's file name, content type and byte count."""
+
+    filename: str | None
+    content_type: str | None
+    size: int
+
+
+def filename_from(disposition: str) -> str | None:
+    """The file name of a ``Content-Disposition`` header (RFC 6266 / 5987 aware)."""
+    if not disposition:
+        return None
+    message = Message()
+    message["content-disposition"] = disposition
+    name = message.get_filename()
+    if not name:
+        return None
+    # Never let a server-chosen name climb out of a directory.
+    return name.replace("\\", "/").rsplit("/", 1)[-1] or None
 
 
 class _RedactHashFilter(logging.Filter):
@@ -213,10 +246,34 @@ class HttpTransport:
         return self._http.build_request(wire.method, url, headers=headers, content=wire.body)
 
     async def send(self, call: Call) -> JSONValue:
-        """Send ``call`` once and return the decoded payload."""
-        request = self.build_request(call)
+        """Send ``call`` and return the decoded payload.
+
+        With an OAuth2 ``BearerToken`` that can refresh, an HTTP 401 "token is expired"
+        triggers one shared refresh and one resend.
+        """
+        signer = self._signer
+        if not isinstance(signer, BearerToken) or not signer.can_refresh:
+            return await self._send_once(call)
+        token = signer.tokens.access_token
         try:
-            response = await self._http.send(request)
+            return await self._send_once(call, signer.sign_with(call, token))
+        except AuthenticationError as exc:
+            if "expired" not in exc.message.lower():
+                raise
+            logger.debug("access token expired on %s: refreshing", call.action)
+            await signer.refresh(token, self._http)
+            return await self._send_once(call)
+
+    async def _send_once(self, call: Call, wire: WireRequest | None = None) -> JSONValue:
+        request = self._to_httpx(wire) if wire is not None else self.build_request(call)
+        response = await self._dispatch(request, call)
+        return decode_envelope(response, call, signer=self._signer.name, secrets=self._secrets)
+
+    async def _dispatch(
+        self, request: httpx.Request, call: Call, *, stream: bool = False
+    ) -> httpx.Response:
+        try:
+            return await self._http.send(request, stream=stream)
         except httpx.TimeoutException as exc:
             raise TransportError(f"timed out calling {call.action} ({type(exc).__name__})") from exc
         except httpx.HTTPError as exc:
@@ -224,7 +281,38 @@ class HttpTransport:
                 f"network error calling {call.action}: {_redact(str(exc), self._secrets)}"
                 f" ({type(exc).__name__})"
             ) from exc
-        return decode_envelope(response, call, signer=self._signer.name, secrets=self._secrets)
+
+    async def download(self, call: Call, write: Callable[[bytes], Awaitable[object]]) -> Download:
+        """Stream a file answer into ``write`` chunk by chunk; JSON answers are errors."""
+        response = await self._dispatch(self.build_request(call), call, stream=True)
+        try:
+            content_type = response.headers.get("content-type", "")
+            if response.status_code != 200 or content_type.startswith("application/json"):
+                await response.aread()
+                payload = decode_envelope(
+                    response, call, signer=self._signer.name, secrets=self._secrets
+                )
+                raise ProtocolError(
+                    "expected a file, got a JSON answer",
+                    http_status=response.status_code,
+                    snippet=_snippet(json.dumps(payload).encode(), self._secrets),
+                )
+            size = 0
+            try:
+                async for chunk in response.aiter_bytes():
+                    size += len(chunk)
+                    await write(chunk)
+            except httpx.HTTPError as exc:
+                raise TransportError(
+                    f"download interrupted after {size} bytes ({type(exc).__name__})"
+                ) from exc
+            return Download(
+                filename=filename_from(response.headers.get("content-disposition", "")),
+                content_type=content_type or None,
+                size=size,
+            )
+        finally:
+            await response.aclose()
 
     async def aclose(self) -> None:
         if self._owns_http:
