@@ -1,0 +1,130 @@
+"""End to end: the library's Client against the fake, on virtual time."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anyio
+import pytest
+
+from worksection_async import (
+    Client,
+    HmacToken,
+    PageHash,
+    ProjectPage,
+    QueryHash,
+    QuotaExceededError,
+    RetryPolicy,
+    SubtaskAlreadyClosedError,
+    TaskHasChildrenError,
+)
+from worksection_async._signing import Signer
+from worksection_async.testing import FakeWorksection, ManualClock
+
+
+@pytest.fixture(params=["asyncio", "trio"])
+def anyio_backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+pytestmark = pytest.mark.anyio
+
+
+def make_fake(clock: ManualClock) -> FakeWorksection:
+    fake = FakeWorksection("e2e-key", quota="1/s", clock=clock)
+    fake.add_user("owner@example.com", "Olga", "Owner", role="owner")
+    fake.add_project("Website", id=10)
+    return fake
+
+
+def _id(payload: Any) -> int:
+    assert isinstance(payload, dict)
+    return int(payload["id"])
+
+
+@pytest.mark.parametrize("signer", [PageHash(), QueryHash(), HmacToken()], ids=lambda s: s.name)
+async def test_task_lifecycle(signer: Signer) -> None:
+    """Create, add a subtask, comment, complete, reopen: the client's default pacing
+    keeps every call within the fake's 1/s quota."""
+    clock = ManualClock()
+    fake = make_fake(clock)
+    project = ProjectPage(10)
+    async with (
+        clock.autojump(),
+        Client(
+            fake.account_url, fake.api_key, signer=signer, transport=fake.transport, clock=clock
+        ) as client,
+    ):
+        task_id = _id(await client.call("post_task", page=project, title="Ship it"))
+        task = project.task(task_id)
+        sub_id = _id(await client.call("post_task", page=project, id_parent=task_id, title="Sub"))
+        sub = task.subtask(sub_id)
+        await client.call("post_comment", page=task, text="On it", todo=["tests", "docs"])
+        with pytest.raises(TaskHasChildrenError):
+            await client.call("complete_task", page=task)
+        await client.call("complete_task", page=sub)
+        await client.call("complete_task", page=task)
+        with pytest.raises(SubtaskAlreadyClosedError) as raised:
+            await client.call("reopen_task", page=sub)
+        assert raised.value.message == "Parent task is done"
+        await client.call("reopen_task", page=task)
+        shown = await client.call("get_task", page=task, extra="subtasks,comments")
+    assert isinstance(shown, dict)
+    assert shown["status"] == "active"
+    assert shown["child"] == [
+        {"id": str(sub_id), "name": "Sub", "page": sub.path, "status": "done", "priority": "1"}
+    ]
+    assert [c.text for c in fake.comments_of(task_id)] == ["On it\r\n• tests\r\n• docs"]
+    assert fake.stats.rejected_quota == 0
+    assert fake.stats.served == 9
+    assert clock.now() >= 8.0
+
+
+async def test_bursts_hit_the_quota_and_the_retry_policy_recovers() -> None:
+    """Without client pacing, twelve concurrent posts hit error 20; retries finish them
+    all, and nothing is created twice."""
+    clock = ManualClock()
+    fake = make_fake(clock)
+    created: list[int] = []
+    async with (
+        clock.autojump(),
+        Client(
+            fake.account_url,
+            fake.api_key,
+            transport=fake.transport,
+            clock=clock,
+            rate_limit=None,
+            retry=RetryPolicy(max_attempts=30, initial_wait=0.5, max_wait=4),
+        ) as client,
+    ):
+
+        async def post(number: int) -> None:
+            payload = await client.call("post_task", page=ProjectPage(10), title=f"Task {number}")
+            created.append(_id(payload))
+
+        async with anyio.create_task_group() as tg:
+            for number in range(12):
+                tg.start_soon(post, number)
+    assert len(created) == len(set(created)) == 12
+    assert sorted(t.name for t in fake.tasks.values()) == sorted(f"Task {n}" for n in range(12))
+    assert fake.stats.rejected_quota > 0
+    assert fake.stats.served == 12
+
+
+async def test_without_retries_the_quota_error_surfaces() -> None:
+    """retry=None: the second immediate call raises QuotaExceededError, and changes nothing."""
+    clock = ManualClock()
+    fake = make_fake(clock)
+    async with Client(
+        fake.account_url,
+        fake.api_key,
+        transport=fake.transport,
+        clock=clock,
+        rate_limit=None,
+        retry=None,
+    ) as client:
+        await client.call("post_task", page=ProjectPage(10), title="first")
+        with pytest.raises(QuotaExceededError) as raised:
+            await client.call("post_task", page=ProjectPage(10), title="second")
+    assert raised.value.code == 20
+    assert [t.name for t in fake.tasks.values()] == ["first"]
