@@ -36,6 +36,7 @@ from ._throttle import (
     Throttle,
 )
 from ._transport import Download, HttpTransport
+from .resources._mixin import ResourcesMixin
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -81,7 +82,7 @@ def _account_url(value: str | httpx.URL) -> httpx.URL:
     return url.copy_with(path="/", query=None, fragment=None)
 
 
-class Client:
+class Client(ResourcesMixin):
     """An async client for one Worksection account.
 
     ::
