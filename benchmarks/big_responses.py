@@ -33,12 +33,17 @@ from typing import Any
 
 from worksection_async.models import Task, clear_intern_tables, structure_list
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "shared" / "reference" / "postman-examples.json"
-FALLBACK_EXAMPLES = Path("/work/shared/reference/postman-examples.json")
+_ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = (
+    _ROOT / "tests" / "fixtures" / "postman-examples.json",
+    _ROOT.parent / "shared" / "reference" / "postman-examples.json",
+)
 
 
 def _template_tasks() -> list[dict[str, Any]]:
-    path = EXAMPLES if EXAMPLES.exists() else FALLBACK_EXAMPLES
+    path = next((p for p in EXAMPLES if p.exists()), None)
+    if path is None:
+        raise SystemExit(f"postman-examples.json not found in {[str(p) for p in EXAMPLES]}")
     requests = json.loads(path.read_text(encoding="utf-8"))
     (request,) = (r for r in requests if r["name"] == "get_all_tasks")
     body = request["examples"][0]["body"]
