@@ -5,7 +5,15 @@ actions of the API with the real envelopes and error codes, checks every signing
 dialect (``PageHash``, ``QueryHash``, ``HmacToken``, OAuth2 Bearer tokens), enforces an
 optional quota (error 20) on a clock the test controls, and injects faults. Reach it
 in-process with ``fake.transport`` (an httpx transport) or over HTTP with
-``fake.asgi_app`` / ``python -m worksection_async.testing serve``.
+``fake.asgi_app`` / ``python -m worksection_async.testing serve``::
+
+    from worksection_async import Client
+    from worksection_async.testing import FakeWorksection
+
+    fake = FakeWorksection.populated(projects=2, tasks_per_project=10)
+    async with Client(fake.account_url, fake.api_key, transport=fake.transport) as client:
+        tasks = await client.call("get_tasks", page="/project/1000/")
+    assert len(tasks) == 10
 """
 
 from __future__ import annotations

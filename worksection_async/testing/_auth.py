@@ -85,7 +85,8 @@ def check_admin_signature(
         return None
     if page_hash_ok(params, action, api_key):
         return "PageHash"
-    if b"hash=" in raw_query and query_hash_ok(raw_query, api_key):
+    in_query = raw_query.startswith(b"hash=") or b"&hash=" in raw_query
+    if in_query and query_hash_ok(raw_query, api_key):
         return "QueryHash"
     if body_kind == "form" and query_hash_ok(raw_body, api_key):
         return "QueryHash"

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import enum
 import random
+import threading
 from collections import Counter
 from collections.abc import Iterable
 
@@ -103,6 +104,7 @@ class FaultPlan:
 
     def __init__(self, seed: int = 0) -> None:
         self._rules: list[FaultRule] = []
+        self._lock = threading.Lock()  # rules may be added while a server thread decides
         self._random = random.Random(seed)  # noqa: S311 - reproducible faults, not secrets
         self.injected: Counter[FaultKind] = Counter()
         """How many faults of each kind were injected."""
@@ -128,15 +130,18 @@ class FaultPlan:
             None if action is None else frozenset([action] if isinstance(action, str) else action)
         )
         rule = FaultRule(fault, actions, probability, times)
-        self._rules.append(rule)
+        with self._lock:
+            self._rules.append(rule)
         return rule
 
     def remove(self, rule: FaultRule) -> None:
-        self._rules.remove(rule)
+        with self._lock:
+            self._rules.remove(rule)
 
     def clear(self) -> None:
         """Drop every rule (the ``injected`` counts stay)."""
-        self._rules.clear()
+        with self._lock:
+            self._rules.clear()
 
     @property
     def rules(self) -> tuple[FaultRule, ...]:
@@ -144,6 +149,10 @@ class FaultPlan:
 
     def decide(self, action: str) -> Decision:
         """Fire the rules matching ``action``: total latency and at most one failure."""
+        with self._lock:
+            return self._decide(action)
+
+    def _decide(self, action: str) -> Decision:
         decision = Decision()
         for rule in self._rules:
             if not rule.matches(action):
