@@ -32,7 +32,7 @@ def test_navigation() -> None:
     assert sub.project == ProjectPage(1)
     assert TaskPage(1, 2).parent == ProjectPage(1)
     assert sub.id == 3 and TaskPage(1, 2).id == 2
-    assert sub.subtask(4) == SubtaskPage(1, 3, 4)
+    assert sub.subtask(4) == SubtaskPage(1, 2, 4)  # links name the top-level task
 
 
 def test_values_are_frozen_hashable_ordered() -> None:

@@ -86,8 +86,11 @@ class TaskPage:
 class SubtaskPage:
     """A subtask or sub-subtask, addressed as ``/project/<p>/<task_id>/<subtask_id>/``.
 
-    The API addresses sub-subtasks with the same three-segment link: ``task_id`` is
-    then the id of the direct parent, as the link in the browser shows it.
+    The API addresses sub-subtasks with the same three-segment link, and ``task_id`` is
+    always the *top-level* task (the official examples show a sub-subtask of 331910 under
+    331894 as ``/project/8562/331894/331914/``). So ``parent`` is the top-level task's
+    page; the direct parent of a sub-subtask is not part of its link (``Task.parent``
+    of a fetched task has it).
     """
 
     project_id: int = attrs.field(validator=_positive)
@@ -104,6 +107,7 @@ class SubtaskPage:
 
     @property
     def parent(self) -> TaskPage:
+        """The top-level task this (sub-)subtask belongs to."""
         return TaskPage(self.project_id, self.task_id)
 
     @property
@@ -112,8 +116,8 @@ class SubtaskPage:
         return self.subtask_id
 
     def subtask(self, subtask_id: int) -> SubtaskPage:
-        """A sub-subtask below this subtask (its link names this subtask as parent)."""
-        return SubtaskPage(self.project_id, self.subtask_id, subtask_id)
+        """A sub-subtask below this subtask: its link names the same top-level task."""
+        return SubtaskPage(self.project_id, self.task_id, subtask_id)
 
     def __str__(self) -> str:
         return self.path
