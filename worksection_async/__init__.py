@@ -48,6 +48,7 @@ from ._exceptions import (
     TaskAlreadyClosedError,
     TaskHasChildrenError,
     TaskRequiredError,
+    TooManyRecordsError,
     TransportError,
     WorksectionError,
 )
@@ -124,6 +125,7 @@ __all__ = [
     "TaskHasChildrenError",
     "TaskPage",
     "TaskRequiredError",
+    "TooManyRecordsError",
     "TransportError",
     "UploadFile",
     "WorksectionError",

@@ -24,6 +24,7 @@
     │   │   └── SubtaskHasChildrenError    15  Subtask has children
     │   ├── InvalidTagError            16  Tag is invalid (details: the tag)
     │   ├── QuotaExceededError         20  Quota exceeded; also "Too many requests", HTTP 429
+    │   ├── TooManyRecordsError            "Too many tasks (10000 max)": narrow the query
     │   └── AuthenticationError            HTTP 401 (an OAuth2 token expired or was refused)
     ├── TransportError                the request did not get an answer (network, timeout)
     └── ProtocolError                 the answer is not the API's JSON envelope
@@ -62,6 +63,7 @@ __all__ = [
     "TaskAlreadyClosedError",
     "TaskHasChildrenError",
     "TaskRequiredError",
+    "TooManyRecordsError",
     "TransportError",
     "WorksectionError",
     "api_error",
@@ -266,6 +268,14 @@ class QuotaExceededError(APIError):
         return error
 
 
+class TooManyRecordsError(APIError):
+    """The answer would hold more than 10,000 records ("Too many tasks (10000 max)").
+
+    The API has no pagination: narrow the query (per project, ``filter=active``, dates).
+    The documentation quotes the message but not the code, so the message decides.
+    """
+
+
 class AuthenticationError(APIError):
     """HTTP 401: the OAuth2 access token expired or was refused."""
 
@@ -325,8 +335,11 @@ def api_error(
     signer: str | None = None,
 ) -> APIError:
     """The most specific exception for an error envelope."""
-    if "too many requests" in message.lower():
+    lowered = message.lower()
+    if "too many requests" in lowered:
         cls: type[APIError] = QuotaExceededError
+    elif "too many tasks" in lowered or "too many records" in lowered:
+        cls = TooManyRecordsError
     else:
         cls = _BY_CODE.get(code, APIError) if code is not None else APIError
     error = cls.__new__(cls)
