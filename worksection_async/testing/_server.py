@@ -120,9 +120,13 @@ class FakeStats:
     """API error envelopes per ``status_code`` (2 and 20 included)."""
 
     def reset(self) -> None:
-        in_flight = self.in_flight
-        self.__init__()  # type: ignore[misc]
-        self.in_flight = self.max_in_flight = in_flight
+        """Zero every counter (requests still in flight stay counted as such)."""
+        self.requests = self.served = self.rejected_quota = self.rejected_auth = 0
+        self.faults = 0
+        self.max_in_flight = self.in_flight
+        self.by_action.clear()
+        self.rejected_by_action.clear()
+        self.errors.clear()
 
     def as_dict(self) -> JSONObject:
         return {
