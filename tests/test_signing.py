@@ -232,3 +232,22 @@ def test_call_rejects_bad_input(action: str, params: dict[str, object], error: t
     """Bad actions, reserved or malformed keys and unsupported values fail before sending."""
     with pytest.raises(error):
         Call.build(action, None, params)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("signer", [PageHash(), QueryHash()])
+def test_long_text_beside_files_goes_in_multipart_fields(signer: PageHash | QueryHash) -> None:
+    """A 20 kB comment with an attachment: text in multipart fields, URL stays short."""
+    upload = UploadFile("attach[0]", "a.txt", b"data")
+    text = "é" * 20_000
+    call = Call.build("post_comment", "/project/1/2/", {"text": text}, files=[upload])
+    wire = signer.sign(call, KEY, NOW)
+    assert len(wire.target) < 200
+    assert wire.form_fields == (("text", text),)
+    assert wire.files == (upload,)
+    if isinstance(signer, QueryHash):
+        assert (
+            wire.query
+            == f"action=post_comment&id_task=2&hash={md5('action=post_comment&id_task=2' + KEY)}"
+        )
+    else:
+        assert wire.query.endswith(f"&hash={md5('/project/1/2/post_comment' + KEY)}")

@@ -166,4 +166,5 @@ def test_rate_limit_validation() -> None:
         RateLimit(burst=0)
     with pytest.raises(ValueError, match="max_concurrency"):
         Client("https://a.worksection.com", "k", max_concurrency=0)
-    assert RateLimit(rate=30, per=60).per_second == 0.5
+    assert RateLimit(rate=30, per=60, margin=0).per_second == 0.5
+    assert RateLimit(rate=1).per_second == pytest.approx(0.97)  # 3 % kept for jitter

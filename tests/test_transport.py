@@ -172,3 +172,27 @@ async def test_every_signer_reaches_its_endpoint(
     async with make_client(signer=signer) as client:
         assert await client.call("get_tasks", page="/project/1/") == [{"id": "1"}]
     assert route.call_count == 1
+
+
+@pytest.mark.parametrize("signer", [ws.PageHash(), ws.QueryHash(), ws.HmacToken()])
+async def test_long_comment_with_attachment_end_to_end(signer: ws.Signer) -> None:
+    """A 20 kB comment plus a file reaches the fake whole, under every dialect."""
+    from worksection_async.testing import FakeWorksection
+
+    fake = FakeWorksection()
+    project = fake.add_project("P")
+    task = fake.add_task(project, "T")
+    text = "ü" * 20_000
+    call = ws.Call.build(
+        "post_comment",
+        task.page,
+        {"text": text},
+        files=[ws.UploadFile("attach[0]", "notes.txt", b"file body", "text/plain")],
+    )
+    async with Client(
+        fake.account_url, fake.api_key, signer=signer, transport=fake.transport, rate_limit=None
+    ) as client:
+        await client.send(call)
+    [comment] = fake.comments_of(task)
+    assert comment.text == text
+    assert [f.name for f in fake.files.values()] == ["notes.txt"]

@@ -141,12 +141,19 @@ def page_ids(page: Page | None) -> list[Pair]:
     raise TypeError(f"not a page: {page!r}")  # pragma: no cover - typing guards this
 
 
+_HASH_ROOM = len("&hash=") + 32
+
+
+def _fits(path: str, encoded: str, max_url_length: int) -> bool:
+    return len(path) + 1 + len(encoded) <= max_url_length
+
+
 def _place(path: str, encoded: str, call: Call, max_url_length: int) -> WireRequest:
     """Put encoded params in the query string, or in a form body if the URL is too long."""
     if call.files:
         # Multipart: the signed parameters stay in the URL, the files go in the body.
         return WireRequest(path=path, query=encoded, files=call.files)
-    if len(path) + 1 + len(encoded) <= max_url_length:
+    if _fits(path, encoded, max_url_length):
         return WireRequest(path=path, query=encoded)
     return WireRequest(path=path, body=encoded.encode("ascii"), content_type=FORM_CONTENT_TYPE)
 
@@ -167,13 +174,22 @@ class PageHash:
 
     def sign(self, call: Call, api_key: str, now: float) -> WireRequest:
         del now  # this dialect has no timestamp
-        pairs: list[Pair] = [("action", call.action)]
+        head: list[Pair] = [("action", call.action)]
         page = call.page.path if call.page is not None else ""
         if call.page is not None:
-            pairs.append(("page", page))
-        pairs.extend(flatten(call.params))
-        pairs.append(("hash", md5_hex(page + call.action + api_key)))
-        return _place(ADMIN_PATH, encode_pairs(pairs), call, self.max_url_length)
+            head.append(("page", page))
+        params = flatten(call.params)
+        tail = [("hash", md5_hex(page + call.action + api_key))]
+        encoded = encode_pairs([*head, *params, *tail])
+        if call.files and not _fits(ADMIN_PATH, encoded, self.max_url_length):
+            # A long text beside an attachment: the params travel as multipart fields.
+            return WireRequest(
+                path=ADMIN_PATH,
+                query=encode_pairs([*head, *tail]),
+                form_fields=tuple(params),
+                files=call.files,
+            )
+        return _place(ADMIN_PATH, encoded, call, self.max_url_length)
 
 
 @attrs.frozen
@@ -193,9 +209,19 @@ class QueryHash:
 
     def sign(self, call: Call, api_key: str, now: float) -> WireRequest:
         del now  # this dialect has no timestamp
-        pairs: list[Pair] = [("action", call.action), *page_ids(call.page)]
-        pairs.extend(flatten(call.params))
-        encoded = encode_pairs(pairs)
+        head: list[Pair] = [("action", call.action), *page_ids(call.page)]
+        params = flatten(call.params)
+        encoded = encode_pairs([*head, *params])
+        if call.files and not _fits(ADMIN_PATH, encoded + "." * _HASH_ROOM, self.max_url_length):
+            # A long text beside an attachment: the params travel as multipart fields
+            # and the hash covers the query string that is sent (action and ids).
+            signed = encode_pairs(head)
+            return WireRequest(
+                path=ADMIN_PATH,
+                query=f"{signed}&hash={md5_hex(signed + api_key)}",
+                form_fields=tuple(params),
+                files=call.files,
+            )
         signed = f"{encoded}&hash={md5_hex(encoded + api_key)}"
         return _place(ADMIN_PATH, signed, call, self.max_url_length)
 

@@ -72,7 +72,8 @@ def _fraction(instance: object, attribute: attrs.Attribute[float], value: float)
 
 @attrs.frozen(kw_only=True)
 class RateLimit:
-    """``rate`` requests per ``per`` seconds, at most ``burst`` at once.
+    """``rate`` requests per ``per`` seconds, at most ``burst`` at once, aiming
+    ``margin`` (3 %) below the rate.
 
     ``decrease`` is the factor the rate is multiplied by on error 20, ``increase`` the
     fraction of the configured rate added back per success, ``min_rate`` the floor (in
@@ -86,11 +87,17 @@ class RateLimit:
     increase: float = attrs.field(default=0.05, validator=_fraction)
     min_rate: float = attrs.field(default=0.02, validator=_positive)
     probe_after: int = 200
+    margin: float = attrs.field(
+        default=0.03,
+        validator=attrs.validators.and_(attrs.validators.ge(0.0), attrs.validators.lt(0.5)),
+    )
 
     @property
     def per_second(self) -> float:
-        """The configured rate in requests per second."""
-        return self.rate / self.per
+        """The rate the client aims at, in requests per second: the configured rate less
+        ``margin``, the share kept in reserve so that network jitter (two requests
+        arriving a little closer than they were sent) does not cost error 20s."""
+        return self.rate / self.per * (1.0 - self.margin)
 
 
 DEFAULT_RATE_LIMIT: Final = RateLimit()
@@ -99,7 +106,7 @@ DEFAULT_RATE_LIMIT: Final = RateLimit()
 DEFAULT_MAX_CONCURRENCY: Final = 8
 """Requests in flight at once per client."""
 
-CEILING_BACKOFF: Final = 0.8
+CEILING_BACKOFF: Final = 0.95
 """On error 20 the rate may later recover to at most this fraction of the rate it hit."""
 
 PAUSE_JITTER: Final = 0.25
