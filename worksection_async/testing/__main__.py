@@ -76,10 +76,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--log-level", default="warning", help="uvicorn log level (warning)")
 
-    # ── demo ─────────────────────────────────────────────────────────────────
-    # Reserved for the lead: a `demo` subcommand (`make demo`) that runs the library's
-    # main job against a FakeWorksection. Register its parser here and dispatch it in
-    # `main()` below; nothing else in this module needs to change.
+    demo = commands.add_parser(
+        "demo", help="fetch every project and task of a populated fake account (make demo)"
+    )
+    demo.add_argument("--projects", type=int, default=20, help="projects to create (20)")
+    demo.add_argument("--tasks", type=int, default=100, help="tasks per project (100)")
+    demo.add_argument(
+        "--real-time",
+        action="store_true",
+        help="wait for the 1 request/s quota in real time instead of a simulated clock",
+    )
     return parser
 
 
@@ -150,6 +156,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "serve":
         return serve(args)
+    if args.command == "demo":
+        from ._demo import run_demo
+
+        print(run_demo(args.projects, args.tasks, real_time=args.real_time), flush=True)
+        return 0
     raise AssertionError(f"unhandled command {args.command!r}")  # pragma: no cover
 
 
