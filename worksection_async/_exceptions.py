@@ -27,7 +27,9 @@
     │   ├── TooManyRecordsError            "Too many tasks (10000 max)": narrow the query
     │   └── AuthenticationError            HTTP 401 (an OAuth2 token expired or was refused)
     ├── TransportError                the request did not get an answer (network, timeout)
-    └── ProtocolError                 the answer is not the API's JSON envelope
+    ├── ProtocolError                 the answer is not the API's JSON envelope
+    ├── OAuth2Error                   the OAuth2 server refused (``_oauth.py``)
+    └── StructureError                an answer does not fit its model (``models``)
 
 The API reuses codes with other messages (4 is also "File not found", 12 also "Task is
 already active"): the class follows the code, and the server's message is always kept.

@@ -51,6 +51,7 @@ import cattrs
 from cattrs.errors import IterableValidationError, IterableValidationNote
 from cattrs.gen import make_dict_structure_fn, override
 
+from .._exceptions import WorksectionError
 from .._json import JSONValue
 from .._pages import Page, ProjectPage, SubtaskPage, TaskPage, parse_page
 from ._base import JSON_KEY, RAW, ReadOnlyDict
@@ -78,8 +79,11 @@ Hook = Callable[..., Any]
 """A structure hook: ``hook(value)`` or ``hook(value, type)``."""
 
 
-class StructureError(ValueError):
+class StructureError(WorksectionError, ValueError):
     """A decoded answer does not fit its model (wrong type, missing required field).
+
+    Part of the library's tree (``except WorksectionError`` catches it) and a
+    ``ValueError``.
 
     The message names the model and the path of every offending value; the original
     cattrs error is chained as ``__cause__``.
