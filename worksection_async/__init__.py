@@ -52,6 +52,7 @@ from ._exceptions import (
     TransportError,
     WorksectionError,
 )
+from ._filters import CostFilter, Filter, TaskFilter, UnsupportedFieldError, all_of, any_of
 from ._json import JSONObject, JSONValue
 from ._oauth import BearerToken, OAuth2App, OAuth2Error, OAuth2Tokens
 from ._pages import Page, ProjectPage, SubtaskPage, TaskPage, parse_page
@@ -76,6 +77,7 @@ __all__ = [
     "ClientEvent",
     "Clock",
     "ConflictError",
+    "CostFilter",
     "DEFAULT_MAX_CONCURRENCY",
     "DEFAULT_RATE_LIMIT",
     "DEFAULT_RETRY",
@@ -84,6 +86,7 @@ __all__ = [
     "Download",
     "EventHook",
     "FieldRequiredError",
+    "Filter",
     "HmacToken",
     "InvalidActionError",
     "InvalidEmailError",
@@ -122,13 +125,17 @@ __all__ = [
     "SubtaskPage",
     "SubtaskRequiredError",
     "TaskAlreadyClosedError",
+    "TaskFilter",
     "TaskHasChildrenError",
     "TaskPage",
     "TaskRequiredError",
     "TooManyRecordsError",
     "TransportError",
+    "UnsupportedFieldError",
     "UploadFile",
     "WorksectionError",
     "__version__",
+    "all_of",
+    "any_of",
     "parse_page",
 ]
