@@ -33,6 +33,7 @@ __all__ = [
     "coerce_page",
 ]
 
+
 @attrs.frozen
 class JSONParam:
     """A parameter whose value is structured JSON (``files`` descriptors, schedules).
