@@ -257,7 +257,7 @@ class Client(ResourcesMixin):
 
         async def attempt() -> R:
             nonlocal attempts
-            await throttle.acquire()
+            sent_at = await throttle.acquire()
             attempts += 1
             outcome: BaseException | None = None
             started = self._clock.now() if hook is not None else 0.0
@@ -275,6 +275,7 @@ class Client(ResourcesMixin):
                 raise
             finally:
                 throttle.release(
+                    sent_at,
                     quota_exceeded=isinstance(outcome, QuotaExceededError),
                     succeeded=outcome is None,
                 )

@@ -9,12 +9,15 @@ passes through one ``Throttle``:
 3. the request goes out; its outcome feeds back:
 
    * ``QuotaExceededError`` closes the gate for every call (nothing is sent while
-     paused), empties the bucket, and cuts the rate multiplicatively
-     (``rate *= decrease``); the rate it happened at sets a ceiling
-     (``CEILING_BACKOFF`` of it) that recovery may not pass, so the client converges
-     under an account whose real quota is lower than configured. The gate opens after
-     one token interval at the new rate plus a small positive jitter, so waiting calls
-     do not stampede.
+     paused), empties the bucket, and cuts the rate multiplicatively: a little
+     (``ISOLATED_DECREASE``) for an isolated error, by ``decrease`` (half) for a
+     repeated one. A repeated error (within ``REPEAT_WINDOW`` successes of
+     the previous one) also sets a ceiling, ``CEILING_BACKOFF`` of the rate it hit, that
+     recovery may not pass, so the client converges under an account whose real quota
+     is lower than configured; an isolated error (network jitter) leaves the ceiling
+     alone. Errors of requests sent before the latest pause change nothing more. The
+     gate opens after one token interval at the new rate plus a small positive jitter,
+     so waiting calls do not stampede.
    * a success raises the rate additively (``+ increase * configured``) up to the
      ceiling; after ``probe_after`` successes in a row the ceiling creeps back up
      (``* (1 + increase)``), so a temporary squeeze does not slow a long-lived client
@@ -109,6 +112,12 @@ DEFAULT_MAX_CONCURRENCY: Final = 8
 CEILING_BACKOFF: Final = 0.95
 """On error 20 the rate may later recover to at most this fraction of the rate it hit."""
 
+ISOLATED_DECREASE: Final = 0.9
+"""The rate factor for an isolated error 20 (a repeated one uses ``RateLimit.decrease``)."""
+
+REPEAT_WINDOW: Final = 50
+"""An error 20 within this many successes of the previous one lowers the ceiling."""
+
 PAUSE_JITTER: Final = 0.25
 """The pause after error 20 lasts one token interval plus up to this fraction of it."""
 
@@ -162,6 +171,8 @@ class Throttle:
         self._tokens = 1.0
         self._stamp: float | None = None
         self._paused_until = 0.0
+        self._last_pause = float("-inf")
+        self._errors_seen = 0
         self._streak = 0
         self._waiting = 0
         self._in_flight = 0
@@ -210,8 +221,10 @@ class Throttle:
 
     # -- public API for the client ---------------------------------------------------
 
-    async def acquire(self) -> None:
-        """Wait for a concurrency slot and a token. Pair with ``release()``."""
+    async def acquire(self) -> float:
+        """Wait for a concurrency slot and a token; return the time the request may go.
+
+        Pair with ``release(sent_at)``."""
         self._waiting += 1
         try:
             await self._slots.acquire()
@@ -224,25 +237,41 @@ class Throttle:
             self._waiting -= 1
         self._in_flight += 1
         self.calls += 1
+        return self._clock.now()
 
-    def release(self, *, quota_exceeded: bool = False, succeeded: bool = False) -> None:
-        """Give the slot back and feed the outcome to the adaptive rate."""
+    def release(
+        self, sent_at: float, *, quota_exceeded: bool = False, succeeded: bool = False
+    ) -> None:
+        """Give the slot back and feed the outcome (of the request sent at ``sent_at``,
+        what ``acquire()`` returned) to the adaptive rate."""
         self._in_flight -= 1
         self._slots.release()
         if quota_exceeded:
-            self._on_quota_exceeded()
+            self._on_quota_exceeded(sent_at)
         elif succeeded:
             self._on_success()
 
-    def _on_quota_exceeded(self) -> None:
+    def _on_quota_exceeded(self, sent_at: float) -> None:
         self.quota_errors += 1
-        self._streak = 0
         if self._limit is None or self._rate is None or self._ceiling is None:
             return  # no client-side quota: the retry policy alone deals with error 20
+        if sent_at < self._last_pause:
+            return  # sent before the last pause: that pause already answered it
         now = self._clock.now()
         floor = self._limit.min_rate
-        self._ceiling = max(floor, min(self._ceiling, self._rate) * CEILING_BACKOFF)
-        self._rate = max(floor, self._rate * self._limit.decrease)
+        if self._errors_seen and self._streak < REPEAT_WINDOW:
+            # A second error soon after the last one: the account's real quota is lower
+            # than configured. Cut the rate hard and remember where the limit is.
+            self._ceiling = max(floor, min(self._ceiling, self._rate) * CEILING_BACKOFF)
+            factor = self._limit.decrease
+        else:
+            # One isolated error (a request that left late, network jitter): slow down
+            # a little, keep the ceiling.
+            factor = ISOLATED_DECREASE
+        self._errors_seen += 1
+        self._streak = 0
+        self._last_pause = now
+        self._rate = max(floor, self._rate * factor)
         interval = 1.0 / self._rate
         until = now + interval + self._jitter(0.0, interval * PAUSE_JITTER)
         if until > self._paused_until:
