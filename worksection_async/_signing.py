@@ -17,6 +17,7 @@ parameters in a form-encoded POST body instead of the query string.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import json
@@ -100,10 +101,18 @@ def md5_hex(text: str) -> str:
 _SAFE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-~")
 
 
+@functools.lru_cache(maxsize=4096)
+def _quote_cached(value: str) -> str:
+    return quote(value, safe="")
+
+
 def _quote(value: str) -> str:
     # Most keys and many values (actions, ids, hashes) need no escaping: skip quote().
+    # Short values repeat (pages, extras, emails): they are quoted once.
     if _SAFE.issuperset(value):
         return value
+    if len(value) <= 256:
+        return _quote_cached(value)
     return quote(value, safe="")
 
 

@@ -225,11 +225,17 @@ class Throttle:
         """Wait for a concurrency slot and a token; return the time the request may go.
 
         Pair with ``release(sent_at)``."""
+        # Fast path without a checkpoint: a free slot and a token at hand (anyio's
+        # acquire() yields to the event loop twice even when nothing is contended).
         self._waiting += 1
         try:
-            await self._slots.acquire()
             try:
-                await self._take_token()
+                self._slots.acquire_nowait()
+            except anyio.WouldBlock:
+                await self._slots.acquire()
+            try:
+                if not self._take_token_nowait():
+                    await self._take_token()
             except BaseException:
                 self._slots.release()
                 raise
@@ -238,6 +244,21 @@ class Throttle:
         self._in_flight += 1
         self.calls += 1
         return self._clock.now()
+
+    def _take_token_nowait(self) -> bool:
+        """Take a token at once if nobody queues before us and the gate is open."""
+        if self._turn.locked():
+            return False  # someone is waiting for a token: keep the queue FIFO
+        if self._limit is None:
+            return True  # no bucket, and the gate only closes with a bucket
+        now = self._clock.now()
+        if now < self._paused_until - _EPSILON:
+            return False
+        self._refill(now)
+        if self._tokens >= 1.0 - _EPSILON:
+            self._tokens = max(0.0, self._tokens - 1.0)
+            return True
+        return False
 
     def release(
         self, sent_at: float, *, quota_exceeded: bool = False, succeeded: bool = False
