@@ -142,3 +142,20 @@ def test_bearer_wire_format() -> None:
     assert wire.query == "action=post_comment"
     assert dict(wire.headers) == {"Authorization": "Bearer tok"}
     assert wire.body == b'{"id_task":"2","text":"hi","todo":["a"]}'
+
+
+async def test_bearer_token_is_redacted_from_error_pages() -> None:
+    """An error page that echoes the access token never puts it in the exception."""
+    token = "eyJ-secret-access-token"
+
+    def echo(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(502, text=f"<html>bad gateway for {request.headers}</html>")
+
+    async with Client(
+        "https://acme.worksection.com",
+        signer=BearerToken(token),
+        transport=httpx.MockTransport(echo),
+    ) as client:
+        with pytest.raises(ws.ProtocolError) as info:
+            await client.call("get_projects")
+    assert token not in f"{info.value} {info.value!r} {info.value.snippet}"

@@ -192,11 +192,11 @@ class HttpTransport:
 
     __slots__ = (
         "_api_key",
+        "_api_key_secret",
         "_base",
         "_base_url",
         "_http",
         "_owns_http",
-        "_secrets",
         "_signer",
         "_wall",
     )
@@ -218,8 +218,15 @@ class HttpTransport:
         self._http = http
         self._owns_http = owns_http
         self._wall = wall_clock
-        self._secrets = (api_key,)
+        self._api_key_secret = (api_key,)
         install_log_redaction()
+
+    def _secrets(self) -> tuple[str, ...]:
+        """What must never appear in an error message: the key, an OAuth2 token."""
+        signer = self._signer
+        if isinstance(signer, BearerToken):
+            return (signer.tokens.access_token, signer.tokens.refresh_token)
+        return self._api_key_secret
 
     @property
     def signer(self) -> Signer:
@@ -267,7 +274,7 @@ class HttpTransport:
     async def _send_once(self, call: Call, wire: WireRequest | None = None) -> JSONValue:
         request = self._to_httpx(wire) if wire is not None else self.build_request(call)
         response = await self._dispatch(request, call)
-        return decode_envelope(response, call, signer=self._signer.name, secrets=self._secrets)
+        return decode_envelope(response, call, signer=self._signer.name, secrets=self._secrets())
 
     async def _dispatch(
         self, request: httpx.Request, call: Call, *, stream: bool = False
@@ -278,7 +285,7 @@ class HttpTransport:
             raise TransportError(f"timed out calling {call.action} ({type(exc).__name__})") from exc
         except httpx.HTTPError as exc:
             raise TransportError(
-                f"network error calling {call.action}: {_redact(str(exc), self._secrets)}"
+                f"network error calling {call.action}: {_redact(str(exc), self._secrets())}"
                 f" ({type(exc).__name__})"
             ) from exc
 
@@ -290,12 +297,12 @@ class HttpTransport:
             if response.status_code != 200 or content_type.startswith("application/json"):
                 await response.aread()
                 payload = decode_envelope(
-                    response, call, signer=self._signer.name, secrets=self._secrets
+                    response, call, signer=self._signer.name, secrets=self._secrets()
                 )
                 raise ProtocolError(
                     "expected a file, got a JSON answer",
                     http_status=response.status_code,
-                    snippet=_snippet(json.dumps(payload).encode(), self._secrets),
+                    snippet=_snippet(json.dumps(payload).encode(), self._secrets()),
                 )
             size = 0
             try:
