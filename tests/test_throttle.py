@@ -168,3 +168,39 @@ def test_rate_limit_validation() -> None:
         Client("https://a.worksection.com", "k", max_concurrency=0)
     assert RateLimit(rate=30, per=60, margin=0).per_second == 0.5
     assert RateLimit(rate=1).per_second == pytest.approx(0.97)  # 3 % kept for jitter
+
+
+def test_http_pool_fits_the_concurrency_cap() -> None:
+    """The httpx pool holds max_concurrency connections and never times out queuing."""
+    client = Client("https://a.worksection.com", "k", max_concurrency=12)
+    http = client._transport._http
+    assert http.timeout.pool is None
+    assert http.timeout.read == 30.0
+    pool = http._transport._pool  # type: ignore[attr-defined]
+    assert pool._max_connections >= 12
+
+
+async def test_quota_logging(autojump: ManualClock, caplog: pytest.LogCaptureFixture) -> None:
+    """DEBUG records for throttling and pauses; WARNING when a call fails on quota."""
+    import logging
+
+    caplog.set_level(logging.DEBUG, logger="worksection_async")
+    fake = FakeWorksection.populated(projects=1, tasks_per_project=3, clock=autojump)
+    pages = task_pages(fake)
+    fake.set_quota("1/10s")
+    async with Client(
+        fake.account_url,
+        fake.api_key,
+        transport=fake.transport,
+        clock=autojump,
+        rate_limit=RateLimit(rate=1),
+        retry=RetryPolicy(max_attempts=2, jitter=False),
+    ) as client:
+        with pytest.raises(ws.QuotaExceededError):
+            for page in pages:
+                await client.call("get_task", page=page)
+    debug = [r.getMessage() for r in caplog.records if r.levelno == logging.DEBUG]
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any("next token in" in m for m in debug)
+    assert any("pausing all calls" in m for m in debug)
+    assert warnings == ["get_task failed on quota after 2 attempt(s)"]
