@@ -31,8 +31,12 @@ test: lint typecheck unit
 demo: $(STAMP)
 	$(BIN)/python -m worksection_async.testing demo
 
+## Every benchmark, each printing its figures next to a baseline from the same run.
 bench: $(STAMP)
 	$(BIN)/python benchmarks/overhead.py
+	$(BIN)/python benchmarks/big_responses.py
+	$(BIN)/python benchmarks/fewest_requests.py
+	$(BIN)/python benchmarks/quota_saturation.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
