@@ -1,0 +1,34 @@
+"""What the resource layer needs from a client: ``send`` and ``download``.
+
+Handles and namespaces hold any object with these two methods (``Client`` is the real
+one), so this package never imports ``_client`` (which imports this package).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import IO, Protocol, TypeAlias
+
+from .._call import Call
+from .._json import JSONValue
+from .._transport import Download
+
+__all__ = ["AsyncWritable", "ClientLike", "Destination"]
+
+
+class AsyncWritable(Protocol):
+    """A binary sink with an async ``write`` (an anyio file, a custom stream)."""
+
+    async def write(self, data: bytes, /) -> object: ...
+
+
+Destination: TypeAlias = str | os.PathLike[str] | IO[bytes] | AsyncWritable
+"""Where a download goes: a path, a binary file object, or an async writable."""
+
+
+class ClientLike(Protocol):
+    """The two client methods every resource method is built on."""
+
+    async def send(self, call: Call) -> JSONValue: ...
+
+    async def download(self, call: Call, destination: Destination) -> Download: ...
