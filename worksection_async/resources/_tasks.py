@@ -167,7 +167,7 @@ class TaskHandle:
         return list(task.child or ())
 
     async def comments(self, *, with_files: bool = False) -> list[Comment]:
-        """The comments, oldest first as the API lists them (``get_comments``)."""
+        """The comments, newest first as the API lists them (``get_comments``)."""
         params: dict[str, ParamValue] = {
             "extra": "files" if r.true_flag("with_files", with_files) else None
         }
