@@ -6,6 +6,8 @@ members change with ``client.project(p).add_members(...)`` / ``remove_members(..
 
 from __future__ import annotations
 
+from typing import get_args
+
 import attrs
 
 from .._call import Call, ParamValue
@@ -15,7 +17,7 @@ from ._protocol import ClientLike
 
 __all__ = ["MembersNamespace"]
 
-_ROLES = ("user", "guest", "reader")
+_ROLES = get_args(r.UserRole)
 
 
 @attrs.frozen

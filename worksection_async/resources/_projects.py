@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Sequence
+from typing import get_args
 
 import attrs
 
@@ -32,9 +33,9 @@ from ._tasks import TaskHandle, create_task
 
 __all__ = ["ProjectHandle", "ProjectsNamespace"]
 
-_PROJECT_EXTRA = ("text", "html", "options", "users")
-_TASKS_EXTRA = ("text", "html", "files", "comments", "relations", "subtasks", "subscribers")
-_PROJECT_FILTERS = ("active", "pending", "archive")
+_PROJECT_EXTRA = get_args(r.ProjectExtra)
+_TASKS_EXTRA = get_args(r.TaskExtra)
+_PROJECT_FILTERS = get_args(r.ProjectFilter)
 
 
 @attrs.frozen

@@ -16,7 +16,7 @@ import math
 import re
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from decimal import Decimal
-from typing import Final, Literal, Protocol, TypeAlias
+from typing import Final, Literal, Protocol, TypeAlias, get_args
 
 from .._filters import Filter
 from .._pages import Page, ProjectPage, SubtaskPage, TaskPage, parse_page
@@ -460,22 +460,7 @@ def period(value: Period) -> str:
 
 # ---------------------------------------------------------------------------- options
 
-_OPTION_NAMES: Final[tuple[str, ...]] = (
-    "allow_close",
-    "allow_give",
-    "allow_term",
-    "allow_limit",
-    "require_term",
-    "require_tag",
-    "require_limit",
-    "require_hidden",
-    "deny_comments_edit",
-    "deny_task_edit",
-    "deny_task_delete",
-    "time_require",
-    "time_today",
-    "timer_only",
-)
+_OPTION_NAMES: Final[tuple[str, ...]] = get_args(OptionName)
 _EXCLUSIVE_OPTIONS: Final = ("time_require", "time_today", "timer_only")
 
 

@@ -6,6 +6,7 @@ A project's or a task's tags change through its handle: ``update_tags(add=..., r
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import get_args
 
 import attrs
 
@@ -17,8 +18,8 @@ from ._protocol import ClientLike
 
 __all__ = ["TagsNamespace", "update_tags"]
 
-_TYPES = ("status", "label")
-_ACCESS = ("public", "private")
+_TYPES = get_args(r.TagType)
+_ACCESS = get_args(r.TagAccess)
 
 
 async def update_tags(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Literal, cast, overload
+from typing import TYPE_CHECKING, Literal, cast, get_args, overload
 
 import attrs
 
@@ -43,11 +43,10 @@ if TYPE_CHECKING:
 
 __all__ = ["TaskHandle", "TasksNamespace", "create_task"]
 
-_TASK_EXTRA = ("text", "html", "files", "comments", "relations", "subtasks", "subscribers")
-_GET_TASK_EXTRA = (*_TASK_EXTRA, "custom_fields")
-_ALL_TASKS_EXTRA = ("text", "html", "files", "comments", "relations", "subtasks", "archive")
-_SEARCH_EXTRA = ("text", "html", "files")
-_STATUSES = ("active", "done")
+_TASK_EXTRA = get_args(r.TaskExtra)
+_ALL_TASKS_EXTRA = get_args(r.AllTasksExtra)
+_SEARCH_EXTRA = get_args(r.SearchExtra)
+_STATUSES = get_args(r.TaskStatus)
 
 
 def _uploads(uploads: Sequence[Upload] | None) -> JSONParam | None:
@@ -154,7 +153,7 @@ class TaskHandle:
         subtasks (``child``, only open ones with ``active_only``), subscribers...
         """
         params: dict[str, ParamValue] = {
-            "extra": r.flags("extra", extra, _GET_TASK_EXTRA),
+            "extra": r.flags("extra", extra, _TASK_EXTRA),
             "filter": "active" if r.true_flag("active_only", active_only) else None,
         }
         return structure_one(
