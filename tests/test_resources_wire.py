@@ -857,6 +857,15 @@ CASES = [
         lambda r: isinstance(r, CostReport) and r.costs == (),
     ),
     Case(
+        "get_costs_bare_ok",
+        lambda c: c.costs.list(),
+        "get_costs",
+        None,
+        {},
+        ok(),
+        lambda r: isinstance(r, CostReport) and r.costs == () and r.total is None,
+    ),
+    Case(
         "get_costs_total",
         lambda c: c.costs.total(task=T, breakdown="top_level_tasks", filter="project = 1"),
         "get_costs_total",

@@ -51,7 +51,9 @@ async def get_costs(
     """``get_costs`` of the account, a project or a task (``page``)."""
     params = _filters(start, end, timer, filter)
     payload: JSONValue = await client.send(Call.build("get_costs", page, params))
-    if not isinstance(payload, dict):  # an answer with ``data`` only, no ``total``
+    if payload is None:  # a bare {"status": "ok"}: no rows
+        payload = {}
+    elif not isinstance(payload, dict):  # an answer with ``data`` only, no ``total``
         payload = {"data": payload}
     return structure(payload, CostReport)
 
