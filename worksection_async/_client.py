@@ -12,7 +12,7 @@ import os
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from types import TracebackType
-from typing import IO, Literal, Protocol, TypeAlias, TypeVar, overload
+from typing import Literal, TypeVar, overload
 
 import anyio
 import anyio.to_thread
@@ -37,17 +37,11 @@ from ._throttle import (
 )
 from ._transport import Download, HttpTransport
 from .resources._mixin import ResourcesMixin
+from .resources._protocol import Destination
 
 T = TypeVar("T")
 R = TypeVar("R")
 
-
-class AsyncWritable(Protocol):
-    async def write(self, data: bytes, /) -> object: ...
-
-
-Destination: TypeAlias = "str | os.PathLike[str] | IO[bytes] | AsyncWritable"
-"""Where a download goes: a path, a binary file object, or an async writable."""
 
 __all__ = ["DEFAULT_TIMEOUT", "Client", "ClientClosedError"]
 

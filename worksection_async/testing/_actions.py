@@ -1224,8 +1224,20 @@ def post_comment(ctx: Ctx) -> Reply:
 # ── files ───────────────────────────────────────────────────────────────────────
 
 
+def _descriptors(ctx: Ctx) -> list[JSONValue] | None:
+    """The ``files`` upload descriptors: a JSON array in a JSON body, or its JSON text
+    in a query string or form (how the query-string dialects send structured values)."""
+    raw = ctx.params.raw("files")
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except ValueError:
+            return None
+    return raw if isinstance(raw, list) else None
+
+
 def _has_files(ctx: Ctx) -> bool:
-    return bool(ctx.params.files) or isinstance(ctx.params.raw("files"), list)
+    return bool(ctx.params.files) or _descriptors(ctx) is not None
 
 
 def _attach_files(
@@ -1246,8 +1258,8 @@ def _attach_files(
             comment=comment,
             author=author(ctx),
         )
-    descriptors = ctx.params.raw("files")
-    if not isinstance(descriptors, list):
+    descriptors = _descriptors(ctx)
+    if descriptors is None:
         return
     for item in descriptors:
         ref = item.get("id") if isinstance(item, dict) else item

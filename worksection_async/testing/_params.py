@@ -167,7 +167,9 @@ def _parse_multipart(
             head, sep, content = chunk.partition(b"\n\n")
             if not sep:
                 continue
-        content = content.removesuffix(b"\r\n").removesuffix(b"\n")
+        # Only the line break before the next boundary belongs to the framing; a file
+        # that ends with a newline keeps it.
+        content = content[:-2] if content.endswith(b"\r\n") else content.removesuffix(b"\n")
         disposition = ""
         part_type = "application/octet-stream"
         for line in head.decode("utf-8", errors="replace").splitlines():
