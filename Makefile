@@ -20,6 +20,7 @@ lint: $(STAMP)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy --strict worksection_async
+	$(BIN)/mypy --strict tests/typing/api.py
 
 unit: $(STAMP)
 	$(BIN)/pytest

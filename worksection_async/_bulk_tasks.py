@@ -11,21 +11,31 @@ they share the client's quota and cancel together.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Literal, overload
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from typing import Literal, Protocol, TypeVar, overload
 
 import attrs
 
 from ._bulk import Progress
 from ._call import Call
 from ._exceptions import APIError, InvalidTaskError, TooManyRecordsError
+from ._json import JSONValue
 from ._pages import Page, ProjectPage, SubtaskPage, TaskPage, parse_page
 from .models import Task, structure_list, structure_one
 
-if TYPE_CHECKING:
-    from ._client import Client
+__all__ = ["BulkClient", "TaskPageLike", "get_many", "plan"]
 
-__all__ = ["TaskPageLike", "get_many", "plan"]
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+class BulkClient(Protocol):
+    """What ``get_many`` needs of a client (``Client`` is one)."""
+
+    async def send(self, call: Call, /) -> JSONValue: ...
+
+    async def map(self, fn: Callable[[T], Awaitable[R]], items: Iterable[T], /) -> list[R]: ...
+
 
 TaskPageLike = TaskPage | SubtaskPage | str
 """A task or subtask page, or its path / browser URL."""
@@ -78,7 +88,7 @@ def _missing(page: TaskPage | SubtaskPage) -> InvalidTaskError:
 
 @overload
 async def get_many(
-    client: Client,
+    client: BulkClient,
     pages: Iterable[TaskPageLike],
     *,
     return_exceptions: Literal[False] = False,
@@ -88,7 +98,7 @@ async def get_many(
 
 @overload
 async def get_many(
-    client: Client,
+    client: BulkClient,
     pages: Iterable[TaskPageLike],
     *,
     return_exceptions: Literal[True],
@@ -97,7 +107,7 @@ async def get_many(
 
 
 async def get_many(
-    client: Client,
+    client: BulkClient,
     pages: Iterable[TaskPageLike],
     *,
     return_exceptions: bool = False,

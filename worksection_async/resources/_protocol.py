@@ -1,4 +1,4 @@
-"""What the resource layer needs from a client: ``send`` and ``download``.
+"""What the resource layer needs from a client: ``send``, ``download`` and ``map``.
 
 Handles and namespaces hold any object with these two methods (``Client`` is the real
 one), so this package never imports ``_client`` (which imports this package).
@@ -7,13 +7,17 @@ one), so this package never imports ``_client`` (which imports this package).
 from __future__ import annotations
 
 import os
-from typing import IO, Protocol, TypeAlias
+from collections.abc import Awaitable, Callable, Iterable
+from typing import IO, Protocol, TypeAlias, TypeVar
 
 from .._call import Call
 from .._json import JSONValue
 from .._transport import Download
 
 __all__ = ["AsyncWritable", "ClientLike", "Destination"]
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 class AsyncWritable(Protocol):
@@ -27,8 +31,10 @@ Destination: TypeAlias = str | os.PathLike[str] | IO[bytes] | AsyncWritable
 
 
 class ClientLike(Protocol):
-    """The two client methods every resource method is built on."""
+    """The client methods every resource method is built on."""
 
-    async def send(self, call: Call) -> JSONValue: ...
+    async def send(self, call: Call, /) -> JSONValue: ...
 
-    async def download(self, call: Call, destination: Destination) -> Download: ...
+    async def download(self, call: Call, destination: Destination, /) -> Download: ...
+
+    async def map(self, fn: Callable[[T], Awaitable[R]], items: Iterable[T], /) -> list[R]: ...

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Literal, cast, get_args, overload
+from typing import TYPE_CHECKING, Literal, get_args, overload
 
 import attrs
 
@@ -38,7 +38,6 @@ from ._tags import update_tags
 from ._timers import start_my_timer
 
 if TYPE_CHECKING:
-    from .._client import Client
     from ._projects import ProjectHandle
 
 __all__ = ["TaskHandle", "TasksNamespace", "create_task"]
@@ -445,7 +444,7 @@ class TasksNamespace:
         from .._bulk_tasks import get_many
 
         wanted = [r.task_page("pages", page) for page in pages]
-        client = cast("Client", self.client)
+        client = self.client
         if return_exceptions:
             return await get_many(client, wanted, return_exceptions=True, progress=progress)
         return await get_many(client, wanted, progress=progress)
