@@ -1,0 +1,50 @@
+"""The README's self-contained examples run as written."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def python_blocks(section: str) -> list[str]:
+    """The ```python blocks of the README section whose heading is ``section``."""
+    text = README.read_text(encoding="utf-8")
+    start = text.index(f"\n## {section}\n")
+    end = text.find("\n## ", start + 1)
+    body = text[start : end if end != -1 else len(text)]
+    return re.findall(r"```python\n(.*?)```", body, flags=re.S)
+
+
+def test_bulk_example_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    """'Bulk fetching and the quota': fetches every task in one request per project."""
+    [code] = python_blocks("Bulk fetching and the quota")
+    exec(compile(code, "README.md", "exec"), {"__name__": "readme"})  # noqa: S102
+    out = capsys.readouterr().out
+    assert "120 tasks in 3 requests" in out
+    assert "QuotaSnapshot(" in out
+
+
+def test_testing_example_passes() -> None:
+    """'Testing your code with FakeWorksection': the example test passes."""
+    [code] = python_blocks("Testing your code with FakeWorksection")
+    namespace: dict[str, Any] = {"__name__": "readme"}
+    exec(compile(code, "README.md", "exec"), namespace)  # noqa: S102
+    anyio.run(namespace["test_close_every_open_task"])
+
+
+def test_readme_keeps_exactly_two_commands() -> None:
+    """The set-up section names `make demo` and `make test`, and the Makefile has both."""
+    text = README.read_text(encoding="utf-8")
+    setup = text[text.index("## Set up and run") :]
+    block = re.search(r"```bash\n(.*?)```", setup, flags=re.S)
+    assert block is not None
+    commands = [line.split("#")[0].strip() for line in block[1].splitlines() if line.strip()]
+    assert commands == ["make demo", "make test"]
+    makefile = (README.parent / "Makefile").read_text(encoding="utf-8")
+    assert "\ndemo:" in makefile and "\ntest:" in makefile
