@@ -17,7 +17,7 @@ import anyio
 
 from .._client import Client
 from .._clock import Clock
-from ..models import Project, Task, structure_list
+from ..models import Project, Task
 from ._clock import ManualClock
 from ._server import FakeWorksection
 
@@ -35,11 +35,10 @@ async def _with_clock(clock: Clock, job: Callable[[], Awaitable[T]]) -> T:
 
 async def fetch_everything(client: Client) -> tuple[list[Project], list[Task]]:
     """Every project, then every project's tasks with their subtasks, concurrently."""
-    projects = structure_list(await client.call("get_projects"), Project)
+    projects = await client.projects.list()
 
     async def tasks_of(project: Project) -> list[Task]:
-        payload = await client.call("get_tasks", page=project.page, extra="subtasks")
-        return structure_list(payload, Task)
+        return await client.project(project).tasks(extra="subtasks")
 
     per_project = await client.map(tasks_of, projects)
     return projects, [task for tasks in per_project for task in tasks]
