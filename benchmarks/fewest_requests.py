@@ -21,13 +21,12 @@ import anyio
 from worksection import Client as SdkClient
 
 from worksection_async import Client, TaskPage, parse_page
-from worksection_async._bulk_tasks import get_many
 from worksection_async.testing import FakeWorksection
 
 
 async def ours(url: str, key: str, pages: list[TaskPage]) -> int:
     async with Client(url, key, rate_limit=None) as client:
-        tasks = await get_many(client, pages)
+        tasks = await client.tasks.get_many(pages)
     return len(tasks)
 
 

@@ -47,7 +47,7 @@ async def test_2000_pages_in_20_projects_take_at_most_25_requests(clock: ManualC
     random.Random(7).shuffle(pages)
     seen: list[tuple[int, int]] = []
     async with client_for(fake, clock) as client:
-        tasks = await get_many(client, pages, progress=lambda d, t: seen.append((d, t)))
+        tasks = await client.tasks.get_many(pages, progress=lambda d, t: seen.append((d, t)))
     assert fake.stats.requests <= 25
     assert fake.stats.by_action["get_tasks"] == 20
     assert [task.page for task in tasks] == pages
@@ -81,7 +81,7 @@ async def test_missing_items_fail_alone(clock: ManualClock) -> None:
     ghost_project = TaskPage(888_888, 1)
     mixed = [pages[0], ghost_task, pages[1], ghost_project, TaskPage(888_888, 2), pages[3]]
     async with client_for(fake, clock, rate_limit=None) as client:
-        results = await get_many(client, mixed, return_exceptions=True)
+        results = await client.tasks.get_many(mixed, return_exceptions=True)
         with pytest.raises(ws.InvalidTaskError) as info:
             await get_many(client, mixed[:3])
     assert isinstance(results[1], ws.InvalidTaskError)
