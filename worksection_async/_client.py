@@ -1,7 +1,8 @@
 """``Client``: configuration, lifecycle and the ``call()`` pipeline.
 
-A call flows: ``Call.build`` (validate, normalise) -> retry loop -> transport (sign,
-send, decode). Every default is a module constant here.
+A call flows: ``Call.build`` (validate, normalise) -> retry loop -> throttle (a slot
+and a token) -> transport (sign, send, decode), the outcome feeding back into the
+throttle. Every default is a module constant here or in the module that uses it.
 """
 
 from __future__ import annotations
@@ -88,7 +89,8 @@ class Client(ResourcesMixin):
     ``HmacToken()``, or ``BearerToken(tokens, app=...)`` for OAuth2, which takes no
     ``api_key``). ``retry`` is the quota retry policy (``None`` turns retrying off).
     Pass ``http_client`` to use your own ``httpx.AsyncClient`` (never closed by this
-    client), or ``transport`` for an httpx transport (tests use
+    client; give it a pool of at least ``max_concurrency`` connections and no pool
+    timeout, as the client builds its own), or ``transport`` for an httpx transport (tests use
     ``FakeWorksection().transport``). ``clock`` is where waits happen (tests pass a
     ``ManualClock``).
 
