@@ -166,3 +166,35 @@ async def rejected(client: Client) -> None:
     await client.tasks.search(status="closed")  # type: ignore[arg-type]
     await client.webhooks.add("https://x.io", ["post_file"])  # type: ignore[list-item]
     client.task(5)  # type: ignore[arg-type]
+
+
+async def core(client: Client) -> None:
+    """The core pipeline: raw calls, bulk helpers, quota snapshots, policies."""
+    from worksection_async import (
+        JSONValue,
+        QuotaSnapshot,
+        RateLimit,
+        RetryPolicy,
+        parse_page,
+    )
+    from worksection_async import (
+        Page as AnyPage,
+    )
+
+    assert_type(await client.call("get_task", page="/project/1/2/", extra="text"), JSONValue)
+    assert_type(client.quota, QuotaSnapshot)
+    assert_type(parse_page("/project/1/"), AnyPage)
+
+    async def square(n: int) -> int:
+        return n * n
+
+    assert_type(await client.map(square, [1, 2]), list[int])
+    assert_type(await client.map(square, [1], return_exceptions=True), list[int | Exception])
+    assert_type(await client.tasks.get_many([TaskPage(1, 2)]), list[Task])
+    assert_type(
+        await client.tasks.get_many(["/project/1/2/"], return_exceptions=True),
+        list[Task | Exception],
+    )
+    Client("https://a.worksection.com", "key", rate_limit=RateLimit(rate=2), retry=None)
+    Client("https://a.worksection.com", "key", retry=RetryPolicy(deadline=dt.timedelta(1)))
+    await client.call("get_task", page=5)  # type: ignore[arg-type]
