@@ -204,3 +204,29 @@ async def test_quota_logging(autojump: ManualClock, caplog: pytest.LogCaptureFix
     assert any("next token in" in m for m in debug)
     assert any("pausing all calls" in m for m in debug)
     assert warnings == ["get_task failed on quota after 2 attempt(s)"]
+
+
+async def test_bucket_starts_with_one_token_and_fills_to_burst(autojump: ManualClock) -> None:
+    """No burst at start (one request at once); after idling, `burst` go at once."""
+    fake = FakeWorksection(clock=autojump)
+    events: list[ws.ClientEvent] = []
+    async with Client(
+        fake.account_url,
+        fake.api_key,
+        transport=fake.transport,
+        clock=autojump,
+        rate_limit=RateLimit(rate=1, burst=3, margin=0),
+        on_event=events.append,
+    ) as client:
+
+        async def ping(_: int) -> ws.JSONValue:
+            return await client.call("get_projects")
+
+        start = autojump.now()
+        await client.map(ping, range(3))
+        await autojump.sleep(10)
+        idle_end = autojump.now()
+        await client.map(ping, range(4))
+    sent = [e.at for e in events if isinstance(e, ws.RequestSent)]
+    assert [round(t - start, 6) for t in sent[:3]] == [0.0, 1.0, 2.0]
+    assert [round(t - idle_end, 6) for t in sent[3:]] == [0.0, 0.0, 0.0, 1.0]
