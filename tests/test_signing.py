@@ -251,3 +251,22 @@ def test_long_text_beside_files_goes_in_multipart_fields(signer: PageHash | Quer
         )
     else:
         assert wire.query.endswith(f"&hash={md5('/project/1/2/post_comment' + KEY)}")
+
+
+def test_upload_content_must_be_resendable() -> None:
+    """Bytes and seekable files are fine; a pipe-like stream is refused up front."""
+    import io
+
+    class Pipe(io.RawIOBase):
+        def readable(self) -> bool:
+            return True
+
+        def seekable(self) -> bool:
+            return False
+
+    assert UploadFile("attach[0]", "a", b"x").content == b"x"
+    assert UploadFile("attach[0]", "a", io.BytesIO(b"x")).filename == "a"
+    with pytest.raises(ValueError, match="cannot seek"):
+        UploadFile("attach[0]", "a", Pipe())  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="bytes or a binary file"):
+        UploadFile("attach[0]", "a", "text")  # type: ignore[arg-type]

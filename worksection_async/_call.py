@@ -57,13 +57,36 @@ _ACTION = re.compile(r"[a-z][a-z0-9_]*")
 _KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*")
 
 
+def _resendable(instance: UploadFile, attribute: object, value: FileContent) -> None:
+    if isinstance(value, bytes):
+        return
+    read = getattr(value, "read", None)
+    seekable = getattr(value, "seekable", None)
+    if not callable(read):
+        raise TypeError(
+            f"UploadFile {instance.filename!r}: content must be bytes or a binary file, "
+            f"got {type(value).__name__}"
+        )
+    if not callable(seekable) or not seekable():
+        # httpx rewinds a file to send it again; a pipe or socket would go out empty
+        # on a retry after error 20, and the upload would be silently lost.
+        raise ValueError(
+            f"UploadFile {instance.filename!r}: the file cannot seek, so it could not be "
+            "sent again on a retry; pass bytes or a seekable file"
+        )
+
+
 @attrs.frozen
 class UploadFile:
-    """One file part of a multipart request (``attach[n]`` or ``files[]``)."""
+    """One file part of a multipart request (``attach[n]`` or ``files[]``).
+
+    ``content`` is bytes or a seekable binary file (it is rewound and re-sent if the
+    call is retried after error 20).
+    """
 
     field: str
     filename: str
-    content: FileContent = attrs.field(repr=False)
+    content: FileContent = attrs.field(repr=False, validator=_resendable)
     content_type: str = "application/octet-stream"
 
 
