@@ -54,6 +54,7 @@ ParamValue: TypeAlias = str | int | float | bool | dt.date | Sequence[str] | JSO
 FileContent: TypeAlias = bytes | IO[bytes]
 
 _ACTION = re.compile(r"[a-z][a-z0-9_]*")
+_VALID_ACTIONS: set[str] = set()
 _KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*")
 
 
@@ -144,8 +145,11 @@ class Call:
         files: Sequence[UploadFile] = (),
     ) -> Call:
         """Validate and normalise; raises ``ValueError``/``TypeError`` before any I/O."""
-        if not isinstance(action, str) or not _ACTION.fullmatch(action):
-            raise ValueError(f"invalid action name: {action!r}")
+        if not isinstance(action, str) or action not in _VALID_ACTIONS:
+            if not isinstance(action, str) or not _ACTION.fullmatch(action):
+                raise ValueError(f"invalid action name: {action!r}")
+            if len(_VALID_ACTIONS) < 256:  # the API has 63: remember them, not junk
+                _VALID_ACTIONS.add(action)
         rendered: list[tuple[str, WireValue]] = []
         for key, value in (params or {}).items():
             if not _KEY.fullmatch(key):

@@ -74,10 +74,10 @@ class _Stop:
 
     __slots__ = ("_clock", "_policy", "_start")
 
-    def __init__(self, policy: RetryPolicy, clock: Clock) -> None:
+    def __init__(self, policy: RetryPolicy, clock: Clock, start: float) -> None:
         self._policy = policy
         self._clock = clock
-        self._start = clock.now() if policy.deadline is not None else 0.0
+        self._start = start
 
     def __call__(self, state: RetryCallState) -> bool:
         if state.attempt_number >= self._policy.max_attempts:
@@ -103,7 +103,7 @@ async def run_with_retry(
     if policy is None:
         return await attempt()
     clock = clock or MonotonicClock()
-    started = _Stop(policy, clock)
+    start = clock.now() if policy.deadline is not None else 0.0
     try:
         # The first attempt runs outside tenacity: most calls succeed, and building a
         # retry loop for them would be pure overhead on the hot path.
@@ -136,7 +136,7 @@ async def run_with_retry(
 
     retrying = AsyncRetrying(
         sleep=clock.sleep,
-        stop=started,
+        stop=_Stop(policy, clock, start),
         wait=wait,
         retry=retry_if_exception_type(QuotaExceededError),
         before_sleep=before_sleep,

@@ -163,7 +163,9 @@ class Throttle:
         self._jitter = jitter
         self._on_event = on_event
         self.max_concurrency = max_concurrency
-        self._slots = anyio.CapacityLimiter(max_concurrency)
+        # A semaphore, not a CapacityLimiter: no per-task borrower bookkeeping on the
+        # hot path (the slot is always released by the call that took it).
+        self._slots = anyio.Semaphore(max_concurrency)
         self._turn = anyio.Lock()
         configured = limit.per_second if limit is not None else None
         self._rate = configured

@@ -260,7 +260,8 @@ class HttpTransport:
         """
         signer = self._signer
         if not isinstance(signer, BearerToken) or not signer.can_refresh:
-            return await self._send_once(call)
+            response = await self._dispatch(self.build_request(call), call)
+            return decode_envelope(response, call, signer=signer.name, secrets=self._secrets())
         token = signer.tokens.access_token
         try:
             return await self._send_once(call, signer.sign_with(call, token))
