@@ -11,7 +11,7 @@ import pytest
 
 from worksection_async import Client
 
-pytestmark = pytest.mark.anyio
+pytestmark = pytest.mark.asyncio
 
 CHUNK = 64 * 1024
 CHUNKS = 512  # 32 MiB in all

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from decimal import Decimal
 
 import pytest
+import pytest_asyncio
 
 from worksection_async import (
     BearerToken,
@@ -24,15 +25,11 @@ from worksection_async.models import ProjectOptions
 from worksection_async.resources import ProjectHandle, ScheduleUpdate, TaskHandle
 from worksection_async.testing import FakeWorksection
 
-pytestmark = pytest.mark.anyio
+# Many end-to-end runs on asyncio through pytest-asyncio; test_resources_wire.py runs
+# the same methods on both anyio backends.
+pytestmark = pytest.mark.asyncio
 
 OWNER, ANN, BOB = "owner@example.com", "ann@example.com", "bob@example.com"
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    """Many end-to-end runs: asyncio only (test_resources_wire.py runs both backends)."""
-    return "asyncio"
 
 
 @pytest.fixture
@@ -47,7 +44,7 @@ def fake() -> FakeWorksection:
     return fake
 
 
-@pytest.fixture
+@pytest_asyncio.fixture
 async def client(fake: FakeWorksection) -> AsyncIterator[Client]:
     async with Client(
         fake.account_url, fake.api_key, transport=fake.transport, rate_limit=None
@@ -55,7 +52,7 @@ async def client(fake: FakeWorksection) -> AsyncIterator[Client]:
         yield client
 
 
-@pytest.fixture
+@pytest_asyncio.fixture
 async def oauth(fake: FakeWorksection) -> AsyncIterator[Client]:
     """A client acting as Ann through an OAuth2 token (for me and *_my_timer)."""
     token = fake.issue_token(ANN)

@@ -12,12 +12,7 @@ import worksection_async as ws
 from worksection_async import Client
 from worksection_async.testing import FakeWorksection
 
-pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
+pytestmark = pytest.mark.asyncio  # real sockets and threads: asyncio is enough here
 
 
 @pytest.mark.parametrize("signer", [ws.PageHash(), ws.QueryHash(), ws.HmacToken()])
