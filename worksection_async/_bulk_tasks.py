@@ -146,8 +146,7 @@ async def get_many(
             try:
                 payload = await client.send(Call.build("get_tasks", unit.project, params))
             except TooManyRecordsError:
-                for page in unit.pages:  # narrower: one page at a time
-                    await one(page)
+                await client.map(one, unit.pages)  # narrower: one get_task per page
             except APIError as exc:
                 for page in unit.pages:
                     settle(page, exc)

@@ -195,31 +195,40 @@ class Throttle:
             )
             self._stamp = now
 
+    def _try_take(self, now: float) -> float:
+        """Take a token if the gate is open and one is there: return 0. Otherwise
+        return how long to wait before trying again (the pause, or the next token)."""
+        if now < self._paused_until - _EPSILON:
+            return self._paused_until - now
+        if self._limit is None:
+            return 0.0
+        self._refill(now)
+        if self._tokens >= 1.0 - _EPSILON:
+            self._tokens = max(0.0, self._tokens - 1.0)
+            return 0.0
+        assert self._rate is not None
+        return (1.0 - self._tokens) / self._rate
+
     async def _take_token(self) -> None:
         """Wait for an open gate and a token, then take it (FIFO among callers)."""
         async with self._turn:
             paused = False
-            while True:
-                now = self._clock.now()
+            while wait := self._try_take(now := self._clock.now()):
                 if now < self._paused_until - _EPSILON:
                     paused = True
-                    await self._clock.sleep(self._paused_until - now)
-                    continue
-                if paused:
-                    paused = False
-                    logger.debug("pause over: calls resume")
-                    if self._on_event is not None:
-                        self._on_event(PauseEnded(at=now))
-                if self._limit is None:
-                    return
-                self._refill(now)
-                if self._tokens >= 1.0 - _EPSILON:
-                    self._tokens = max(0.0, self._tokens - 1.0)
-                    return
-                assert self._rate is not None
-                wait = (1.0 - self._tokens) / self._rate
-                logger.debug("throttled: next token in %.3fs", wait)
+                else:
+                    if paused:
+                        paused = False
+                        self._pause_over(now)
+                    logger.debug("throttled: next token in %.3fs", wait)
                 await self._clock.sleep(wait)
+            if paused:
+                self._pause_over(now)
+
+    def _pause_over(self, now: float) -> None:
+        logger.debug("pause over: calls resume")
+        if self._on_event is not None:
+            self._on_event(PauseEnded(at=now))
 
     # -- public API for the client ---------------------------------------------------
 
@@ -253,14 +262,7 @@ class Throttle:
             return False  # someone is waiting for a token: keep the queue FIFO
         if self._limit is None:
             return True  # no bucket, and the gate only closes with a bucket
-        now = self._clock.now()
-        if now < self._paused_until - _EPSILON:
-            return False
-        self._refill(now)
-        if self._tokens >= 1.0 - _EPSILON:
-            self._tokens = max(0.0, self._tokens - 1.0)
-            return True
-        return False
+        return self._try_take(self._clock.now()) == 0.0
 
     def release(
         self, sent_at: float, *, quota_exceeded: bool = False, succeeded: bool = False

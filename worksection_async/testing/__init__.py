@@ -41,7 +41,7 @@ from ._records import (
     Timer,
     Webhook,
 )
-from ._server import DEFAULT_ACCOUNT_URL, DEFAULT_API_KEY, FakeStats, FakeWorksection, SystemClock
+from ._server import DEFAULT_ACCOUNT_URL, DEFAULT_API_KEY, FakeStats, FakeWorksection
 from ._transport import FakeTransport
 
 __all__ = [
@@ -71,7 +71,6 @@ __all__ = [
     "OAuthToken",
     "Project",
     "RateQuota",
-    "SystemClock",
     "TOO_MANY_TASKS_CODE",
     "Tag",
     "TagGroup",

@@ -29,10 +29,9 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
-import anyio
 import attrs
 
-from .._clock import Clock
+from .._clock import Clock, MonotonicClock
 from .._json import JSONObject, JSONValue
 from ._actions import ACTIONS, ADMIN_ONLY, OAUTH_ONLY, ApiError, Ctx, FileReply, resolve_page
 from ._auth import check_admin_signature
@@ -61,7 +60,6 @@ __all__ = [
     "DEFAULT_HMAC_SKEW",
     "FakeStats",
     "FakeWorksection",
-    "SystemClock",
 ]
 
 DEFAULT_API_KEY = "fake-api-key"
@@ -75,25 +73,6 @@ OAUTH_PREFIX = "/oauth2/"
 STATS_PATH = "/_fake/stats"
 
 logger = logging.getLogger("worksection_async.testing")
-
-
-class SystemClock:
-    """Real time for the quota and latency: ``time.monotonic`` and ``anyio.sleep``.
-
-    Unlike the event loop's clock it is shared by every event loop and thread, so one
-    fake can serve several test loops and a uvicorn thread.
-    """
-
-    __slots__ = ()
-
-    def now(self) -> float:
-        return time.monotonic()
-
-    async def sleep(self, seconds: float) -> None:
-        await anyio.sleep(seconds)
-
-    def __repr__(self) -> str:
-        return "SystemClock()"
 
 
 @attrs.define
@@ -174,7 +153,7 @@ class FakeWorksection(Account):
         if not api_key:
             raise ValueError("api_key must not be empty")
         self.api_key = api_key
-        self.clock: Clock = clock if clock is not None else SystemClock()
+        self.clock: Clock = clock if clock is not None else MonotonicClock()
         self.seed = seed
         self.hmac_skew = float(hmac_skew)
         self.webhook_check = webhook_check
