@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -11,6 +13,36 @@ import pytest
 import respx
 
 from worksection_async import Client
+
+
+def _preload_lazy_plugin_modules() -> None:
+    """Import the modules that plugin packages load lazily mid-test, now, at a shallow
+    stack.
+
+    pytest rewrites the asserts of plugin packages (Hypothesis, anyio) on import, and
+    CPython 3.11.7 can fail ``ast.parse`` with "SystemError: AST constructor recursion
+    depth mismatch" when that import happens deep inside a running test (seen once in
+    tests/test_fake_fuzz.py, importing hypothesis.internal.conjecture.optimiser).
+    """
+    import hypothesis.internal.conjecture
+
+    for module in pkgutil.walk_packages(
+        hypothesis.internal.conjecture.__path__, "hypothesis.internal.conjecture."
+    ):
+        importlib.import_module(module.name)
+    for name in (
+        "hypothesis.database",
+        "hypothesis.internal.observability",
+        "hypothesis.internal.constants_ast",
+        "hypothesis.strategies._internal.lazy",
+        "hypothesis.strategies._internal.utils",
+        "hypothesis.vendor.pretty",
+        "anyio._core._fileio",  # behind anyio.open_file / anyio.Path
+    ):
+        importlib.import_module(name)
+
+
+_preload_lazy_plugin_modules()
 
 ACCOUNT = "https://acme.worksection.com"
 API_KEY = "test-api-key-0123456789abcdef"
