@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import AsyncIterator
 
 import pytest
@@ -230,3 +231,32 @@ async def test_bucket_starts_with_one_token_and_fills_to_burst(autojump: ManualC
     sent = [e.at for e in events if isinstance(e, ws.RequestSent)]
     assert [round(t - start, 6) for t in sent[:3]] == [0.0, 1.0, 2.0]
     assert [round(t - idle_end, 6) for t in sent[3:]] == [0.0, 0.0, 0.0, 1.0]
+
+
+async def test_retries_wait_at_the_gate_not_in_the_policy(autojump: ManualClock) -> None:
+    """With a rate limit the policy decides whether to retry; the gate decides when."""
+    fake = FakeWorksection.populated(projects=1, tasks_per_project=5, clock=autojump)
+    pages = task_pages(fake)
+    fake.set_quota("1/4s")  # the account is four times slower than the client thinks
+    events: list[ws.ClientEvent] = []
+    async with Client(
+        fake.account_url,
+        fake.api_key,
+        transport=fake.transport,
+        clock=autojump,
+        on_event=events.append,
+    ) as client:
+
+        async def get(page: str) -> ws.JSONValue:
+            return await client.call("get_task", page=page)
+
+        assert len(await client.map(get, pages)) == 5
+    retries = [e for e in events if isinstance(e, ws.RetryScheduled)]
+    pauses = [e for e in events if isinstance(e, ws.PauseStarted)]
+    sent = [e for e in events if isinstance(e, ws.RequestSent)]
+    assert retries
+    assert all(r.wait == 0.0 for r in retries)
+    for retry in (e for e in sent if e.attempt > 1):
+        assert any(p.at < retry.at and retry.at >= p.until for p in pauses)
+    gaps = [b.at - a.at for a, b in itertools.pairwise(sent)]
+    assert min(gaps) > 0.9  # nothing ever stampedes, retries included

@@ -304,7 +304,13 @@ class Client(ResourcesMixin):
                 )
 
         try:
-            return await run_with_retry(self._retry, attempt, clock=self._clock, on_retry=on_retry)
+            return await run_with_retry(
+                self._retry,
+                attempt,
+                clock=self._clock,
+                on_retry=on_retry,
+                paced=self._throttle.paces_retries,
+            )
         except QuotaExceededError as exc:
             logger.warning("%s failed on quota after %d attempt(s)", call.action, attempts)
             del exc

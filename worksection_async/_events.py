@@ -48,7 +48,8 @@ class ResponseReceived:
 
 @attrs.frozen(kw_only=True)
 class RetryScheduled:
-    """The retry policy will send the call again after ``wait`` seconds."""
+    """The retry policy will send the call again after ``wait`` seconds (0 when the
+    client-side quota paces retries: the call then queues at its pause gate)."""
 
     action: str
     page: Page | None

@@ -6,8 +6,10 @@ Built on tenacity's ``AsyncRetrying``. Attempt ``n`` (1-based) that fails with
     wait(n) = min(max_wait, initial_wait * 2 ** (n - 1))          jitter=False
     wait(n) = uniform(wait(n) / 2, wait(n))  (never below 0)        jitter=True
 
-The loop stops after ``max_attempts`` requests, or earlier when the next wait would end
-past ``deadline`` seconds after the first attempt; the ``QuotaExceededError`` it then
+(``Client`` passes ``paced=True`` when its client-side quota is on: the retry then
+waits at the quota's pause gate instead.) The loop stops after ``max_attempts``
+requests, or earlier when the next wait would end past ``deadline`` seconds after the
+first attempt; the ``QuotaExceededError`` it then
 raises says how many attempts were made. Every other exception is raised at once, after
 exactly one request. No tenacity type appears in a public signature.
 """
@@ -95,10 +97,14 @@ async def run_with_retry(
     *,
     clock: Clock | None = None,
     on_retry: Callable[[QuotaExceededError, int, float], None] | None = None,
+    paced: bool = False,
 ) -> T:
     """Run ``attempt`` under ``policy``; ``None`` means a single attempt.
 
-    ``on_retry(error, attempt_number, wait)`` is called before each wait.
+    ``on_retry(error, attempt_number, wait)`` is called before each wait. With
+    ``paced=True`` the policy decides only *whether* to retry and does not sleep: the
+    caller's client-side quota (its pause gate and adaptive rate, which halves on
+    repeated errors) decides *when* the retry goes out.
     """
     if policy is None:
         return await attempt()
@@ -119,7 +125,7 @@ async def run_with_retry(
         return await attempt()
 
     def wait(state: RetryCallState) -> float:
-        return policy.wait_for(state.attempt_number)
+        return 0.0 if paced else policy.wait_for(state.attempt_number)
 
     def before_sleep(state: RetryCallState) -> None:
         if on_retry is not None and state.outcome is not None:

@@ -323,6 +323,11 @@ class Throttle:
             self._streak = 0
         self._rate = min(self._ceiling, self._rate + self._limit.increase * configured)
 
+    @property
+    def paces_retries(self) -> bool:
+        """With a bucket, the gate decides when a retry goes: the policy need not sleep."""
+        return self._limit is not None
+
     def note_retry(self) -> None:
         self.retries += 1
 
