@@ -137,12 +137,37 @@ async def test_retry_none_disables_retrying(
 
 
 def test_policy_validation() -> None:
-    """Nonsense policies fail at construction."""
+    """Nonsense policies fail at construction, with the value named."""
     with pytest.raises(ValueError, match="max_attempts"):
         RetryPolicy(max_attempts=0)
     with pytest.raises(ValueError, match="negative"):
         RetryPolicy(initial_wait=-1)
+    for bad in (float("nan"), float("inf"), -float("inf")):
+        with pytest.raises(ValueError, match="finite"):
+            RetryPolicy(max_wait=bad)
+        with pytest.raises(ValueError, match="finite"):
+            RetryPolicy(deadline=bad)
+    with pytest.raises(TypeError, match="seconds or a timedelta"):
+        RetryPolicy(initial_wait="1")  # type: ignore[arg-type]
     assert RetryPolicy(deadline=dt.timedelta(minutes=1)).deadline == 60.0
+
+
+def test_limits_paced_and_unpaced() -> None:
+    """Unpaced: 8 attempts, no time bound. Paced by the client-side quota: no count,
+    300 s. Explicit values win either way."""
+    default = RetryPolicy()
+    assert default.attempt_limit(paced=False) == 8
+    assert default.budget(paced=False) is None
+    assert default.attempt_limit(paced=True) is None
+    assert default.budget(paced=True) == ws.DEFAULT_PACED_DEADLINE == 300.0
+    explicit = RetryPolicy(max_attempts=3, deadline=30)
+    assert explicit.attempt_limit(paced=True) == 3
+    assert explicit.budget(paced=True) == explicit.budget(paced=False) == 30.0
+
+
+def test_wait_formula_survives_huge_attempt_numbers() -> None:
+    """Attempt 5,000 of an unbounded policy waits max_wait, not OverflowError."""
+    assert RetryPolicy(max_attempts=10_000, jitter=False).wait_for(5_000) == 60.0
 
 
 def test_wait_formula() -> None:

@@ -56,7 +56,7 @@ from ._filters import CostFilter, Filter, TaskFilter, UnsupportedFieldError, all
 from ._json import JSONObject, JSONValue
 from ._oauth import BearerToken, OAuth2App, OAuth2Error, OAuth2Tokens
 from ._pages import Page, ProjectPage, SubtaskPage, TaskPage, parse_page
-from ._retry import DEFAULT_RETRY, RetryPolicy
+from ._retry import DEFAULT_PACED_DEADLINE, DEFAULT_RETRY, RetryPolicy
 from ._signing import HmacToken, PageHash, QueryHash, Signer
 from ._throttle import DEFAULT_MAX_CONCURRENCY, DEFAULT_RATE_LIMIT, QuotaSnapshot, RateLimit
 from ._transport import Download
@@ -120,6 +120,7 @@ __all__ = [
     "CostFilter",
     "CostsNamespace",
     "DEFAULT_MAX_CONCURRENCY",
+    "DEFAULT_PACED_DEADLINE",
     "DEFAULT_RATE_LIMIT",
     "DEFAULT_RETRY",
     "DEFAULT_TIMEOUT",

@@ -32,7 +32,9 @@ from ._signing import PageHash, Signer
 from ._throttle import (
     DEFAULT_MAX_CONCURRENCY,
     DEFAULT_RATE_LIMIT,
+    QuotaDeadline,
     QuotaSnapshot,
+    QuotaWaitExpired,
     RateLimit,
     Throttle,
 )
@@ -250,10 +252,14 @@ class Client(ResourcesMixin):
         attempts = 0
         throttle = self._throttle
         hook = self._on_event
+        paced = throttle.paces_retries
+        deadline = (
+            QuotaDeadline(self._retry.budget(paced=paced)) if self._retry is not None else None
+        )
 
         async def attempt() -> R:
             nonlocal attempts
-            sent_at = await throttle.acquire()
+            sent_at = await throttle.acquire(deadline)
             attempts += 1
             outcome: BaseException | None = None
             started = self._clock.now() if hook is not None else 0.0
@@ -309,8 +315,21 @@ class Client(ResourcesMixin):
                 attempt,
                 clock=self._clock,
                 on_retry=on_retry,
-                paced=self._throttle.paces_retries,
+                paced=paced,
+                deadline=deadline,
             )
+        except QuotaWaitExpired:
+            assert deadline is not None
+            assert deadline.budget is not None
+            logger.warning("%s: no request sent within the quota deadline", call.action)
+            raise QuotaExceededError(
+                20,
+                f"Quota exceeded: the client-side quota let no request go within the "
+                f"retry policy's deadline ({deadline.budget:g} s); nothing was sent",
+                action=call.action,
+                page=call.page,
+                http_status=0,
+            ).with_attempts(0) from None
         except QuotaExceededError as exc:
             logger.warning("%s failed on quota after %d attempt(s)", call.action, attempts)
             del exc
