@@ -8,6 +8,7 @@ throttle. Every default is a module constant here or in the module that uses it.
 from __future__ import annotations
 
 import inspect
+import ipaddress
 import logging
 import os
 import time
@@ -59,20 +60,62 @@ class ClientClosedError(WorksectionError, RuntimeError):
     """The client was used after ``aclose()`` (or after its ``async with`` block)."""
 
 
-def _account_url(value: str | httpx.URL) -> httpx.URL:
+def _shown(value: str | httpx.URL) -> str:
+    """The URL as given, for an error message, with anything before an ``@`` masked
+    (a password, however it is written)."""
+    text = str(value)
+    if "@" not in text:
+        return text
+    scheme, separator, rest = text.partition("://")
+    if not separator:
+        scheme, rest = "", text
+    return f"{scheme}{separator}***@{rest.rpartition('@')[2]}"
+
+
+def _is_loopback(host: str) -> bool:
+    """``localhost``, 127.0.0.0/8 or ``::1`` (also as an IPv4-mapped IPv6 address)."""
+    if host.rstrip(".").lower() == "localhost":
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.is_loopback
+
+
+def _account_url(value: str | httpx.URL, *, allow_insecure_http: bool = False) -> httpx.URL:
     try:
         url = httpx.URL(value)
-    except (httpx.InvalidURL, TypeError) as exc:
-        raise ValueError(f"account_url is not a valid URL: {value!r}") from exc
+    except (httpx.InvalidURL, TypeError):
+        # Not chained: httpx's message may quote the URL, password and all.
+        raise ValueError(f"account_url is not a valid URL: {_shown(value)!r}") from None
+    if url.userinfo:
+        # Never echo the URL here: the password is in it.
+        raise ValueError(
+            "account_url must not contain a user name or password ('user:password@'): "
+            "it would show in the client's repr and account_url; the API key "
+            "authenticates the client"
+        )
     if url.scheme not in ("http", "https") or not url.host:
         raise ValueError(
             f"account_url must be an http(s) URL with a host, like "
-            f"'https://acme.worksection.com', got {str(value)!r}"
+            f"'https://acme.worksection.com', got {_shown(value)!r}"
         )
     if url.path not in ("", "/") or url.query or url.fragment:
         raise ValueError(
             f"account_url must be the account's address without a path, like "
-            f"'https://acme.worksection.com', got {str(value)!r}"
+            f"'https://acme.worksection.com', got {_shown(value)!r}"
+        )
+    if url.scheme == "http" and not allow_insecure_http and not _is_loopback(url.host):
+        raise ValueError(
+            f"account_url {_shown(value)!r} uses plain http:// to a host that is not "
+            "loopback: every request and its signature would cross the network "
+            "unencrypted, and the default signing hash (md5 of page, action and key) "
+            "is valid for ever, so anyone who sees one request can replay it. Use "
+            "https://, or pass allow_insecure_http=True if you accept that risk "
+            "(http:// to localhost, 127.0.0.0/8 and ::1 is always allowed)"
         )
     return url.copy_with(path="/", query=None, fragment=None)
 
@@ -98,6 +141,11 @@ class Client(ResourcesMixin):
     ``RateLimit()`` = 1 request/s; ``None`` turns it off), at most ``max_concurrency``
     requests in flight, and a pause gate that holds every call back after an error 20.
     ``on_event`` receives typed events (requests, responses, retries, pauses).
+
+    ``account_url`` is ``https://`` and carries no ``user:password@``. Plain ``http://``
+    is accepted only for loopback hosts (``localhost``, 127.0.0.0/8, ``::1``: a local
+    ``FakeWorksection``), since the default signing hash is replayable by anyone who
+    sees a request; ``allow_insecure_http=True`` lifts that for any host.
     """
 
     def __init__(
@@ -115,8 +163,9 @@ class Client(ResourcesMixin):
         on_event: EventHook | None = None,
         clock: Clock | None = None,
         wall_clock: Callable[[], float] = time.time,
+        allow_insecure_http: bool = False,
     ) -> None:
-        self._url = _account_url(account_url)
+        self._url = _account_url(account_url, allow_insecure_http=allow_insecure_http)
         if isinstance(signer, BearerToken):
             if api_key:
                 raise ValueError("an OAuth2 client (signer=BearerToken(...)) takes no api_key")
