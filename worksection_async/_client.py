@@ -11,6 +11,7 @@ import inspect
 import ipaddress
 import logging
 import os
+import secrets
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from types import TracebackType
@@ -269,22 +270,16 @@ class Client(ResourcesMixin):
 
         Nothing is buffered whole: chunks go to ``destination`` as they arrive (a path
         is written through anyio's thread-backed file; a file object's ``write`` is
-        awaited if it is async, else run in a worker thread). A failed download
-        removes the partial file it created at a path.
+        awaited if it is async, else run in a worker thread).
+
+        A path only ever holds a complete file: the chunks go to a temporary file
+        beside it (``.<name>.<random>.part``), renamed over the path once the whole
+        answer is in. On any failure or cancellation the temporary file is removed
+        (shielded from the cancellation) and whatever was at the path is left as it
+        was. A missing directory fails before anything is sent.
         """
         if isinstance(destination, (str, os.PathLike)):
-            path = anyio.Path(destination)
-
-            async def to_path() -> Download:
-                async with await anyio.open_file(path, "wb") as file:
-                    try:
-                        return await self._transport.download(call, file.write)
-                    except BaseException:
-                        await file.aclose()
-                        await path.unlink(missing_ok=True)
-                        raise
-
-            return await self._run(call, to_path)
+            return await self._download_to_path(call, anyio.Path(destination))
         write = destination.write
         if inspect.iscoroutinefunction(write):
             return await self._run(call, lambda: self._transport.download(call, write))
@@ -293,6 +288,35 @@ class Client(ResourcesMixin):
             return await anyio.to_thread.run_sync(write, chunk)
 
         return await self._run(call, lambda: self._transport.download(call, write_in_thread))
+
+    async def _download_to_path(self, call: Call, path: anyio.Path) -> Download:
+        self._check_open()
+        # Beside the target, so the final rename stays on one file system; "x" so an
+        # existing file is never written through. The name is capped below NAME_MAX.
+        partial = path.with_name(f".{path.name[:200]}.{secrets.token_hex(8)}.part")
+        file = await anyio.open_file(partial, "xb")
+        attempts = 0
+        try:
+
+            async def attempt() -> Download:
+                nonlocal attempts
+                attempts += 1
+                if attempts > 1:  # a retry (error 20) starts the file again from nothing
+                    await file.seek(0)
+                    await file.truncate()
+                return await self._transport.download(call, file.write)
+
+            result = await self._run(call, attempt)
+            await file.aclose()
+            await partial.replace(path)
+        except BaseException:
+            # Clean up even when cancelled: unshielded, these awaits would raise at
+            # once and leave the partial file behind.
+            with anyio.CancelScope(shield=True):
+                await file.aclose()
+                await partial.unlink(missing_ok=True)
+            raise
+        return result
 
     async def _run(self, call: Call, operation: Callable[[], Awaitable[R]]) -> R:
         self._check_open()
