@@ -225,3 +225,12 @@ async def test_a_missing_directory_fails_before_anything_is_sent(
             await download(client, tmp_path / "missing" / "report.bin")
     assert events == []
     assert listing(tmp_path) == []
+
+
+async def test_a_long_file_name_still_downloads(tmp_path: Path, clock: RecordingClock) -> None:
+    """A 250-byte name (non-ASCII) fits: the temporary name is shortened, not the file's."""
+    target = tmp_path / ("é" * 125)
+    async with make_client(lambda r: file_response(Chunks(2)), clock) as client:
+        await download(client, target)
+    assert target.read_bytes() == 2 * CHUNK
+    assert listing(tmp_path) == [target.name]

@@ -292,8 +292,10 @@ class Client(ResourcesMixin):
     async def _download_to_path(self, call: Call, path: anyio.Path) -> Download:
         self._check_open()
         # Beside the target, so the final rename stays on one file system; "x" so an
-        # existing file is never written through. The name is capped below NAME_MAX.
-        partial = path.with_name(f".{path.name[:200]}.{secrets.token_hex(8)}.part")
+        # existing file is never written through. A long name is shortened so the
+        # temporary one stays within the usual 255-byte limit.
+        stem = os.fsdecode(os.fsencode(path.name)[:200])
+        partial = path.with_name(f".{stem}.{secrets.token_hex(8)}.part")
         file = await anyio.open_file(partial, "xb")
         attempts = 0
         try:
