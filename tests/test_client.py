@@ -36,6 +36,73 @@ def test_account_url_must_be_an_http_url_with_a_host(url: str) -> None:
         Client(url, API_KEY)
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://acme.worksection.com",
+        "http://10.0.0.7:8080",
+        "http://0.0.0.0:8080",
+        "http://[fe80::1]:8080",
+        "http://localhost.evil.example",
+    ],
+)
+def test_plain_http_to_a_remote_host_is_refused(url: str) -> None:
+    """http:// beyond loopback is refused, and the message says why and how to opt in."""
+    with pytest.raises(ValueError, match="http://") as caught:
+        Client(url, API_KEY)
+    message = str(caught.value)
+    assert "replay" in message and "allow_insecure_http=True" in message
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8080",
+        "http://127.3.2.1",
+        "http://localhost:8080",
+        "http://LOCALHOST",
+        "http://[::1]:8080",
+        "http://[::ffff:127.0.0.1]:8080",
+    ],
+)
+def test_plain_http_to_loopback_is_fine(url: str) -> None:
+    """A local fake or tunnel on loopback needs no opt-in."""
+    assert Client(url, API_KEY).account_url.startswith("http://")
+
+
+def test_plain_http_anywhere_with_the_opt_in() -> None:
+    """allow_insecure_http=True accepts http:// for any host."""
+    client = Client("http://acme.worksection.com", API_KEY, allow_insecure_http=True)
+    assert client.account_url == "http://acme.worksection.com"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://user:s3cr3t-pw@acme.worksection.com",
+        "https://:s3cr3t-pw@acme.worksection.com",
+        "https://user:s3cr3t-pw@acme.worksection.com/api/",
+        "http://user:s3cr3t-pw@10.0.0.1",
+        "https://user:s3cr3t-pw@acme.worksection.com:bad-port",
+        "https://user:s3cr3t/pw@acme.worksection.com",
+        "user:s3cr3t-pw@acme.worksection.com",
+    ],
+)
+def test_userinfo_in_the_account_url_is_refused_without_echoing_it(url: str) -> None:
+    """A password in the URL would show in repr() and account_url: refused, and the
+    error (message, cause, context) never repeats it."""
+    with pytest.raises(ValueError, match="account_url") as caught:
+        Client(url, API_KEY)
+    shown = "".join(traceback.format_exception(caught.value))
+    assert "s3cr3t" not in shown
+
+
+def test_a_user_name_alone_is_refused_too() -> None:
+    """``user@host`` is userinfo as well."""
+    with pytest.raises(ValueError, match="user name or password"):
+        Client("https://user@acme.worksection.com", API_KEY)
+
+
 def test_account_url_trailing_slash_is_fine() -> None:
     """The account address may end with a slash."""
     assert Client("https://acme.worksection.com/", API_KEY).account_url == ACCOUNT

@@ -8,10 +8,6 @@
         task = await client.call("get_task", page="/project/1/2/")
 """
 
-from __future__ import annotations
-
-from importlib.metadata import PackageNotFoundError, version
-
 from ._call import Call, JSONParam, UploadFile
 from ._client import DEFAULT_TIMEOUT, Client, ClientClosedError
 from ._clock import Clock, MonotonicClock
@@ -60,6 +56,7 @@ from ._retry import DEFAULT_PACED_DEADLINE, DEFAULT_RETRY, RetryPolicy
 from ._signing import HmacToken, PageHash, QueryHash, Signer
 from ._throttle import DEFAULT_MAX_CONCURRENCY, DEFAULT_RATE_LIMIT, QuotaSnapshot, RateLimit
 from ._transport import Download
+from ._version import __version__
 from .resources import (
     AllTasksExtra,
     AsyncWritable,
@@ -95,11 +92,6 @@ from .resources import (
     WebhooksNamespace,
 )
 from .resources._protocol import Destination
-
-try:
-    __version__ = version("worksection-async")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree
-    __version__ = "0.0.0"
 
 __all__ = [
     "APIError",

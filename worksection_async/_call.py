@@ -3,19 +3,28 @@
 A call is what the resource layer builds and the transport signs. Parameter values are
 normalised once, here, into the API's wire strings:
 
-* ``str`` stays as it is, ``int``/``float`` become their decimal text,
+* ``str`` stays as it is, ``int``/``float``/``Decimal`` become their decimal text,
 * ``bool`` becomes ``"1"``/``"0"`` (the API's flags),
 * ``datetime.date`` becomes ``DD.MM.YYYY`` (the API's request date format),
 * a list or tuple of strings is a *repeated* parameter (``todo[]=a&todo[]=b``);
   the API's comma lists (emails, tags, ``extra``) are plain comma strings,
 * ``None`` means "not sent".
+
+Whatever cannot be sent faithfully is refused here, before a quota token is taken or an
+event fires, with a ``ValueError``/``TypeError`` naming the parameter: NaN and
+infinities, numbers whose decimal text would exceed ``MAX_NUMBER_DIGITS`` digits
+(``Decimal("1e999999")`` is a million digits), and text that is not valid UTF-8 (lone
+surrogates such as ``"\\ud800"``) in values, list items, structured JSON and file names.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
+import math
 import re
 from collections.abc import Mapping, Sequence
+from decimal import Decimal
 from typing import IO, TypeAlias
 
 import attrs
@@ -24,13 +33,16 @@ from ._json import JSONValue
 from ._pages import Page, ProjectPage, SubtaskPage, TaskPage, parse_page
 
 __all__ = [
+    "MAX_NUMBER_DIGITS",
     "Call",
     "FileContent",
     "JSONParam",
     "ParamValue",
     "UploadFile",
     "WireValue",
+    "check_text",
     "coerce_page",
+    "plain_decimal",
 ]
 
 
@@ -48,7 +60,9 @@ WireValue: TypeAlias = str | tuple[str, ...] | JSONParam
 """A normalised parameter: one string, the items of a repeated ``key[]`` parameter, or
 structured JSON."""
 
-ParamValue: TypeAlias = str | int | float | bool | dt.date | Sequence[str] | JSONParam | None
+ParamValue: TypeAlias = (
+    str | int | float | Decimal | bool | dt.date | Sequence[str] | JSONParam | None
+)
 """What a caller may pass as a parameter value (see the module docstring)."""
 
 FileContent: TypeAlias = bytes | IO[bytes]
@@ -56,6 +70,77 @@ FileContent: TypeAlias = bytes | IO[bytes]
 _ACTION = re.compile(r"[a-z][a-z0-9_]*")
 _VALID_ACTIONS: set[str] = set()
 _KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*")
+
+MAX_NUMBER_DIGITS = 400
+"""The most digits a number parameter may be sent with. Every finite ``float`` fits
+(the largest is 309 digits); a ``Decimal`` or ``int`` beyond it is refused."""
+
+_INT_LIMIT = 10**MAX_NUMBER_DIGITS
+
+
+def check_text(label: str, text: str) -> None:
+    """Refuse text that cannot be encoded as UTF-8 (a lone surrogate such as ``\\ud800``)."""
+    if text.isascii():
+        return
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError(
+            f"{label}: contains a lone surrogate {text[exc.start]!r} at index {exc.start}, "
+            "which is not valid Unicode text and cannot be sent as UTF-8"
+        ) from None
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else f"{text[:40]}...{text[-12:]}"
+
+
+def plain_decimal(label: str, value: Decimal) -> str:
+    """A finite ``Decimal`` as exact plain decimal text (``12.5``, ``100``, never
+    ``1E+2``), trailing fractional zeros dropped; NaN, infinities and numbers longer than
+    ``MAX_NUMBER_DIGITS`` digits are refused before anything is expanded."""
+    if not value.is_finite():
+        raise ValueError(f"{label} must be a finite number, got {_short(value)}")
+    _, digits, exponent = value.as_tuple()
+    assert isinstance(exponent, int)  # finite
+    if exponent >= 0:
+        length = len(digits) + exponent
+    else:  # "123.45" has 5 digits, "0.001" has 4
+        length = len(digits) if len(digits) > -exponent else 1 - exponent
+    if length > MAX_NUMBER_DIGITS:
+        raise ValueError(
+            f"{label}: {_short(value)} would be sent as a number of {length:,} digits; "
+            f"at most {MAX_NUMBER_DIGITS} are allowed"
+        )
+    if not value:
+        return "0"
+    text = format(value, "f")  # exact: no precision given, so no context rounding
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text
+
+
+def _check_json(key: str, value: JSONParam) -> None:
+    try:
+        json.dumps(value.value, ensure_ascii=False, allow_nan=False).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError(
+            f"parameter {key!r}: the JSON value contains a lone surrogate, which is not "
+            "valid Unicode text and cannot be sent as UTF-8"
+        ) from exc
+    except ValueError as exc:  # NaN, infinities, a circular reference
+        raise ValueError(f"parameter {key!r}: not valid JSON ({exc})") from None
+    except TypeError as exc:
+        raise TypeError(f"parameter {key!r}: not JSON-serialisable ({exc})") from None
+    except RecursionError:
+        raise ValueError(f"parameter {key!r}: the JSON value is nested too deeply") from None
+
+
+def _sendable_text(instance: UploadFile, attribute: attrs.Attribute[str], value: str) -> None:
+    if not isinstance(value, str):
+        raise TypeError(f"UploadFile {attribute.name} must be str, got {type(value).__name__}")
+    check_text(f"UploadFile {attribute.name}", value)
 
 
 def _resendable(instance: UploadFile, attribute: object, value: FileContent) -> None:
@@ -85,22 +170,35 @@ class UploadFile:
     call is retried after error 20).
     """
 
-    field: str
-    filename: str
+    field: str = attrs.field(validator=_sendable_text)
+    filename: str = attrs.field(validator=_sendable_text)
     content: FileContent = attrs.field(repr=False, validator=_resendable)
     content_type: str = "application/octet-stream"
 
 
 def render_value(key: str, value: ParamValue) -> WireValue:
     """Normalise one parameter value into its wire form (see module docstring)."""
-    if isinstance(value, (str, JSONParam)):
+    if isinstance(value, str):
+        if not value.isascii():
+            check_text(f"parameter {key!r}", value)
         return value
     if isinstance(value, bool):
         return "1" if value else "0"
     if isinstance(value, int):
+        if not -_INT_LIMIT < value < _INT_LIMIT:
+            raise ValueError(
+                f"parameter {key!r}: an integer of more than {MAX_NUMBER_DIGITS} digits"
+            )
         return str(value)
     if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"parameter {key!r} must be a finite number, got {value!r}")
         return repr(value) if not value.is_integer() else str(int(value))
+    if isinstance(value, Decimal):
+        return plain_decimal(f"parameter {key!r}", value)
+    if isinstance(value, JSONParam):
+        _check_json(key, value)
+        return value
     if isinstance(value, dt.datetime):
         raise TypeError(
             f"parameter {key!r}: the API takes dates, not datetimes; pass {value.date()!r}"
@@ -109,11 +207,13 @@ def render_value(key: str, value: ParamValue) -> WireValue:
         return value.strftime("%d.%m.%Y")
     if isinstance(value, (list, tuple)):
         items = tuple(value)
-        for item in items:
+        for index, item in enumerate(items):
             if not isinstance(item, str):
                 raise TypeError(
                     f"parameter {key!r}: list items must be str, got {type(item).__name__}"
                 )
+            if not item.isascii():
+                check_text(f"parameter {key!r} item {index}", item)
         return items
     raise TypeError(f"parameter {key!r}: unsupported value type {type(value).__name__}")
 
@@ -152,7 +252,7 @@ class Call:
                 _VALID_ACTIONS.add(action)
         rendered: list[tuple[str, WireValue]] = []
         for key, value in (params or {}).items():
-            if not _KEY.fullmatch(key):
+            if not isinstance(key, str) or not _KEY.fullmatch(key):
                 raise ValueError(f"invalid parameter name: {key!r}")
             if key in ("action", "hash", "page"):
                 raise ValueError(f"parameter {key!r} is set by the client, not by the caller")

@@ -8,8 +8,10 @@ throttle. Every default is a module constant here or in the module that uses it.
 from __future__ import annotations
 
 import inspect
+import ipaddress
 import logging
 import os
+import secrets
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from types import TracebackType
@@ -61,20 +63,62 @@ class ClientClosedError(WorksectionError, RuntimeError):
     """The client was used after ``aclose()`` (or after its ``async with`` block)."""
 
 
-def _account_url(value: str | httpx.URL) -> httpx.URL:
+def _shown(value: str | httpx.URL) -> str:
+    """The URL as given, for an error message, with anything before an ``@`` masked
+    (a password, however it is written)."""
+    text = str(value)
+    if "@" not in text:
+        return text
+    scheme, separator, rest = text.partition("://")
+    if not separator:
+        scheme, rest = "", text
+    return f"{scheme}{separator}***@{rest.rpartition('@')[2]}"
+
+
+def _is_loopback(host: str) -> bool:
+    """``localhost``, 127.0.0.0/8 or ``::1`` (also as an IPv4-mapped IPv6 address)."""
+    if host.rstrip(".").lower() == "localhost":
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.is_loopback
+
+
+def _account_url(value: str | httpx.URL, *, allow_insecure_http: bool = False) -> httpx.URL:
     try:
         url = httpx.URL(value)
-    except (httpx.InvalidURL, TypeError) as exc:
-        raise ValueError(f"account_url is not a valid URL: {value!r}") from exc
+    except (httpx.InvalidURL, TypeError):
+        # Not chained: httpx's message may quote the URL, password and all.
+        raise ValueError(f"account_url is not a valid URL: {_shown(value)!r}") from None
+    if url.userinfo:
+        # Never echo the URL here: the password is in it.
+        raise ValueError(
+            "account_url must not contain a user name or password ('user:password@'): "
+            "it would show in the client's repr and account_url; the API key "
+            "authenticates the client"
+        )
     if url.scheme not in ("http", "https") or not url.host:
         raise ValueError(
             f"account_url must be an http(s) URL with a host, like "
-            f"'https://acme.worksection.com', got {str(value)!r}"
+            f"'https://acme.worksection.com', got {_shown(value)!r}"
         )
     if url.path not in ("", "/") or url.query or url.fragment:
         raise ValueError(
             f"account_url must be the account's address without a path, like "
-            f"'https://acme.worksection.com', got {str(value)!r}"
+            f"'https://acme.worksection.com', got {_shown(value)!r}"
+        )
+    if url.scheme == "http" and not allow_insecure_http and not _is_loopback(url.host):
+        raise ValueError(
+            f"account_url {_shown(value)!r} uses plain http:// to a host that is not "
+            "loopback: every request and its signature would cross the network "
+            "unencrypted, and the default signing hash (md5 of page, action and key) "
+            "is valid for ever, so anyone who sees one request can replay it. Use "
+            "https://, or pass allow_insecure_http=True if you accept that risk "
+            "(http:// to localhost, 127.0.0.0/8 and ::1 is always allowed)"
         )
     return url.copy_with(path="/", query=None, fragment=None)
 
@@ -100,6 +144,11 @@ class Client(ResourcesMixin):
     ``RateLimit()`` = 1 request/s; ``None`` turns it off), at most ``max_concurrency``
     requests in flight, and a pause gate that holds every call back after an error 20.
     ``on_event`` receives typed events (requests, responses, retries, pauses).
+
+    ``account_url`` is ``https://`` and carries no ``user:password@``. Plain ``http://``
+    is accepted only for loopback hosts (``localhost``, 127.0.0.0/8, ``::1``: a local
+    ``FakeWorksection``), since the default signing hash is replayable by anyone who
+    sees a request; ``allow_insecure_http=True`` lifts that for any host.
     """
 
     def __init__(
@@ -117,8 +166,9 @@ class Client(ResourcesMixin):
         on_event: EventHook | None = None,
         clock: Clock | None = None,
         wall_clock: Callable[[], float] = time.time,
+        allow_insecure_http: bool = False,
     ) -> None:
-        self._url = _account_url(account_url)
+        self._url = _account_url(account_url, allow_insecure_http=allow_insecure_http)
         if isinstance(signer, BearerToken):
             if api_key:
                 raise ValueError("an OAuth2 client (signer=BearerToken(...)) takes no api_key")
@@ -222,22 +272,16 @@ class Client(ResourcesMixin):
 
         Nothing is buffered whole: chunks go to ``destination`` as they arrive (a path
         is written through anyio's thread-backed file; a file object's ``write`` is
-        awaited if it is async, else run in a worker thread). A failed download
-        removes the partial file it created at a path.
+        awaited if it is async, else run in a worker thread).
+
+        A path only ever holds a complete file: the chunks go to a temporary file
+        beside it (``.<name>.<random>.part``), renamed over the path once the whole
+        answer is in. On any failure or cancellation the temporary file is removed
+        (shielded from the cancellation) and whatever was at the path is left as it
+        was. A missing directory fails before anything is sent.
         """
         if isinstance(destination, (str, os.PathLike)):
-            path = anyio.Path(destination)
-
-            async def to_path() -> Download:
-                async with await anyio.open_file(path, "wb") as file:
-                    try:
-                        return await self._transport.download(call, file.write)
-                    except BaseException:
-                        await file.aclose()
-                        await path.unlink(missing_ok=True)
-                        raise
-
-            return await self._run(call, to_path)
+            return await self._download_to_path(call, anyio.Path(destination))
         write = destination.write
         if inspect.iscoroutinefunction(write):
             return await self._run(call, lambda: self._transport.download(call, write))
@@ -246,6 +290,37 @@ class Client(ResourcesMixin):
             return await anyio.to_thread.run_sync(write, chunk)
 
         return await self._run(call, lambda: self._transport.download(call, write_in_thread))
+
+    async def _download_to_path(self, call: Call, path: anyio.Path) -> Download:
+        self._check_open()
+        # Beside the target, so the final rename stays on one file system; "x" so an
+        # existing file is never written through. A long name is shortened so the
+        # temporary one stays within the usual 255-byte limit.
+        stem = os.fsdecode(os.fsencode(path.name)[:200])
+        partial = path.with_name(f".{stem}.{secrets.token_hex(8)}.part")
+        file = await anyio.open_file(partial, "xb")
+        attempts = 0
+        try:
+
+            async def attempt() -> Download:
+                nonlocal attempts
+                attempts += 1
+                if attempts > 1:  # a retry (error 20) starts the file again from nothing
+                    await file.seek(0)
+                    await file.truncate()
+                return await self._transport.download(call, file.write)
+
+            result = await self._run(call, attempt)
+            await file.aclose()
+            await partial.replace(path)
+        except BaseException:
+            # Clean up even when cancelled: unshielded, these awaits would raise at
+            # once and leave the partial file behind.
+            with anyio.CancelScope(shield=True):
+                await file.aclose()
+                await partial.unlink(missing_ok=True)
+            raise
+        return result
 
     async def _run(self, call: Call, operation: Callable[[], Awaitable[R]]) -> R:
         self._check_open()

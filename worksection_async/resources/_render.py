@@ -18,6 +18,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Final, Literal, Protocol, TypeAlias, get_args
 
+from .._call import plain_decimal
 from .._filters import Filter
 from .._pages import Page, ProjectPage, SubtaskPage, TaskPage, parse_page
 from ..models import ANYONE_EMAIL, NOONE_EMAIL, ProjectOptions
@@ -290,7 +291,7 @@ def decimal(name: str, value: Decimal | int | float | None) -> str | None:
             raise ValueError(f"{name} must be a finite number, got {value!r}")
         if value < 0:
             raise ValueError(f"{name} must not be negative, got {value}")
-        return format(value.normalize(), "f")
+        return plain_decimal(name, value)
     if value < 0:
         raise ValueError(f"{name} must not be negative, got {value}")
     return str(value)
