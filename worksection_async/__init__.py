@@ -50,6 +50,7 @@ from ._exceptions import (
     TaskRequiredError,
     TooManyRecordsError,
     TransportError,
+    TransportTimeoutError,
     WorksectionError,
 )
 from ._filters import CostFilter, Filter, TaskFilter, UnsupportedFieldError, all_of, any_of
@@ -195,6 +196,7 @@ __all__ = [
     "TimersNamespace",
     "TooManyRecordsError",
     "TransportError",
+    "TransportTimeoutError",
     "UnsupportedFieldError",
     "UploadFile",
     "UserRole",
