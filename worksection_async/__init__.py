@@ -13,7 +13,7 @@ from __future__ import annotations
 from importlib.metadata import PackageNotFoundError, version
 
 from ._call import Call, JSONParam, UploadFile
-from ._client import DEFAULT_TIMEOUT, Client, ClientClosedError
+from ._client import DEFAULT_MAX_RESPONSE_SIZE, DEFAULT_TIMEOUT, Client, ClientClosedError
 from ._clock import Clock, MonotonicClock
 from ._events import (
     ClientEvent,
@@ -121,6 +121,7 @@ __all__ = [
     "CostFilter",
     "CostsNamespace",
     "DEFAULT_MAX_CONCURRENCY",
+    "DEFAULT_MAX_RESPONSE_SIZE",
     "DEFAULT_RATE_LIMIT",
     "DEFAULT_RETRY",
     "DEFAULT_TIMEOUT",
