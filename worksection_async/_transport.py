@@ -3,6 +3,12 @@
 This is the only module that does HTTP and the only one that catches ``httpx``
 exceptions: they are translated here, once, into ``TransportError`` (no answer) and
 ``ProtocolError`` (an answer that is not the API's envelope), chained with ``from``.
+
+Each attempt is bounded: the whole exchange within the total timeout (an anyio cancel
+scope; httpx's own timeouts are per phase), the answer within ``max_response_size``
+bytes, its JSON within the parser's nesting limit. Redirects are never followed. An
+httpcore ``trace`` hook tells whether the request started going out (``request_sent``).
+Error messages mask the request's own secrets in every encoding (``mask_secrets``).
 """
 
 from __future__ import annotations
