@@ -191,6 +191,7 @@ answers = st.tuples(
             {"content-type": "application/json"},
             {"content-type": "text/html"},
             {"location": "https://elsewhere.example/"},
+            {"location": "http://\x00bad/"},
             {"content-encoding": "gzip"},
         ]
     ),

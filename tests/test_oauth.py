@@ -327,6 +327,8 @@ token_answers = st.one_of(
 async def test_any_token_answer_gives_tokens_or_an_oauth2_error(status: int, body: bytes) -> None:
     """Whatever the token endpoint answers: tokens, or an OAuth2Error."""
     headers = {"location": "https://elsewhere.example/"} if status == 302 else {}
+    if status == 302 and body[:1] == b"\x00":
+        headers["location"] = "http://\x00bad/"  # unparsable: still an OAuth2Error
     try:
         tokens = await exchange(
             lambda request: httpx.Response(status, content=body, headers=headers)

@@ -269,3 +269,16 @@ async def test_a_bad_content_encoding_is_a_protocol_error() -> None:
     ) as client:
         with pytest.raises(ws.ProtocolError, match="content encoding"):
             await client.call("get_projects")
+
+
+async def test_a_redirect_to_an_unparsable_location_is_a_typed_error() -> None:
+    """A Location httpx cannot parse (httpx refuses it while reading the answer): a
+    TransportError that says the request went out, and nothing is re-sent."""
+    recorder = Recorder(302, "http://\x00bad/")
+    async with Client(
+        ACCOUNT, API_KEY, transport=httpx.MockTransport(recorder), rate_limit=None
+    ) as client:
+        with pytest.raises(ws.TransportError, match="location") as info:
+            await client.call("get_projects")
+    assert info.value.request_sent is True
+    assert recorder.hosts == ["acme.worksection.com"]

@@ -28,6 +28,7 @@ __all__ = [
     "check_max_response_size",
     "parse_json",
     "read_limited",
+    "redirect_target",
     "total_timeout_of",
 ]
 
@@ -130,6 +131,17 @@ async def _abandon(response: httpx.Response, chunks: AsyncIterator[bytes]) -> No
     await response.aclose()
     with contextlib.suppress(Exception):  # the closed stream's error, or its end
         await anext(chunks)
+
+
+def redirect_target(response: httpx.Response) -> str:
+    """Where a redirect points, as ``scheme://host[:port]`` (never its path or query,
+    which may echo the request); ``"an invalid location"`` if it cannot be parsed."""
+    try:
+        target = response.request.url.join(response.headers.get("location", ""))
+        where = f"{target.scheme}://{target.host or '?'}"
+        return f"{where}:{target.port}" if target.port is not None else where
+    except (httpx.InvalidURL, ValueError, TypeError):
+        return "an invalid location"
 
 
 def _refuse_constant(name: str) -> NoReturn:

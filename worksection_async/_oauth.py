@@ -39,7 +39,7 @@ import httpx
 from ._call import Call
 from ._exceptions import WorksectionError
 from ._json import JSONValue
-from ._limits import AnswerTooLarge, parse_json, read_limited
+from ._limits import AnswerTooLarge, parse_json, read_limited, redirect_target
 from ._signing import JSON_CONTENT_TYPE, WireRequest, encode_pairs, mask_secrets, page_ids
 
 __all__ = [
@@ -226,11 +226,11 @@ class OAuth2App:
             with anyio.move_on_after(total_timeout):
                 response = await http.send(request, stream=True, follow_redirects=False)
                 if response.is_redirect:
-                    target = response.request.url.join(response.headers["location"])
                     raise OAuth2Error(
                         "invalid_response",
-                        f"HTTP {response.status_code} redirect to {target.host or '?'}, not "
-                        f"followed: the client secret is only sent to the token endpoint",
+                        f"HTTP {response.status_code} redirect to "
+                        f"{mask_secrets(redirect_target(response), secrets)}, not followed: "
+                        f"the client secret is only sent to the token endpoint",
                     )
                 try:
                     content = await read_limited(response, max_response_size)

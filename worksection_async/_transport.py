@@ -33,7 +33,13 @@ from ._exceptions import (
     api_error,
 )
 from ._json import JSONValue
-from ._limits import DEFAULT_MAX_RESPONSE_SIZE, AnswerTooLarge, parse_json, read_limited
+from ._limits import (
+    DEFAULT_MAX_RESPONSE_SIZE,
+    AnswerTooLarge,
+    parse_json,
+    read_limited,
+    redirect_target,
+)
 from ._oauth import BearerToken
 from ._signing import MAX_FORM_LENGTH, Signer, WireRequest, mask_secrets, redact_hash
 
@@ -538,15 +544,7 @@ def _refuse_redirect(response: httpx.Response, secrets: tuple[str, ...]) -> None
     target host."""
     if not response.is_redirect:
         return
-    location = response.headers.get("location", "")
-    try:
-        target = response.request.url.join(location)
-        where = target.host or "?"
-        if target.port is not None:
-            where += f":{target.port}"
-        where = f"{target.scheme}://{where}"
-    except (httpx.InvalidURL, ValueError, TypeError):
-        where = "an invalid location"
+    where = redirect_target(response)
     raise ProtocolError(
         f"redirected to {_redact(where, secrets)}, not followed: a signed request is only "
         f"ever sent to the account's own host (check account_url)",
