@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 import worksection_async as ws
 from worksection_async import Client
+from worksection_async._transport import MAX_DETAILS_ITEMS, MAX_ERROR_TEXT
 
 from .conftest import ACCOUNT, API_KEY
 
@@ -227,3 +228,36 @@ async def test_any_answer_is_a_result_or_a_worksection_error(
 class _Sink:
     def write(self, data: bytes) -> int:
         return len(data)
+
+
+async def test_a_huge_error_message_is_cut_with_a_note() -> None:
+    """A 5 MB error message: the APIError keeps the first 64 K characters (masked) and
+    says how much was left out, instead of masking megabytes of text."""
+    message = "x" * (5 * 1024 * 1024) + API_KEY
+    body = json.dumps({"status": "error", "status_code": 10, "message": message}).encode()
+    async with answering(200, body) as client:
+        with pytest.raises(ws.FieldRequiredError) as info:
+            await client.call("post_task")
+    shown = info.value.message
+    assert shown.startswith("x" * 1000)
+    assert shown.endswith(f"[... {len(message) - MAX_ERROR_TEXT} more characters not shown]")
+    assert len(shown) < MAX_ERROR_TEXT + 100
+
+
+@pytest.mark.parametrize(
+    "details",
+    [["e@x.com"] * (MAX_DETAILS_ITEMS + 1), ["y" * 1000] * 100, {"k" * 70_000: 1}],
+)
+async def test_huge_error_details_are_a_protocol_error(details: object) -> None:
+    """message_details with over 10,000 values or 64 K characters: ProtocolError."""
+    body = json.dumps(
+        {
+            "status": "error",
+            "status_code": 11,
+            "message": "Invalid email",
+            "message_details": details,
+        }
+    ).encode()
+    async with answering(200, body) as client:
+        with pytest.raises(ws.ProtocolError, match="message_details"):
+            await client.call("subscribe")

@@ -18,7 +18,7 @@ import pytest
 import worksection_async as ws
 from worksection_async import Client
 from worksection_async._signing import MAX_FORM_LENGTH, mask_secrets
-from worksection_async._transport import SNIPPET_LENGTH, _snippet
+from worksection_async._transport import MAX_ERROR_TEXT, SNIPPET_LENGTH, _snippet
 
 from .conftest import ACCOUNT, API_KEY
 
@@ -172,3 +172,17 @@ def test_hash_parameters_are_masked_with_an_encoded_equals_sign() -> None:
     for value in ("1f2e", "3c4d", "5e6f", "7a8b", "9c0d"):
         assert value not in masked
     assert masked.count("[redacted]") == 5
+
+
+async def test_a_key_cut_by_the_message_limit_does_not_leak_in_part() -> None:
+    """An over-long error message is cut; a key straddling the cut is not shown in part."""
+    message = "x" * (MAX_ERROR_TEXT - 10) + API_KEY + "y" * 1000
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"status": "error", "status_code": 0, "message": message})
+
+    async with echoing(handler) as client:
+        with pytest.raises(ws.APIError) as info:
+            await client.call("get_projects")
+    assert API_KEY[:8] not in info.value.message
+    assert "more characters not shown" in info.value.message

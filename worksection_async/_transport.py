@@ -105,6 +105,12 @@ def _redact(text: str, secrets: Iterable[str]) -> str:
     return mask_secrets(text, secrets)
 
 
+def _margin(secrets: tuple[str, ...]) -> int:
+    """How long the longest encoding of a secret that ``mask_secrets`` knows can be."""
+    longest = max((len(secret) for secret in secrets), default=0)
+    return MAX_FORM_LENGTH * longest + 8 if longest else 0
+
+
 def _snippet(body: bytes, secrets: tuple[str, ...]) -> str:
     """The first ``SNIPPET_LENGTH`` characters of ``body``, whitespace collapsed, with
     every secret masked in every form (``mask_secrets``).
@@ -113,14 +119,72 @@ def _snippet(body: bytes, secrets: tuple[str, ...]) -> str:
     end cannot be recognised, so when the body goes on past the window, the masked text
     loses as many characters as the longest encoding of a secret could take.
     """
-    longest = max((len(secret) for secret in secrets), default=0)
-    margin = MAX_FORM_LENGTH * longest + 8 if longest else 0
+    margin = _margin(secrets)
     window = SNIPPET_LENGTH * 4 + margin
     text = bytes(body[:window]).decode("utf-8", errors="replace")
     text = _redact(" ".join(text.split()), secrets)
     if len(body) > window and margin:
         text = text[: max(0, len(text) - margin)]
     return text[:SNIPPET_LENGTH]
+
+
+MAX_ERROR_TEXT: Final = 65_536
+"""Most characters of an error's ``message`` kept (the rest is replaced by a note saying
+how much), and of all its ``message_details`` strings together (more is a
+``ProtocolError``). The API's are a sentence or a field name; masking is linear, but a
+64 MB message would still take seconds."""
+
+MAX_DETAILS_DEPTH: Final = 32
+"""Deepest ``message_details`` kept in an ``APIError`` (the API's are one level deep)."""
+
+MAX_DETAILS_ITEMS: Final = 10_000
+"""Most values (strings, numbers, lists, objects) in ``message_details``."""
+
+
+def _masked_message(text: str, secrets: tuple[str, ...]) -> str:
+    """``text`` with its secrets masked; past ``MAX_ERROR_TEXT`` characters, cut with a
+    note saying so (the window rule of ``_snippet`` keeps a cut secret out)."""
+    if len(text) <= MAX_ERROR_TEXT:
+        return _redact(text, secrets)
+    margin = _margin(secrets)
+    masked = _redact(text[: MAX_ERROR_TEXT + margin], secrets)
+    masked = masked[: max(0, len(masked) - margin)][:MAX_ERROR_TEXT]
+    return f"{masked} [... {len(text) - MAX_ERROR_TEXT} more characters not shown]"
+
+
+def _masked_details(details: JSONValue, secrets: tuple[str, ...], http_status: int) -> JSONValue:
+    """``details`` with every string masked (``mask_secrets``). Too deep (unprintable)
+    or too large a value is a ``ProtocolError``."""
+    items = chars = 0
+
+    def text(value: str) -> str:
+        nonlocal chars
+        chars += len(value)
+        if chars > MAX_ERROR_TEXT:
+            raise ProtocolError(
+                f"error envelope's message_details holds over {MAX_ERROR_TEXT} characters",
+                http_status=http_status,
+            )
+        return _redact(value, secrets)
+
+    def walk(value: JSONValue, depth: int) -> JSONValue:
+        nonlocal items
+        items += 1
+        if depth > MAX_DETAILS_DEPTH or items > MAX_DETAILS_ITEMS:
+            raise ProtocolError(
+                f"error envelope's message_details is nested over {MAX_DETAILS_DEPTH} levels "
+                f"or holds over {MAX_DETAILS_ITEMS} values",
+                http_status=http_status,
+            )
+        if isinstance(value, str):
+            return text(value)
+        if isinstance(value, list):
+            return [walk(item, depth + 1) for item in value]
+        if isinstance(value, dict):
+            return {text(key): walk(item, depth + 1) for key, item in value.items()}
+        return value
+
+    return walk(details, 0)
 
 
 MAX_CODE_DIGITS: Final = 9
@@ -137,31 +201,6 @@ def _as_code(value: JSONValue) -> int | None:
     if isinstance(value, str) and _CODE.fullmatch(value.strip()):
         return int(value.strip())
     return None
-
-
-MAX_DETAILS_DEPTH: Final = 32
-"""Deepest ``message_details`` kept in an ``APIError`` (the API's are one level deep)."""
-
-
-def _masked_details(details: JSONValue, secrets: tuple[str, ...], http_status: int) -> JSONValue:
-    """``details`` with every string masked (``mask_secrets``); too deep a value is a
-    ``ProtocolError``, as it could not even be printed."""
-
-    def walk(value: JSONValue, depth: int) -> JSONValue:
-        if depth > MAX_DETAILS_DEPTH:
-            raise ProtocolError(
-                f"error envelope's message_details nested over {MAX_DETAILS_DEPTH} levels",
-                http_status=http_status,
-            )
-        if isinstance(value, str):
-            return _redact(value, secrets)
-        if isinstance(value, list):
-            return [walk(item, depth + 1) for item in value]
-        if isinstance(value, dict):
-            return {_redact(k, secrets): walk(v, depth + 1) for k, v in value.items()}
-        return value
-
-    return walk(details, 0)
 
 
 def decode_envelope(
@@ -193,7 +232,7 @@ def decode_envelope(
         if isinstance(parsed, dict):
             found = parsed.get("message") or parsed.get("error_description") or parsed.get("error")
             if isinstance(found, str):
-                reason = _redact(found, secrets)
+                reason = _masked_message(found, secrets)
         raise AuthenticationError(None, reason, action=call.action, page=call.page, http_status=401)
     if status != 200:
         reason = "HTML error page" if _looks_like_html(headers, body) else "unexpected HTTP status"
@@ -225,7 +264,7 @@ def decode_envelope(
         message = envelope.get("message")
         raise api_error(
             _as_code(envelope.get("status_code")),
-            _redact(message, secrets) if isinstance(message, str) else "",
+            _masked_message(message, secrets) if isinstance(message, str) else "",
             _masked_details(envelope.get("message_details"), secrets, status),
             action=call.action,
             page=call.page,
