@@ -337,3 +337,18 @@ async def test_any_token_answer_gives_tokens_or_an_oauth2_error(status: int, bod
         return
     assert isinstance(tokens.access_token, str)
     assert tokens.expires_at is None or tokens.expires_at < float("inf")
+
+
+async def test_a_huge_error_description_is_cut_with_a_note() -> None:
+    """A 500 kB error description keeps its first 4,096 characters and says so."""
+    description = "z" * 500_000
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(
+            400, json={"error": "invalid_grant", "error_description": description}
+        )
+
+    with pytest.raises(ws.OAuth2Error) as info:
+        await exchange(handler)
+    assert info.value.description.startswith("z" * 4096 + " [... ")
+    assert len(info.value.description) < 4200

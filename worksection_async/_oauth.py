@@ -40,7 +40,14 @@ from ._call import Call
 from ._exceptions import WorksectionError
 from ._json import JSONValue
 from ._limits import AnswerTooLarge, parse_json, read_limited, redirect_target
-from ._signing import JSON_CONTENT_TYPE, WireRequest, encode_pairs, mask_secrets, page_ids
+from ._signing import (
+    JSON_CONTENT_TYPE,
+    WireRequest,
+    encode_pairs,
+    mask_secrets,
+    masked_prefix,
+    page_ids,
+)
 
 __all__ = [
     "DEFAULT_SCOPES",
@@ -71,6 +78,10 @@ TOKEN_TIMEOUT: Final = 30.0
 
 MAX_TOKEN_RESPONSE_SIZE: Final = 1024 * 1024
 """Most bytes read from the token endpoint (its answers are a few hundred bytes)."""
+
+MAX_ERROR_TEXT: Final = 4096
+"""Most characters of the token endpoint's ``error`` and description kept (the rest is
+replaced by a note saying how much)."""
 
 MAX_EXPIRES_IN: Final = 10**9
 """Largest ``expires_in`` taken as a number of seconds (about 31 years)."""
@@ -116,7 +127,10 @@ class OAuth2Tokens:
             if not isinstance(error, str) or not isinstance(description, str):
                 raise OAuth2Error("invalid_response", "the token endpoint sent an unreadable error")
             secrets = tuple(secrets)
-            raise OAuth2Error(mask_secrets(error, secrets), mask_secrets(description, secrets))
+            raise OAuth2Error(
+                masked_prefix(error, secrets, MAX_ERROR_TEXT),
+                masked_prefix(description, secrets, MAX_ERROR_TEXT),
+            )
         access, refresh = body.get("access_token"), body.get("refresh_token")
         if not isinstance(access, str) or not isinstance(refresh, str):
             raise OAuth2Error("invalid_response", "the token endpoint sent no tokens")

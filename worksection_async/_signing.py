@@ -41,7 +41,9 @@ __all__ = [
     "Signer",
     "WireRequest",
     "encode_pairs",
+    "mask_margin",
     "mask_secrets",
+    "masked_prefix",
     "md5_hex",
     "redact_hash",
 ]
@@ -364,3 +366,25 @@ class HmacToken:
             content_type=JSON_CONTENT_TYPE,
             headers=headers,
         )
+
+
+def mask_margin(secrets: Sequence[str]) -> int:
+    """How long the longest encoding of one of ``secrets`` that ``mask_secrets`` knows
+    can be."""
+    longest = max((len(secret) for secret in secrets), default=0)
+    return MAX_FORM_LENGTH * longest + 8 if longest else 0
+
+
+def masked_prefix(text: str, secrets: Sequence[str], limit: int) -> str:
+    """At most ``limit`` characters from the start of ``text``, secrets masked, with a
+    note saying how much was left out; only the start is ever scanned.
+
+    A secret cut in two where the scan stops cannot be recognised, so the scan goes a
+    margin further (the longest form of a secret) and that margin is dropped again.
+    """
+    if len(text) <= limit:
+        return mask_secrets(text, secrets)
+    margin = mask_margin(secrets)
+    masked = mask_secrets(text[: limit + margin], secrets)
+    masked = masked[: max(0, len(masked) - margin)][:limit]
+    return f"{masked} [... {len(text) - limit} more characters not shown]"

@@ -41,7 +41,14 @@ from ._limits import (
     redirect_target,
 )
 from ._oauth import BearerToken
-from ._signing import MAX_FORM_LENGTH, Signer, WireRequest, mask_secrets, redact_hash
+from ._signing import (
+    Signer,
+    WireRequest,
+    mask_margin,
+    mask_secrets,
+    masked_prefix,
+    redact_hash,
+)
 
 logger = logging.getLogger("worksection_async")
 
@@ -105,12 +112,6 @@ def _redact(text: str, secrets: Iterable[str]) -> str:
     return mask_secrets(text, secrets)
 
 
-def _margin(secrets: tuple[str, ...]) -> int:
-    """How long the longest encoding of a secret that ``mask_secrets`` knows can be."""
-    longest = max((len(secret) for secret in secrets), default=0)
-    return MAX_FORM_LENGTH * longest + 8 if longest else 0
-
-
 def _snippet(body: bytes, secrets: tuple[str, ...]) -> str:
     """The first ``SNIPPET_LENGTH`` characters of ``body``, whitespace collapsed, with
     every secret masked in every form (``mask_secrets``).
@@ -119,7 +120,7 @@ def _snippet(body: bytes, secrets: tuple[str, ...]) -> str:
     end cannot be recognised, so when the body goes on past the window, the masked text
     loses as many characters as the longest encoding of a secret could take.
     """
-    margin = _margin(secrets)
+    margin = mask_margin(secrets)
     window = SNIPPET_LENGTH * 4 + margin
     text = bytes(body[:window]).decode("utf-8", errors="replace")
     text = _redact(" ".join(text.split()), secrets)
@@ -143,13 +144,8 @@ MAX_DETAILS_ITEMS: Final = 10_000
 
 def _masked_message(text: str, secrets: tuple[str, ...]) -> str:
     """``text`` with its secrets masked; past ``MAX_ERROR_TEXT`` characters, cut with a
-    note saying so (the window rule of ``_snippet`` keeps a cut secret out)."""
-    if len(text) <= MAX_ERROR_TEXT:
-        return _redact(text, secrets)
-    margin = _margin(secrets)
-    masked = _redact(text[: MAX_ERROR_TEXT + margin], secrets)
-    masked = masked[: max(0, len(masked) - margin)][:MAX_ERROR_TEXT]
-    return f"{masked} [... {len(text) - MAX_ERROR_TEXT} more characters not shown]"
+    note saying so (``masked_prefix``)."""
+    return masked_prefix(text, secrets, MAX_ERROR_TEXT)
 
 
 def _masked_details(details: JSONValue, secrets: tuple[str, ...], http_status: int) -> JSONValue:
