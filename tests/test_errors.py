@@ -138,3 +138,91 @@ def test_errors_pickle_round_trip() -> None:
         "subscribe",
         ws.TaskPage(1, 2),
     )
+
+
+def _samples() -> dict[type[BaseException], BaseException]:
+    """One instance of every exception class the package exports, fields filled in."""
+    from worksection_async.models import StructureError
+
+    page = ws.TaskPage(1, 2)
+    samples: dict[type[BaseException], BaseException] = {}
+    for code, message, cls in TABLE:
+        samples[cls] = api_error(code, message, {"field": ["x"]}, action="a", page=page)
+    invalid_hash = api_error(2, "Action hash is missed or invalid", signer="QueryHash")
+    samples[ws.InvalidHashError] = invalid_hash
+    samples[ws.QuotaExceededError] = api_error(20, "Quota exceeded", action="a").with_attempts(3)
+    samples[ws.APIError] = api_error(99, "New", [1, 2], action="b", http_status=200)
+    samples[ws.NotFoundError] = ws.NotFoundError(4, "Gone", action="c", page=page)
+    samples[ws.ConflictError] = ws.ConflictError(12, "Closed", http_status=200)
+    samples[ws.TooManyRecordsError] = api_error(None, "Too many tasks (10000 max)")
+    samples[ws.AuthenticationError] = ws.AuthenticationError(
+        None, "Unauthorized (HTTP 401)", action="me", http_status=401
+    )
+    samples[ws.TransportError] = ws.TransportError("network error", request_sent=False)
+    samples[ws.TransportTimeoutError] = ws.TransportTimeoutError("slow", request_sent=True)
+    samples[ws.ProtocolError] = ws.ProtocolError(
+        "HTML error page", http_status=502, snippet="<html>", request_sent=True
+    )
+    samples[ws.OAuth2Error] = ws.OAuth2Error("invalid_grant", "code expired")
+    samples[ws.ClientClosedError] = ws.ClientClosedError("this Client is closed")
+    samples[ws.UnsupportedFieldError] = ws.UnsupportedFieldError("status")
+    samples[ws.WorksectionError] = ws.WorksectionError("plain")
+    samples[StructureError] = StructureError("Task: id: expected an int")
+    return samples
+
+
+def _exported_exceptions() -> set[type[BaseException]]:
+    from worksection_async import models
+
+    found = set()
+    for module in (ws, models):
+        for name in module.__all__:
+            obj = getattr(module, name)
+            if isinstance(obj, type) and issubclass(obj, BaseException):
+                found.add(obj)
+    return found
+
+
+def test_every_exported_exception_has_a_pickle_sample() -> None:
+    """The sample list covers every exception class the package exports (new ones too)."""
+    assert _exported_exceptions() <= set(_samples())
+
+
+@pytest.mark.parametrize("cls", sorted(_samples(), key=lambda c: c.__name__))
+def test_every_exception_pickles_with_its_fields(cls: type[BaseException]) -> None:
+    """pickle.loads(pickle.dumps(e)) gives the same class, message, args and fields."""
+    exc = _samples()[cls]
+    back = pickle.loads(pickle.dumps(exc))
+    assert type(back) is type(exc)
+    assert str(back) == str(exc)
+    assert repr(back) == repr(exc)
+    assert back.args == exc.args
+    assert vars(back) == vars(exc)
+    for name in (
+        "code",
+        "message",
+        "details",
+        "action",
+        "page",
+        "http_status",
+        "signer",
+        "attempts",
+        "reason",
+        "snippet",
+        "request_sent",
+        "error",
+        "description",
+    ):
+        assert getattr(back, name, None) == getattr(exc, name, None), name
+
+
+def test_protocol_error_pickle_keeps_request_sent() -> None:
+    """The regression: ProtocolError could not be unpickled (TypeError)."""
+    exc = ws.ProtocolError("response is not JSON", http_status=200, snippet="{", request_sent=True)
+    back = pickle.loads(pickle.dumps(exc))
+    assert (back.reason, back.http_status, back.snippet, back.request_sent) == (
+        "response is not JSON",
+        200,
+        "{",
+        True,
+    )

@@ -137,3 +137,17 @@ async def test_fault_rules_validate_and_clear() -> None:
     fake.faults.clear()
     async with client_for(fake) as http:
         assert (await api(http, fake, "get_users"))["status"] == "ok"
+
+
+async def test_drop_after_applying_runs_the_action_then_drops() -> None:
+    """The task is created and the quota spent, then the connection drops unanswered."""
+    fake = make_fake()
+    fake.faults.add(Fault.drop_after_applying(), action="post_task")
+    async with client_for(fake) as http:
+        with pytest.raises(httpx.RemoteProtocolError):
+            await admin(http, fake, "post_task", id_project=10, title="applied")
+        assert (await api(http, fake, "post_task", id_project=10, title="next"))["status"] == "ok"
+    assert [t.name for t in fake.tasks.values()] == ["applied", "next"]
+    assert fake.faults.injected[FaultKind.DROP_AFTER_APPLYING] == 1
+    assert (fake.stats.faults, fake.stats.served, fake.stats.by_action["post_task"]) == (1, 2, 2)
+    assert Fault.drop_after_applying().applies and not Fault.drop_connection().applies

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from urllib.parse import parse_qs, urlsplit
+import json
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import parse_qs, quote, urlsplit
 
 import anyio
 import httpx
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import worksection_async as ws
 from worksection_async import BearerToken, Client, OAuth2App, OAuth2Tokens
@@ -160,3 +165,190 @@ async def test_bearer_token_is_redacted_from_error_pages() -> None:
         with pytest.raises(ws.ProtocolError) as info:
             await client.call("get_projects")
     assert token not in f"{info.value} {info.value!r} {info.value.snippet}"
+
+
+# -- hostile token endpoints ---------------------------------------------------------
+
+SECRET = "app-secret-0123456789"
+
+
+def token_app() -> OAuth2App:
+    return OAuth2App(
+        client_id="cid",
+        client_secret=SECRET,
+        redirect_uri=REDIRECT,
+        server_url="https://auth.example",
+    )
+
+
+async def exchange(handler: Callable[[httpx.Request], Any], **client: Any) -> OAuth2Tokens:
+    async with httpx.AsyncClient(transport=httpx.MockTransport(handler), **client) as http:
+        return await token_app().exchange_code("the-code", http_client=http)
+
+
+def token_body(**fields: object) -> bytes:
+    body = {"access_token": "a", "refresh_token": "r", "expires_in": 86400, **fields}
+    return json.dumps(body).encode()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"access_token":"a","refresh_token":"r","expires_in":1' + b"0" * 400 + b"}",
+        b'{"access_token":"a","refresh_token":"r","expires_in":1e400}',
+        b'{"access_token":"a","refresh_token":"r","expires_in":Infinity}',
+        b'{"access_token":"a","refresh_token":"r","expires_in":NaN}',
+        token_body(expires_in=-5),
+        token_body(expires_in=[1]),
+        b'{"access_token":' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+        b"[" * 100_000,
+        token_body(error=["x"] * 3),
+        b"\xff\xfe not json",
+    ],
+)
+async def test_unreadable_token_answers_are_oauth2_errors(body: bytes) -> None:
+    """expires_in=10**400 (OverflowError before), NaN, deep nesting (RecursionError
+    before), odd error fields: OAuth2Error("invalid_response"), nothing else."""
+    with pytest.raises(ws.OAuth2Error) as info:
+        await exchange(lambda request: httpx.Response(200, content=body))
+    assert info.value.error == "invalid_response"
+
+
+async def test_a_good_token_answer_still_works() -> None:
+    """The checks keep a normal answer as it was: expiry from expires_in."""
+    tokens = await exchange(lambda request: httpx.Response(200, content=token_body()))
+    assert tokens.access_token == "a"
+    assert tokens.expires_at is not None
+
+
+async def test_the_token_endpoint_never_redirects_the_secret() -> None:
+    """A redirect from the token endpoint is refused, even by a following client: the
+    client secret never reaches the other host."""
+    hosts: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        hosts.append(request.url.host)
+        if request.url.host == "auth.example":
+            return httpx.Response(307, headers={"location": "https://evil.example/steal"})
+        return httpx.Response(200, content=token_body())
+
+    with pytest.raises(ws.OAuth2Error, match=r"evil\.example") as info:
+        await exchange(handler, follow_redirects=True)
+    assert hosts == ["auth.example"]
+    assert info.value.error == "invalid_response"
+
+
+async def test_a_huge_token_answer_is_cut() -> None:
+    """The token endpoint's answer is read up to 1 MiB."""
+    body = b'{"access_token":"' + b"a" * (5 * 1024 * 1024) + b'"}'
+    with pytest.raises(ws.OAuth2Error, match="bytes"):
+        await exchange(lambda request: httpx.Response(200, content=body))
+
+
+@pytest.mark.parametrize(
+    "echo",
+    [
+        lambda s: s,
+        lambda s: quote(s, safe="").replace("-", "%2D"),
+        lambda s: "".join(f"\\u{ord(c):04x}" for c in s),
+    ],
+)
+async def test_an_echoed_client_secret_is_masked(echo: Callable[[str], str]) -> None:
+    """An error description that repeats the client secret or the code: masked."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        text = f"client_secret {echo(SECRET)} and code {echo('the-code')} refused"
+        return httpx.Response(400, json={"error": "invalid_client", "error_description": text})
+
+    with pytest.raises(ws.OAuth2Error) as info:
+        await exchange(handler)
+    shown = f"{info.value} {info.value!r}"
+    assert echo(SECRET) not in shown and SECRET not in shown
+    assert "the-code" not in shown
+    assert info.value.error == "invalid_client"
+
+
+async def test_a_refresh_is_bounded_in_time() -> None:
+    """A token endpoint that never answers ends the refresh at the client's total
+    timeout with an OAuth2Error."""
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        await anyio.sleep(30)
+        return httpx.Response(200, content=token_body())  # pragma: no cover
+
+    signer = BearerToken(OAuth2Tokens(access_token="old", refresh_token="r"), app=token_app())
+    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
+        with anyio.fail_after(10), pytest.raises(ws.OAuth2Error) as info:
+            await signer.refresh("old", http, total_timeout=0.2)
+    assert info.value.error == "transport_error"
+
+
+json_values = st.recursive(
+    st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(),
+        st.floats(allow_nan=False),
+        st.text(max_size=10),
+    ),
+    lambda children: st.one_of(
+        st.lists(children, max_size=3), st.dictionaries(st.text(max_size=6), children, max_size=3)
+    ),
+    max_leaves=12,
+)
+token_answers = st.one_of(
+    st.binary(max_size=40),
+    json_values.map(lambda v: json.dumps(v).encode()),
+    st.fixed_dictionaries(
+        {},
+        optional=dict.fromkeys(
+            (
+                "access_token",
+                "refresh_token",
+                "expires_in",
+                "token_type",
+                "account_url",
+                "error",
+                "error_description",
+                "errorDescription",
+            ),
+            json_values,
+        ),
+    ).map(lambda v: json.dumps(v).encode()),
+)
+
+
+@settings(
+    max_examples=100,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(status=st.sampled_from([200, 400, 401, 302, 500]), body=token_answers)
+async def test_any_token_answer_gives_tokens_or_an_oauth2_error(status: int, body: bytes) -> None:
+    """Whatever the token endpoint answers: tokens, or an OAuth2Error."""
+    headers = {"location": "https://elsewhere.example/"} if status == 302 else {}
+    if status == 302 and body[:1] == b"\x00":
+        headers["location"] = "http://\x00bad/"  # unparsable: still an OAuth2Error
+    try:
+        tokens = await exchange(
+            lambda request: httpx.Response(status, content=body, headers=headers)
+        )
+    except ws.OAuth2Error:
+        return
+    assert isinstance(tokens.access_token, str)
+    assert tokens.expires_at is None or tokens.expires_at < float("inf")
+
+
+async def test_a_huge_error_description_is_cut_with_a_note() -> None:
+    """A 500 kB error description keeps its first 4,096 characters and says so."""
+    description = "z" * 500_000
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(
+            400, json={"error": "invalid_grant", "error_description": description}
+        )
+
+    with pytest.raises(ws.OAuth2Error) as info:
+        await exchange(handler)
+    assert info.value.description.startswith("z" * 4096 + " [... ")
+    assert len(info.value.description) < 4200

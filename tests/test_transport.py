@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
 from urllib.parse import parse_qsl
 
@@ -196,3 +197,88 @@ async def test_long_comment_with_attachment_end_to_end(signer: ws.Signer) -> Non
     [comment] = fake.comments_of(task)
     assert comment.text == text
     assert [f.name for f in fake.files.values()] == ["notes.txt"]
+
+
+# -- redirects are never followed ----------------------------------------------------
+
+
+class Recorder:
+    """A MockTransport handler: the account answers with a redirect, the other host
+    with a normal envelope; every request's host is recorded."""
+
+    def __init__(self, status: int, location: str) -> None:
+        self.status = status
+        self.location = location
+        self.hosts: list[str] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.hosts.append(request.url.host)
+        if request.url.host == "acme.worksection.com":
+            return httpx.Response(self.status, headers={"location": self.location})
+        return httpx.Response(200, json={"status": "ok", "data": "stolen"})
+
+
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+async def test_a_redirect_is_never_followed_even_by_a_following_client(status: int) -> None:
+    """A caller's AsyncClient(follow_redirects=True) still never re-sends the signed
+    request: the redirect is a ProtocolError naming the target host."""
+    recorder = Recorder(status, "https://evil.example:8443/collect?x=1")
+    async with (
+        httpx.AsyncClient(transport=httpx.MockTransport(recorder), follow_redirects=True) as http,
+        Client(ACCOUNT, API_KEY, http_client=http, rate_limit=None) as client,
+    ):
+        with pytest.raises(ws.ProtocolError) as info:
+            await client.call("post_comment", page="/project/1/2/", text="secret plans")
+    assert recorder.hosts == ["acme.worksection.com"]
+    assert "evil.example:8443" in str(info.value)
+    assert info.value.http_status == status
+    assert info.value.request_sent is True
+
+
+async def test_a_relative_redirect_names_the_account_host() -> None:
+    """A redirect to a path on the same host is not followed either."""
+    recorder = Recorder(307, "/api/admin/v3/")
+    async with Client(
+        ACCOUNT, API_KEY, transport=httpx.MockTransport(recorder), rate_limit=None
+    ) as client:
+        with pytest.raises(ws.ProtocolError, match=r"acme\.worksection\.com"):
+            await client.call("get_projects")
+    assert recorder.hosts == ["acme.worksection.com"]
+
+
+async def test_a_download_redirect_is_never_followed() -> None:
+    """Downloads refuse redirects too (a file link must not carry the hash away)."""
+    recorder = Recorder(302, "https://files.evil.example/f")
+    async with (
+        httpx.AsyncClient(transport=httpx.MockTransport(recorder), follow_redirects=True) as http,
+        Client(ACCOUNT, API_KEY, http_client=http, rate_limit=None) as client,
+    ):
+        with pytest.raises(ws.ProtocolError, match=r"files\.evil\.example"):
+            await client.files.download(3, to=io.BytesIO())
+    assert recorder.hosts == ["acme.worksection.com"]
+
+
+async def test_a_bad_content_encoding_is_a_protocol_error() -> None:
+    """An answer that claims gzip but is not is a ProtocolError (the server answered)."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, headers={"content-encoding": "gzip"}, content=b"not gzip")
+
+    async with Client(
+        ACCOUNT, API_KEY, transport=httpx.MockTransport(handler), rate_limit=None
+    ) as client:
+        with pytest.raises(ws.ProtocolError, match="content encoding"):
+            await client.call("get_projects")
+
+
+async def test_a_redirect_to_an_unparsable_location_is_a_typed_error() -> None:
+    """A Location httpx cannot parse (httpx refuses it while reading the answer): a
+    TransportError that says the request went out, and nothing is re-sent."""
+    recorder = Recorder(302, "http://\x00bad/")
+    async with Client(
+        ACCOUNT, API_KEY, transport=httpx.MockTransport(recorder), rate_limit=None
+    ) as client:
+        with pytest.raises(ws.TransportError, match="location") as info:
+            await client.call("get_projects")
+    assert info.value.request_sent is True
+    assert recorder.hosts == ["acme.worksection.com"]

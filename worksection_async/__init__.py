@@ -9,7 +9,7 @@
 """
 
 from ._call import Call, JSONParam, UploadFile
-from ._client import DEFAULT_TIMEOUT, Client, ClientClosedError
+from ._client import DEFAULT_MAX_RESPONSE_SIZE, DEFAULT_TIMEOUT, Client, ClientClosedError
 from ._clock import Clock, MonotonicClock
 from ._events import (
     ClientEvent,
@@ -46,6 +46,7 @@ from ._exceptions import (
     TaskRequiredError,
     TooManyRecordsError,
     TransportError,
+    TransportTimeoutError,
     WorksectionError,
 )
 from ._filters import CostFilter, Filter, TaskFilter, UnsupportedFieldError, all_of, any_of
@@ -112,6 +113,7 @@ __all__ = [
     "CostFilter",
     "CostsNamespace",
     "DEFAULT_MAX_CONCURRENCY",
+    "DEFAULT_MAX_RESPONSE_SIZE",
     "DEFAULT_PACED_DEADLINE",
     "DEFAULT_RATE_LIMIT",
     "DEFAULT_RETRY",
@@ -188,6 +190,7 @@ __all__ = [
     "TimersNamespace",
     "TooManyRecordsError",
     "TransportError",
+    "TransportTimeoutError",
     "UnsupportedFieldError",
     "UploadFile",
     "UserRole",

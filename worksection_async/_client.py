@@ -7,6 +7,7 @@ throttle. Every default is a module constant here or in the module that uses it.
 
 from __future__ import annotations
 
+import datetime as dt
 import inspect
 import ipaddress
 import logging
@@ -27,6 +28,13 @@ from ._clock import Clock, MonotonicClock
 from ._events import EventHook, RequestSent, ResponseReceived, RetryScheduled
 from ._exceptions import QuotaExceededError, WorksectionError
 from ._json import JSONValue
+from ._limits import (
+    DEFAULT_MAX_RESPONSE_SIZE,
+    FROM_TIMEOUT,
+    FromTimeout,
+    check_max_response_size,
+    total_timeout_of,
+)
 from ._oauth import BearerToken
 from ._pages import Page
 from ._retry import DEFAULT_RETRY, RetryPolicy, run_with_retry
@@ -48,12 +56,13 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
-__all__ = ["DEFAULT_TIMEOUT", "Client", "ClientClosedError"]
+__all__ = ["DEFAULT_MAX_RESPONSE_SIZE", "DEFAULT_TIMEOUT", "Client", "ClientClosedError"]
 
 logger = logging.getLogger("worksection_async")
 
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
-"""30 s to read an answer, 5 s to connect."""
+"""5 s to connect, 30 s for each read and write; and 30 s (its read limit) for a whole
+attempt: connect, send and the entire answer."""
 
 DEFAULT_SIGNER: Signer = PageHash()
 """The base document's ``md5(page + action + api_key)`` scheme."""
@@ -136,7 +145,8 @@ class Client(ResourcesMixin):
     ``api_key``). ``retry`` is the quota retry policy (``None`` turns retrying off).
     Pass ``http_client`` to use your own ``httpx.AsyncClient`` (never closed by this
     client; give it a pool of at least ``max_concurrency`` connections and no pool
-    timeout, as the client builds its own), or ``transport`` for an httpx transport (tests use
+    timeout, as the client builds its own; its own timeouts set the phases, and the total
+    bound below still applies), or ``transport`` for an httpx transport (tests use
     ``FakeWorksection().transport``). ``clock`` is where waits happen (tests pass a
     ``ManualClock``).
 
@@ -149,6 +159,28 @@ class Client(ResourcesMixin):
     is accepted only for loopback hosts (``localhost``, 127.0.0.0/8, ``::1``: a local
     ``FakeWorksection``), since the default signing hash is replayable by anyone who
     sees a request; ``allow_insecure_http=True`` lifts that for any host.
+
+    Time and size limits apply to each attempt (each request of a call):
+
+    * ``timeout=30.0`` (a number) bounds the whole attempt, from connecting to the last
+      byte of the answer, to 30 s; each phase (connect, write, every read) gets that
+      limit too. A server trickling one byte every 2 s is cut off at 30 s.
+    * ``timeout=httpx.Timeout(...)`` sets httpx's per-phase limits: ``connect``,
+      ``write``, ``pool``, and ``read``, the longest wait for the *next* bytes (not for
+      the whole answer). The whole attempt is then bounded by ``total_timeout``, which
+      defaults to that ``read`` limit (the default ``DEFAULT_TIMEOUT`` is 5 s to connect,
+      30 s per read, 30 s per attempt).
+    * ``total_timeout`` (seconds or a ``timedelta``) sets the whole-attempt bound
+      explicitly, with either form of ``timeout``; ``None`` removes it.
+    * ``timeout=None`` removes every limit (and the total, unless given).
+
+    An attempt that runs out of time raises ``TransportTimeoutError`` (a
+    ``TransportError``). ``max_response_size`` (bytes, ``DEFAULT_MAX_RESPONSE_SIZE`` =
+    64 MiB, ``None``: no cap) bounds what is read of one API answer: reading stops there
+    and the call raises ``ProtocolError``. The largest real answer, 10,000 tasks with
+    text, comments, files and subtasks, is about 6 MB. Downloads stream to their
+    destination and are not capped; the total timeout bounds only their wait for the
+    answer to start.
     """
 
     def __init__(
@@ -159,6 +191,8 @@ class Client(ResourcesMixin):
         signer: Signer = DEFAULT_SIGNER,
         retry: RetryPolicy | None = DEFAULT_RETRY,
         timeout: httpx.Timeout | float | None = DEFAULT_TIMEOUT,
+        total_timeout: float | dt.timedelta | FromTimeout | None = FROM_TIMEOUT,
+        max_response_size: int | None = DEFAULT_MAX_RESPONSE_SIZE,
         http_client: httpx.AsyncClient | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         rate_limit: RateLimit | None = DEFAULT_RATE_LIMIT,
@@ -181,6 +215,8 @@ class Client(ResourcesMixin):
             raise ValueError("pass either http_client or transport, not both")
         if rate_limit is not None and not isinstance(rate_limit, RateLimit):
             raise TypeError(f"rate_limit must be a RateLimit or None, got {rate_limit!r}")
+        total = total_timeout_of(timeout, total_timeout)
+        max_size = check_max_response_size(max_response_size)
         self._clock: Clock = clock if clock is not None else MonotonicClock()
         self._on_event = on_event
         self._throttle = Throttle(rate_limit, max_concurrency, self._clock, on_event=on_event)
@@ -201,7 +237,14 @@ class Client(ResourcesMixin):
         self._signer = signer
         self._retry = retry
         self._transport = HttpTransport(
-            self._url, api_key, signer, http_client, owns_http=owns_http, wall_clock=wall_clock
+            self._url,
+            api_key,
+            signer,
+            http_client,
+            owns_http=owns_http,
+            wall_clock=wall_clock,
+            total_timeout=total,
+            max_response_size=max_size,
         )
         self._closed = False
 

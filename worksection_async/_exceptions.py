@@ -27,13 +27,24 @@
     │   ├── TooManyRecordsError            "Too many tasks (10000 max)": narrow the query
     │   └── AuthenticationError            HTTP 401 (an OAuth2 token expired or was refused)
     ├── TransportError                the request did not get an answer (network, timeout)
-    ├── ProtocolError                 the answer is not the API's JSON envelope
+    │   └── TransportTimeoutError       an attempt ran out of time (a phase, or the whole)
+    ├── ProtocolError                 the answer is not the API's JSON envelope (or too
+    │                                 large, too deep, a redirect)
     ├── OAuth2Error                   the OAuth2 server refused (``_oauth.py``)
     └── StructureError                an answer does not fit its model (``models``)
 
 The API reuses codes with other messages (4 is also "File not found", 12 also "Task is
 already active"): the class follows the code, and the server's message is always kept.
 Messages never contain the API key or a request hash.
+
+``TransportError`` and ``ProtocolError`` carry ``request_sent``: ``False`` only when the
+request certainly never left (the connection could not be made), so repeating it cannot
+do anything twice; ``True`` means the server may have acted on it (a write may have been
+applied although no readable answer came back).
+
+Every exception pickles with its fields (process pools, task queues): the root's
+``__reduce__`` rebuilds the instance without calling ``__init__`` and restores its
+attributes.
 """
 
 from __future__ import annotations
@@ -67,6 +78,7 @@ __all__ = [
     "TaskRequiredError",
     "TooManyRecordsError",
     "TransportError",
+    "TransportTimeoutError",
     "WorksectionError",
     "api_error",
 ]
@@ -76,6 +88,18 @@ JSONDetails = JSONValue
 
 class WorksectionError(Exception):
     """Root of every exception this library raises on purpose."""
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # Exception's default pickling calls ``cls(*self.args)``, which breaks every
+        # subclass whose ``__init__`` takes other (or keyword-only) arguments. Rebuild
+        # without ``__init__`` instead and restore the attributes.
+        return (_restore, (type(self), self.args), self.__dict__)
+
+
+def _restore(cls: type[WorksectionError], args: tuple[object, ...]) -> WorksectionError:
+    error = cls.__new__(cls)
+    error.args = args
+    return error
 
 
 class APIError(WorksectionError):
@@ -123,26 +147,6 @@ class APIError(WorksectionError):
             f"{type(self).__name__}(code={self.code!r}, message={self.message!r}, "
             f"details={self.details!r}, action={self.action!r}, page={self.page!r})"
         )
-
-    def __reduce__(self) -> tuple[object, ...]:
-        return (
-            _rebuild,
-            (type(self), self.code, self.message, self.details, self.action, self.page),
-            self.__dict__,
-        )
-
-
-def _rebuild(
-    cls: type[APIError],
-    code: int | None,
-    message: str,
-    details: JSONDetails,
-    action: str | None,
-    page: Page | None,
-) -> APIError:
-    error = cls.__new__(cls)
-    APIError.__init__(error, code, message, details, action=action, page=page)
-    return error
 
 
 class InvalidActionError(APIError):
@@ -283,21 +287,45 @@ class AuthenticationError(APIError):
 
 
 class TransportError(WorksectionError):
-    """The request got no answer: a network error or a timeout (httpx's is chained)."""
+    """The request got no answer: a network error or a timeout (httpx's is chained).
+
+    ``request_sent`` is ``False`` only when the request certainly never left (the
+    connection could not be made); ``True`` means the server may have received it and
+    acted on it, so repeating a write may apply it twice.
+    """
+
+    def __init__(self, message: str, *, request_sent: bool = True) -> None:
+        self.message = message
+        self.request_sent = request_sent
+        super().__init__(message)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.message!r}, request_sent={self.request_sent!r})"
+
+
+class TransportTimeoutError(TransportError):
+    """An attempt ran out of time: a phase limit of httpx's (connect, read, write, pool)
+    or the client's bound on the whole attempt (``Client(timeout=...)``)."""
 
 
 class ProtocolError(WorksectionError):
     """The answer is not the API's JSON envelope.
 
-    A non-JSON body, an HTML error page, an unexpected HTTP status (414, 5xx) or an
-    envelope of the wrong shape. ``http_status`` and a short, redacted ``snippet`` of the
-    body are kept.
+    A non-JSON body, an HTML error page, an unexpected HTTP status (414, 5xx), a
+    redirect (never followed: it names the target host), an answer over
+    ``max_response_size``, JSON nested too deeply to decode, or an envelope of the wrong
+    shape. ``http_status`` and a short ``snippet`` of the body are kept, with every
+    secret of the request masked in whatever encoding it came back. ``request_sent`` is
+    ``True``: the server answered, so it may have acted on the request.
     """
 
-    def __init__(self, reason: str, *, http_status: int, snippet: str = "") -> None:
+    def __init__(
+        self, reason: str, *, http_status: int, snippet: str = "", request_sent: bool = True
+    ) -> None:
         self.reason = reason
         self.http_status = http_status
         self.snippet = snippet
+        self.request_sent = request_sent
         text = f"{reason} (HTTP {http_status})"
         if snippet:
             text += f": {snippet!r}"

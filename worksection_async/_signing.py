@@ -17,12 +17,13 @@ parameters in a form-encoded POST body instead of the query string.
 
 from __future__ import annotations
 
+import base64
 import functools
 import hashlib
 import hmac
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Protocol
 from urllib.parse import quote
 
@@ -40,6 +41,9 @@ __all__ = [
     "Signer",
     "WireRequest",
     "encode_pairs",
+    "mask_margin",
+    "mask_secrets",
+    "masked_prefix",
     "md5_hex",
     "redact_hash",
 ]
@@ -75,6 +79,23 @@ class WireRequest:
         """Path and query string as they appear on the request line."""
         return f"{self.path}?{self.query}" if self.query else self.path
 
+    def secrets(self) -> tuple[str, ...]:
+        """This request's own credentials: its ``hash`` values (query, form body,
+        multipart fields) and the credential of its ``Authorization`` header (for
+        ``Admin <t>_<mac>`` also the MAC alone). The transport masks them in errors."""
+        found = _HASH_VALUE.findall(self.query)
+        if self.body is not None and self.content_type == FORM_CONTENT_TYPE:
+            found += _HASH_VALUE.findall(self.body.decode("latin-1"))
+        found += [value for key, value in self.form_fields if key == "hash"]
+        for name, value in self.headers:
+            if name.lower() == "authorization":
+                credential = value.strip().partition(" ")[2].strip()
+                found.append(credential)
+                mac = credential.partition("_")[2]
+                if mac:
+                    found.append(mac)
+        return tuple(secret for secret in found if secret)
+
 
 class Signer(Protocol):
     """Turns a call into a signed wire request. Implementations must be pure."""
@@ -85,12 +106,75 @@ class Signer(Protocol):
     def sign(self, call: Call, api_key: str, now: float) -> WireRequest: ...
 
 
-_HASH_PARAM = re.compile(r"(hash=)[^&\s\"']*")
+_HASH_VALUE = re.compile(r"(?:^|&)hash=([^&]*)")
+
+_HASH_PARAM = re.compile(
+    r"(hash(?:=|%(?:25){0,2}3d|\\u003d|\\x3d|&#0{0,4}61;|&#x0{0,4}3d;))[^&\s\"'\\<>]*",
+    re.IGNORECASE,
+)
 
 
 def redact_hash(text: str) -> str:
-    """Mask the value of every ``hash=`` parameter in a query string or log line."""
+    """Mask the value of every ``hash=`` parameter in a query string or log line (also
+    when the ``=`` comes back percent-, JSON- or HTML-encoded)."""
     return _HASH_PARAM.sub(r"\1[redacted]", text)
+
+
+REDACTED = "[redacted]"
+
+_NAMED_ENTITIES = {"&": "amp", "<": "lt", ">": "gt", '"': "quot", "'": "(?:apos|#39)"}
+
+MAX_FORM_LENGTH = 40
+"""Longest encoding of one character that ``mask_secrets`` recognises (in characters):
+a secret of ``n`` characters comes back in at most ``40 * n + 8`` characters."""
+
+
+def _char_forms(char: str) -> str:
+    """A regex for one character of a secret in any encoding it may come back in."""
+    code = ord(char)
+    forms = [re.escape(char), "\\\\" + re.escape(char)]  # as is, or backslash-escaped (\/)
+    # Percent-encoded UTF-8, once or re-encoded up to twice more (%2561, %252561).
+    forms.append("".join(f"%(?:25){{0,2}}{byte:02x}" for byte in char.encode("utf-8")))
+    if code < 0x10000:
+        forms.append(f"\\\\u0{{0,4}}{code:04x}")  # JSON / JavaScript \uXXXX
+    else:
+        high, low = divmod(code - 0x10000, 0x400)
+        forms.append(f"\\\\u{0xD800 + high:04x}\\\\u{0xDC00 + low:04x}")  # a surrogate pair
+    forms.append(f"\\\\u\\{{0{{0,4}}{code:x}\\}}")  # JavaScript \u{XX}
+    if code < 0x100:
+        forms.append(f"\\\\x{code:02x}")  # \xNN (Python, C, JavaScript)
+    forms.append(f"&#0{{0,4}}{code};")  # HTML decimal entity
+    forms.append(f"&#x0{{0,4}}{code:x};")  # HTML hex entity
+    if char in _NAMED_ENTITIES:
+        forms.append(f"&{_NAMED_ENTITIES[char]};")
+    if char == " ":
+        forms.append(r"\+")
+    return f"(?:{'|'.join(forms)})"
+
+
+@functools.lru_cache(maxsize=256)
+def _secret_pattern(secret: str) -> re.Pattern[str]:
+    raw = secret.encode("utf-8")
+    whole = {
+        base64.b64encode(raw).decode(),
+        base64.urlsafe_b64encode(raw).decode(),
+        raw.hex(),
+    }
+    alternatives = [re.escape(form.rstrip("=")) + "=*" for form in sorted(whole)]
+    alternatives.insert(0, "".join(_char_forms(char) for char in secret))
+    return re.compile("|".join(alternatives), re.IGNORECASE)
+
+
+def mask_secrets(text: str, secrets: Iterable[str]) -> str:
+    """Replace every occurrence of each secret in ``text`` by ``[redacted]``, in any of
+    the forms a server may echo it back in: as is (any letter case), JSON-, JavaScript-
+    or backslash-escaped, percent-encoded (upper or lower case, repeatedly), as HTML
+    entities, any mix of those character by character, base64 or hex. Then masks every
+    ``hash=`` value, as ``redact_hash``."""
+    for secret in secrets:
+        if secret:
+            text = _secret_pattern(secret).sub(REDACTED, text)
+    return redact_hash(text)
 
 
 def md5_hex(text: str) -> str:
@@ -282,3 +366,25 @@ class HmacToken:
             content_type=JSON_CONTENT_TYPE,
             headers=headers,
         )
+
+
+def mask_margin(secrets: Sequence[str]) -> int:
+    """How long the longest encoding of one of ``secrets`` that ``mask_secrets`` knows
+    can be."""
+    longest = max((len(secret) for secret in secrets), default=0)
+    return MAX_FORM_LENGTH * longest + 8 if longest else 0
+
+
+def masked_prefix(text: str, secrets: Sequence[str], limit: int) -> str:
+    """At most ``limit`` characters from the start of ``text``, secrets masked, with a
+    note saying how much was left out; only the start is ever scanned.
+
+    A secret cut in two where the scan stops cannot be recognised, so the scan goes a
+    margin further (the longest form of a secret) and that margin is dropped again.
+    """
+    if len(text) <= limit:
+        return mask_secrets(text, secrets)
+    margin = mask_margin(secrets)
+    masked = mask_secrets(text[: limit + margin], secrets)
+    masked = masked[: max(0, len(masked) - margin)][:limit]
+    return f"{masked} [... {len(text) - limit} more characters not shown]"

@@ -3,17 +3,24 @@
 This is the only module that does HTTP and the only one that catches ``httpx``
 exceptions: they are translated here, once, into ``TransportError`` (no answer) and
 ``ProtocolError`` (an answer that is not the API's envelope), chained with ``from``.
+
+Each attempt is bounded: the whole exchange within the total timeout (an anyio cancel
+scope; httpx's own timeouts are per phase), the answer within ``max_response_size``
+bytes, its JSON within the parser's nesting limit. Redirects are never followed. An
+httpcore ``trace`` hook tells whether the request started going out (``request_sent``).
+Error messages mask the request's own secrets in every encoding (``mask_secrets``).
 """
 
 from __future__ import annotations
 
-import json
 import logging
+import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from email.message import Message
 from typing import Final
 
+import anyio
 import attrs
 import httpx
 
@@ -22,11 +29,26 @@ from ._exceptions import (
     AuthenticationError,
     ProtocolError,
     TransportError,
+    TransportTimeoutError,
     api_error,
 )
 from ._json import JSONValue
+from ._limits import (
+    DEFAULT_MAX_RESPONSE_SIZE,
+    AnswerTooLarge,
+    parse_json,
+    read_limited,
+    redirect_target,
+)
 from ._oauth import BearerToken
-from ._signing import Signer, WireRequest, redact_hash
+from ._signing import (
+    Signer,
+    WireRequest,
+    mask_margin,
+    mask_secrets,
+    masked_prefix,
+    redact_hash,
+)
 
 logger = logging.getLogger("worksection_async")
 
@@ -86,31 +108,101 @@ def install_log_redaction() -> None:
             logger.addFilter(_FILTER)
 
 
-def _redact(text: str, secrets: tuple[str, ...]) -> str:
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "[redacted]")
-    return redact_hash(text)
+def _redact(text: str, secrets: Iterable[str]) -> str:
+    return mask_secrets(text, secrets)
 
 
 def _snippet(body: bytes, secrets: tuple[str, ...]) -> str:
-    text = body[: SNIPPET_LENGTH * 4].decode("utf-8", errors="replace")
-    text = " ".join(text.split())
-    return _redact(text, secrets)[:SNIPPET_LENGTH]
+    """The first ``SNIPPET_LENGTH`` characters of ``body``, whitespace collapsed, with
+    every secret masked in every form (``mask_secrets``).
+
+    Only a window at the start of the body is read. A secret cut in two by the window's
+    end cannot be recognised, so when the body goes on past the window, the masked text
+    loses as many characters as the longest encoding of a secret could take.
+    """
+    margin = mask_margin(secrets)
+    window = SNIPPET_LENGTH * 4 + margin
+    text = bytes(body[:window]).decode("utf-8", errors="replace")
+    text = _redact(" ".join(text.split()), secrets)
+    if len(body) > window and margin:
+        text = text[: max(0, len(text) - margin)]
+    return text[:SNIPPET_LENGTH]
+
+
+MAX_ERROR_TEXT: Final = 65_536
+"""Most characters of an error's ``message`` kept (the rest is replaced by a note saying
+how much), and of all its ``message_details`` strings together (more is a
+``ProtocolError``). The API's are a sentence or a field name; masking is linear, but a
+64 MB message would still take seconds."""
+
+MAX_DETAILS_DEPTH: Final = 32
+"""Deepest ``message_details`` kept in an ``APIError`` (the API's are one level deep)."""
+
+MAX_DETAILS_ITEMS: Final = 10_000
+"""Most values (strings, numbers, lists, objects) in ``message_details``."""
+
+
+def _masked_message(text: str, secrets: tuple[str, ...]) -> str:
+    """``text`` with its secrets masked; past ``MAX_ERROR_TEXT`` characters, cut with a
+    note saying so (``masked_prefix``)."""
+    return masked_prefix(text, secrets, MAX_ERROR_TEXT)
+
+
+def _masked_details(details: JSONValue, secrets: tuple[str, ...], http_status: int) -> JSONValue:
+    """``details`` with every string masked (``mask_secrets``). Too deep (unprintable)
+    or too large a value is a ``ProtocolError``."""
+    items = chars = 0
+
+    def text(value: str) -> str:
+        nonlocal chars
+        chars += len(value)
+        if chars > MAX_ERROR_TEXT:
+            raise ProtocolError(
+                f"error envelope's message_details holds over {MAX_ERROR_TEXT} characters",
+                http_status=http_status,
+            )
+        return _redact(value, secrets)
+
+    def walk(value: JSONValue, depth: int) -> JSONValue:
+        nonlocal items
+        items += 1
+        if depth > MAX_DETAILS_DEPTH or items > MAX_DETAILS_ITEMS:
+            raise ProtocolError(
+                f"error envelope's message_details is nested over {MAX_DETAILS_DEPTH} levels "
+                f"or holds over {MAX_DETAILS_ITEMS} values",
+                http_status=http_status,
+            )
+        if isinstance(value, str):
+            return text(value)
+        if isinstance(value, list):
+            return [walk(item, depth + 1) for item in value]
+        if isinstance(value, dict):
+            return {text(key): walk(item, depth + 1) for key, item in value.items()}
+        return value
+
+    return walk(details, 0)
+
+
+MAX_CODE_DIGITS: Final = 9
+_CODE = re.compile(rf"-?[0-9]{{1,{MAX_CODE_DIGITS}}}")
 
 
 def _as_code(value: JSONValue) -> int | None:
+    """``status_code`` as an int: a JSON integer or a string of ASCII digits, at most
+    nine of them (no API code is longer); anything else is unknown (``None``)."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        return int(value)
+        return value if abs(value) < 10**MAX_CODE_DIGITS else None
+    if isinstance(value, str) and _CODE.fullmatch(value.strip()):
+        return int(value.strip())
     return None
 
 
 def decode_envelope(
-    response: httpx.Response,
+    status: int,
+    headers: httpx.Headers,
+    body: bytes,
     call: Call,
     *,
     signer: str,
@@ -120,10 +212,9 @@ def decode_envelope(
 
     ``{"status": "ok", "data": X}`` gives ``X``; an ok envelope with other top-level
     fields (``id``, ``total``, ``message``...) gives those fields (``data`` included, if
-    any); a bare ``{"status": "ok"}`` gives ``None``.
+    any); a bare ``{"status": "ok"}`` gives ``None``. Every other answer is an
+    ``APIError`` (a readable error envelope, HTTP 401 and 429) or a ``ProtocolError``.
     """
-    status = response.status_code
-    body = response.content
     if status == 429:
         raise api_error(
             20, "Too many requests (HTTP 429)", action=call.action, page=call.page, http_status=429
@@ -131,21 +222,26 @@ def decode_envelope(
     if status == 401:
         reason = "Unauthorized (HTTP 401)"
         try:
-            parsed = json.loads(body)
+            parsed = parse_json(body)
         except ValueError:
             parsed = None
         if isinstance(parsed, dict):
             found = parsed.get("message") or parsed.get("error_description") or parsed.get("error")
             if isinstance(found, str):
-                reason = _redact(found, secrets)
+                reason = _masked_message(found, secrets)
         raise AuthenticationError(None, reason, action=call.action, page=call.page, http_status=401)
     if status != 200:
-        reason = "HTML error page" if _looks_like_html(response) else "unexpected HTTP status"
+        reason = "HTML error page" if _looks_like_html(headers, body) else "unexpected HTTP status"
         raise ProtocolError(reason, http_status=status, snippet=_snippet(body, secrets))
     try:
-        envelope: JSONValue = json.loads(body)
+        envelope = parse_json(body)
     except ValueError as exc:
-        reason = "HTML error page" if _looks_like_html(response) else "response is not JSON"
+        if isinstance(exc.__cause__, RecursionError):
+            reason = "response is JSON nested too deeply to decode"
+        elif _looks_like_html(headers, body):
+            reason = "HTML error page"
+        else:
+            reason = "response is not JSON"
         raise ProtocolError(reason, http_status=status, snippet=_snippet(body, secrets)) from exc
     if not isinstance(envelope, dict) or not isinstance(envelope.get("status"), str):
         raise ProtocolError(
@@ -153,41 +249,84 @@ def decode_envelope(
             http_status=status,
             snippet=_snippet(body, secrets),
         )
-    if envelope["status"] == "ok":
+    envelope_status = envelope["status"]
+    if envelope_status == "ok":
         if len(envelope) == 1:
             return None
         if len(envelope) == 2 and "data" in envelope:
             return envelope["data"]
         return {key: value for key, value in envelope.items() if key != "status"}
-    if envelope["status"] == "error":
+    if envelope_status == "error":
         message = envelope.get("message")
         raise api_error(
             _as_code(envelope.get("status_code")),
-            _redact(message, secrets) if isinstance(message, str) else "",
-            envelope.get("message_details"),
+            _masked_message(message, secrets) if isinstance(message, str) else "",
+            _masked_details(envelope.get("message_details"), secrets, status),
             action=call.action,
             page=call.page,
             http_status=status,
             signer=signer,
         )
+    shown = _redact(str(envelope_status)[:40], secrets)
     raise ProtocolError(
-        f"unknown envelope status {envelope['status']!r}",
+        f"unknown envelope status {shown!r}",
         http_status=status,
         snippet=_snippet(body, secrets),
     )
 
 
-def _looks_like_html(response: httpx.Response) -> bool:
-    if "html" in response.headers.get("content-type", ""):
+def _looks_like_html(headers: httpx.Headers, body: bytes) -> bool:
+    if "html" in headers.get("content-type", ""):
         return True
-    return response.content.lstrip()[:15].lower().startswith((b"<!doctype", b"<html"))
+    return body[:64].lstrip()[:15].lower().startswith((b"<!doctype", b"<html"))
+
+
+_BEFORE_SENDING: Final = (
+    httpx.ConnectError,
+    httpx.ConnectTimeout,
+    httpx.PoolTimeout,
+    httpx.ProxyError,
+    httpx.UnsupportedProtocol,
+)
+"""httpx errors raised before a byte of the request can have left."""
+
+
+class _Progress:
+    """An httpcore ``trace`` hook: did the request start going out?
+
+    Without events (a transport that is not httpcore's, such as ``MockTransport``), the
+    answer is "it may have" unless the error itself says otherwise.
+    """
+
+    __slots__ = ("sending", "traced")
+
+    def __init__(self) -> None:
+        self.traced = False
+        self.sending = False
+
+    async def __call__(self, event: str, info: Mapping[str, object]) -> None:
+        self.traced = True
+        if event.endswith(".send_request_headers.started"):
+            self.sending = True
+
+    def request_sent(self, error: BaseException | None = None) -> bool:
+        if isinstance(error, _BEFORE_SENDING):
+            return False
+        return self.sending or not self.traced
+
+
+def _seconds(value: float | None) -> str:
+    return f"{value:g} s" if value is not None else "no limit"
 
 
 class HttpTransport:
     """Signs calls and sends them through an ``httpx.AsyncClient``.
 
     The transport owns the client it creates and closes it in ``aclose()``; a client
-    passed in by the caller is used as it is and never closed.
+    passed in by the caller is used as it is and never closed. Redirects are never
+    followed, whatever the client was told: a signed request goes to the account's host
+    only. Each attempt ends within ``total_timeout`` seconds (connect, send and the whole
+    answer) and reads at most ``max_response_size`` bytes of an API answer.
     """
 
     __slots__ = (
@@ -196,8 +335,10 @@ class HttpTransport:
         "_base",
         "_base_url",
         "_http",
+        "_max_size",
         "_owns_http",
         "_signer",
+        "_total",
         "_wall",
     )
 
@@ -210,6 +351,8 @@ class HttpTransport:
         *,
         owns_http: bool,
         wall_clock: Callable[[], float] = time.time,
+        total_timeout: float | None = None,
+        max_response_size: int | None = DEFAULT_MAX_RESPONSE_SIZE,
     ) -> None:
         self._base_url = base_url
         self._base = str(base_url).rstrip("/")
@@ -218,24 +361,39 @@ class HttpTransport:
         self._http = http
         self._owns_http = owns_http
         self._wall = wall_clock
-        self._api_key_secret = (api_key,)
+        self._total = total_timeout
+        self._max_size = max_response_size
+        self._api_key_secret = (api_key,) if api_key else ()
         install_log_redaction()
 
-    def _secrets(self) -> tuple[str, ...]:
-        """What must never appear in an error message: the key, an OAuth2 token."""
+    def _secrets(self, wire: WireRequest | None = None) -> tuple[str, ...]:
+        """What must never appear in an error message: the key, an OAuth2 token, and
+        the request's own hash or Authorization credential."""
         signer = self._signer
         if isinstance(signer, BearerToken):
-            return (signer.tokens.access_token, signer.tokens.refresh_token)
-        return self._api_key_secret
+            base: tuple[str, ...] = (signer.tokens.access_token, signer.tokens.refresh_token)
+        else:
+            base = self._api_key_secret
+        return base + wire.secrets() if wire is not None else base
 
     @property
     def signer(self) -> Signer:
         return self._signer
 
+    @property
+    def total_timeout(self) -> float | None:
+        return self._total
+
+    @property
+    def max_response_size(self) -> int | None:
+        return self._max_size
+
     def build_request(self, call: Call) -> httpx.Request:
         """Sign ``call`` now and build the HTTP request (fresh signature every time)."""
-        wire = self._signer.sign(call, self._api_key, self._wall())
-        return self._to_httpx(wire)
+        return self._to_httpx(self._sign(call))
+
+    def _sign(self, call: Call) -> WireRequest:
+        return self._signer.sign(call, self._api_key, self._wall())
 
     def _to_httpx(self, wire: WireRequest) -> httpx.Request:
         url = httpx.URL(self._base + wire.target)  # parsed once: this is the hot path
@@ -260,8 +418,7 @@ class HttpTransport:
         """
         signer = self._signer
         if not isinstance(signer, BearerToken) or not signer.can_refresh:
-            response = await self._dispatch(self.build_request(call), call)
-            return decode_envelope(response, call, signer=signer.name, secrets=self._secrets())
+            return await self._send_once(call, self._sign(call))
         token = signer.tokens.access_token
         try:
             return await self._send_once(call, signer.sign_with(call, token))
@@ -269,41 +426,121 @@ class HttpTransport:
             if "expired" not in exc.message.lower():
                 raise
             logger.debug("access token expired on %s: refreshing", call.action)
-            await signer.refresh(token, self._http)
-            return await self._send_once(call)
+            await signer.refresh(token, self._http, total_timeout=self._total)
+            return await self._send_once(call, self._sign(call))
 
-    async def _send_once(self, call: Call, wire: WireRequest | None = None) -> JSONValue:
-        request = self._to_httpx(wire) if wire is not None else self.build_request(call)
-        response = await self._dispatch(request, call)
-        return decode_envelope(response, call, signer=self._signer.name, secrets=self._secrets())
+    async def _send_once(self, call: Call, wire: WireRequest) -> JSONValue:
+        secrets = self._secrets(wire)
+        status, headers, body = await self._exchange(self._to_httpx(wire), call, secrets)
+        return decode_envelope(
+            status, headers, body, call, signer=self._signer.name, secrets=secrets
+        )
 
-    async def _dispatch(
-        self, request: httpx.Request, call: Call, *, stream: bool = False
-    ) -> httpx.Response:
+    async def _exchange(
+        self, request: httpx.Request, call: Call, secrets: tuple[str, ...]
+    ) -> tuple[int, httpx.Headers, bytes]:
+        """One attempt: send, read the whole answer within the size cap, all within the
+        total timeout. Never follows a redirect."""
+        progress = _Progress()
+        request.extensions = {**request.extensions, "trace": progress}
+        response: httpx.Response | None = None
         try:
-            return await self._http.send(request, stream=stream)
-        except httpx.TimeoutException as exc:
-            raise TransportError(f"timed out calling {call.action} ({type(exc).__name__})") from exc
-        except httpx.HTTPError as exc:
-            raise TransportError(
-                f"network error calling {call.action}: {_redact(str(exc), self._secrets())}"
-                f" ({type(exc).__name__})"
+            with anyio.move_on_after(self._total):
+                response = await self._http.send(request, stream=True, follow_redirects=False)
+                _refuse_redirect(response, secrets)
+                try:
+                    body = await read_limited(response, self._max_size)
+                except AnswerTooLarge as exc:
+                    raise self._too_large(response, exc) from None
+                return response.status_code, response.headers, body
+            # Only a cancellation by the deadline gets here.
+            raise TransportTimeoutError(
+                f"{call.action} took longer than the total timeout ({_seconds(self._total)}); "
+                f"the attempt was abandoned",
+                request_sent=progress.request_sent(),
+            )
+        except httpx.DecodingError as exc:
+            raise ProtocolError(
+                f"answer's content encoding cannot be decoded ({type(exc).__name__})",
+                http_status=response.status_code if response is not None else 0,
             ) from exc
+        except httpx.HTTPError as exc:
+            raise self._transport_error(exc, call, secrets, progress) from exc
+        finally:
+            if response is not None and not response.is_closed:  # read whole: closed
+                with anyio.CancelScope(shield=True):
+                    await response.aclose()
+
+    def _too_large(self, response: httpx.Response, exc: AnswerTooLarge) -> ProtocolError:
+        verb = "announces" if exc.announced else "passed"
+        return ProtocolError(
+            f"answer {verb} {exc.received} bytes, over max_response_size "
+            f"({self._max_size} bytes); reading stopped",
+            http_status=response.status_code,
+        )
+
+    def _transport_error(
+        self,
+        exc: httpx.HTTPError,
+        call: Call,
+        secrets: tuple[str, ...],
+        progress: _Progress,
+    ) -> TransportError:
+        sent = progress.request_sent(exc)
+        if isinstance(exc, httpx.TimeoutException):
+            return TransportTimeoutError(
+                f"timed out calling {call.action} ({type(exc).__name__})", request_sent=sent
+            )
+        return TransportError(
+            f"network error calling {call.action}: {_redact(str(exc), secrets)}"
+            f" ({type(exc).__name__})",
+            request_sent=sent,
+        )
 
     async def download(self, call: Call, write: Callable[[bytes], Awaitable[object]]) -> Download:
-        """Stream a file answer into ``write`` chunk by chunk; JSON answers are errors."""
-        response = await self._dispatch(self.build_request(call), call, stream=True)
+        """Stream a file answer into ``write`` chunk by chunk; JSON answers are errors.
+
+        The total timeout bounds the wait for the answer to start (and the reading of a
+        JSON error); the file itself streams for as long as it takes, each read bounded
+        by httpx's read timeout, and is not subject to ``max_response_size``.
+        """
+        wire = self._sign(call)
+        secrets = self._secrets(wire)
+        request = self._to_httpx(wire)
+        progress = _Progress()
+        request.extensions = {**request.extensions, "trace": progress}
+        response: httpx.Response | None = None
         try:
-            content_type = response.headers.get("content-type", "")
-            if response.status_code != 200 or content_type.startswith("application/json"):
-                await response.aread()
-                payload = decode_envelope(
-                    response, call, signer=self._signer.name, secrets=self._secrets()
+            with anyio.move_on_after(self._total) as scope:
+                response = await self._http.send(request, stream=True, follow_redirects=False)
+                _refuse_redirect(response, secrets)
+                content_type = response.headers.get("content-type", "")
+                is_file = response.status_code == 200 and not content_type.startswith(
+                    "application/json"
                 )
-                raise ProtocolError(
-                    "expected a file, got a JSON answer",
-                    http_status=response.status_code,
-                    snippet=_snippet(json.dumps(payload).encode(), self._secrets()),
+                if not is_file:
+                    try:
+                        body = await read_limited(response, self._max_size)
+                    except AnswerTooLarge as exc:
+                        raise self._too_large(response, exc) from None
+                    decode_envelope(
+                        response.status_code,
+                        response.headers,
+                        body,
+                        call,
+                        signer=self._signer.name,
+                        secrets=secrets,
+                    )
+                    raise ProtocolError(
+                        "expected a file, got a JSON answer",
+                        http_status=response.status_code,
+                        snippet=_snippet(body, secrets),
+                    )
+            if scope.cancelled_caught or response is None:
+                raise TransportTimeoutError(
+                    f"{call.action} took longer than the total timeout "
+                    f"({_seconds(self._total)}) to start answering",
+                    request_sent=progress.request_sent(),
                 )
             size = 0
             try:
@@ -311,7 +548,12 @@ class HttpTransport:
                     size += len(chunk)
                     await write(chunk)
             except httpx.HTTPError as exc:
-                raise TransportError(
+                error = (
+                    TransportTimeoutError
+                    if isinstance(exc, httpx.TimeoutException)
+                    else TransportError
+                )
+                raise error(
                     f"download interrupted after {size} bytes ({type(exc).__name__})"
                 ) from exc
             return Download(
@@ -319,9 +561,27 @@ class HttpTransport:
                 content_type=content_type or None,
                 size=size,
             )
+        except httpx.HTTPError as exc:
+            raise self._transport_error(exc, call, secrets, progress) from exc
         finally:
-            await response.aclose()
+            if response is not None and not response.is_closed:  # read whole: closed
+                with anyio.CancelScope(shield=True):
+                    await response.aclose()
 
     async def aclose(self) -> None:
         if self._owns_http:
             await self._http.aclose()
+
+
+def _refuse_redirect(response: httpx.Response, secrets: tuple[str, ...]) -> None:
+    """A redirect is never followed: the signed request would go (hash and body
+    included) wherever the server points. It becomes a ``ProtocolError`` naming the
+    target host."""
+    if not response.is_redirect:
+        return
+    where = redirect_target(response)
+    raise ProtocolError(
+        f"redirected to {_redact(where, secrets)}, not followed: a signed request is only "
+        f"ever sent to the account's own host (check account_url)",
+        http_status=response.status_code,
+    )

@@ -1,4 +1,5 @@
-"""Scriptable faults: latency, 5xx HTML pages, truncated JSON, dropped connections.
+"""Scriptable faults: latency, 5xx HTML pages, truncated JSON, dropped connections
+(before or after the action ran).
 
 A ``FaultRule`` says which fault to inject, for which actions, how many times and with
 what probability; ``FaultPlan`` holds the rules of one fake and draws the probabilities
@@ -7,6 +8,7 @@ from its own seeded generator, so a run is reproducible::
     fake.faults.add(Fault.http_error(502), action="get_tasks")           # the next one
     fake.faults.add(Fault.latency(2.0), times=None)                        # every request
     fake.faults.add(Fault.drop_connection(), probability=0.1, times=None)  # 10 %, seeded
+    fake.faults.add(Fault.drop_after_applying(), action="post_task")       # done, unanswered
 
 What each kind does to a request of the API (``/api/...``):
 
@@ -16,7 +18,10 @@ What each kind does to a request of the API (``/api/...``):
 * ``truncated_json``: the action is executed (side effects happen) and the JSON answer
   is cut in half, as when a proxy drops the end of a response;
 * ``drop_connection``: the connection closes without an answer; the action is not
-  executed (httpx raises ``RemoteProtocolError`` through the transport).
+  executed (httpx raises ``RemoteProtocolError`` through the transport);
+* ``drop_after_applying``: the action is executed (side effects happen, the quota is
+  spent), then the connection closes without the answer: the ambiguous write a client
+  sees as ``TransportError(request_sent=True)``.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ class FaultKind(enum.Enum):
     HTTP_ERROR = "http_error"
     TRUNCATED_JSON = "truncated_json"
     DROP_CONNECTION = "drop_connection"
+    DROP_AFTER_APPLYING = "drop_after_applying"
 
 
 @attrs.frozen
@@ -70,6 +76,16 @@ class Fault:
     def drop_connection(cls) -> Fault:
         """Close the connection without answering (the action is not executed)."""
         return cls(FaultKind.DROP_CONNECTION)
+
+    @classmethod
+    def drop_after_applying(cls) -> Fault:
+        """Execute the action, then close the connection without the answer."""
+        return cls(FaultKind.DROP_AFTER_APPLYING)
+
+    @property
+    def applies(self) -> bool:
+        """Whether the action still runs before this failure (the fake executes it)."""
+        return self.kind is FaultKind.DROP_AFTER_APPLYING
 
 
 @attrs.define(eq=False)

@@ -10,7 +10,7 @@
          │ signature (PageHash / QueryHash / HmacToken) or Bearer token ─► error 2 / HTTP 401
          │ quota (token bucket on the fake's clock) ─► error 20, nothing changed
          │ action (``_actions``) ─► envelope, or the file for ``download``
-         └ fault: truncated JSON
+         └ faults: truncated JSON; dropped connection after applying
 
 Requests are handled one at a time inside a short critical section (a ``threading.Lock``
 that is never held across an ``await``), so concurrent requests only wait for each other
@@ -390,14 +390,18 @@ class FakeWorksection(Account):
         decision = self.faults.decide(action)
         if decision.delay > 0:
             await self.clock.sleep(decision.delay)
-        if decision.failure is not None:
+        failure = decision.failure
+        if failure is not None and not failure.applies:
             with self._lock:
                 self.stats.faults += 1
-            if decision.failure.kind is FaultKind.DROP_CONNECTION:
+            if failure.kind is FaultKind.DROP_CONNECTION:
                 return FakeResponse(0, drop=True)
-            return html_page(decision.failure.status)
+            return html_page(failure.status)
         with self._lock:
             response = self._dispatch(request, params, body_kind, action, oauth=oauth)
+            if failure is not None:  # applied, then the connection drops
+                self.stats.faults += 1
+                return FakeResponse(0, drop=True)
         if decision.truncate and response.is_json:
             body = response.body[: max(1, len(response.body) // 2)]
             response = attrs.evolve(response, body=body)
