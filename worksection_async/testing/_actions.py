@@ -25,7 +25,7 @@ import datetime as dt
 import json
 import re
 from collections.abc import Callable, Iterable
-from typing import Final
+from typing import Final, Literal, get_args
 
 import attrs
 
@@ -72,13 +72,17 @@ from ._state import CONTACT_PRESETS, MAX_DEPTH, Account, clip_text, is_email, pa
 __all__ = [
     "ACTIONS",
     "ADMIN_ONLY",
+    "DEFAULT_DIALECT",
+    "DIALECTS",
     "MAX_RECORDS",
     "OAUTH_ONLY",
     "TOO_MANY_TASKS_CODE",
     "ApiError",
     "Ctx",
+    "Dialect",
     "FileReply",
     "Reply",
+    "check_dialect",
 ]
 
 MAX_RECORDS: Final = 10_000
@@ -92,6 +96,23 @@ OAUTH_ONLY: Final = frozenset(
 """Actions that act as the token's user: only on ``/api/oauth2``."""
 ADMIN_ONLY: Final = frozenset({"get_timers", "stop_timer"})
 """Actions only the admin API key may call."""
+
+Dialect = Literal["postman", "ru-docs"]
+"""Where the official sources disagree on a shape, whose shape the fake answers with:
+``"postman"`` (the official examples) answers ``me`` and ``get_my_timer`` with an
+object in ``data``; ``"ru-docs"`` (the Russian documentation, and what the official
+PHP client reads) with a one-element list."""
+DIALECTS: Final[tuple[Dialect, ...]] = get_args(Dialect)
+DEFAULT_DIALECT: Final[Dialect] = "postman"
+
+
+def check_dialect(dialect: str) -> Dialect:
+    """``dialect`` if it is one of ``DIALECTS``, else ``ValueError``."""
+    for known in DIALECTS:
+        if dialect == known:
+            return known
+    raise ValueError(f"dialect must be one of {', '.join(DIALECTS)}; got {dialect!r}")
+
 
 WEBHOOK_EVENTS: Final = (
     "post_task",
@@ -146,6 +167,11 @@ class Ctx:
     page_task: Task | None = None
     page_file_id: int | None = None
     webhook_check: Callable[[str], bool] = lambda url: True
+    dialect: Dialect = DEFAULT_DIALECT
+
+    def one(self, item: JSONObject) -> JSONValue:
+        """An answer's single object, shaped for the dialect (``[item]`` for ru-docs)."""
+        return [item] if self.dialect == "ru-docs" else item
 
     @property
     def now(self) -> dt.datetime:
@@ -205,8 +231,72 @@ def active_only(ctx: Ctx) -> bool:
     return (ctx.params.filled("filter") or "").lower() == "active"
 
 
+PROJECT_PAGE: Final = frozenset(
+    {
+        "get_project",
+        "update_project",
+        "close_project",
+        "activate_project",
+        "add_project_members",
+        "delete_project_members",
+        "get_tasks",
+        "post_task",
+        "get_events",
+        "update_project_tags",
+    }
+)
+"""Actions addressed by a project link ``/project/P/`` (page "P" in the reference)."""
+TASK_PAGE: Final = frozenset(
+    {
+        "get_task",
+        "update_task",
+        "complete_task",
+        "reopen_task",
+        "subscribe",
+        "unsubscribe",
+        "get_comments",
+        "post_comment",
+        "update_task_tags",
+        "add_costs",
+        "update_costs",
+        "delete_costs",
+        "start_my_timer",
+    }
+)
+"""Actions addressed by a task or subtask link (page "T" or "T/S" in the reference)."""
+ANY_PAGE: Final = frozenset({"get_costs", "get_costs_total", "get_files", "search_tasks"})
+"""Actions that take a project, task or subtask link."""
+FILE_PAGE: Final = frozenset({"download"})
+"""``download``: the page-era file link ``/download/ID/``."""
+
+
+def page_of(
+    account: Account, action: str, page: str
+) -> tuple[Project | None, Task | None, int | None]:
+    """An action's ``page``: its project, task and file; ``ApiError`` for a bad link.
+
+    A link of the wrong kind is 3 "Page is invalid" (a task link to a project action,
+    a file link anywhere but ``download``), or 8 "Task is required" (a project link to
+    a task action). An action that takes no page ignores the parameter.
+    """
+    if action not in PROJECT_PAGE | TASK_PAGE | ANY_PAGE | FILE_PAGE:
+        return None, None, None
+    project, task, file_id = resolve_page(account, page)
+    if (file_id is not None) != (action in FILE_PAGE):
+        raise ApiError(3, "Page is invalid")
+    if action in PROJECT_PAGE and task is not None:
+        raise ApiError(3, "Page is invalid")
+    if action in TASK_PAGE and task is None:
+        raise ApiError(8, "Task is required")
+    return project, task, file_id
+
+
 def resolve_page(account: Account, page: str) -> tuple[Project | None, Task | None, int | None]:
-    """A ``page`` parameter's project, task and file; ``ApiError`` 3/4/5/6 when invalid."""
+    """A ``page`` parameter's project, task and file; ``ApiError`` 3/4/5/6 when invalid.
+
+    ``/project/P/T/`` names a top-level task T of P (a subtask in a two-part link is 5
+    "Task is invalid"); ``/project/P/T/S/`` a subtask or sub-subtask S below T.
+    """
     text = page.strip().split("#", 1)[0].split("?", 1)[0]
     text = re.sub(r"^https?://[^/]+", "", text)
     if not text.endswith("/"):
@@ -223,13 +313,13 @@ def resolve_page(account: Account, page: str) -> tuple[Project | None, Task | No
     if match.group(2) is None:
         return project, None, None
     task = account.tasks.get(int(match.group(2)))
-    if task is None or task.project_id != project.id:
+    if task is None or task.project_id != project.id or task.parent_id is not None:
         raise ApiError(5, "Task is invalid")
     if match.group(3) is None:
         return project, task, None
     sub = account.tasks.get(int(match.group(3)))
-    # The link names the top-level task (the examples) or the direct parent.
-    if sub is None or sub.project_id != project.id or task.id not in (sub.parent_id, sub.top_id):
+    # Subtasks and sub-subtasks alike are linked below their top-level task.
+    if sub is None or sub.id == task.id or sub.project_id != project.id or sub.top_id != task.id:
         raise ApiError(6, "Subtask is invalid")
     return project, sub, None
 
@@ -370,7 +460,7 @@ def parse_minutes(text: str) -> int | None:
 
 @action("me")
 def me(ctx: Ctx) -> Reply:
-    return ok(render_member(ctx.account, ctx.user, with_rate=False))
+    return ok(ctx.one(render_member(ctx.account, ctx.user, with_rate=False)))
 
 
 @action("get_users")
@@ -1690,11 +1780,13 @@ def get_my_timer(ctx: Ctx) -> Reply:
     if timer is None:
         return ok([])
     return ok(
-        {
-            "time": _elapsed(ctx, timer.started),
-            "date_started": _started_at(timer.started),
-            "task": render_task(acc, acc.tasks[timer.task_id]),
-        }
+        ctx.one(
+            {
+                "time": _elapsed(ctx, timer.started),
+                "date_started": _started_at(timer.started),
+                "task": render_task(acc, acc.tasks[timer.task_id]),
+            }
+        )
     )
 
 

@@ -138,7 +138,7 @@ def render_member(account: Account, member: Member, *, with_rate: bool = True) -
     if with_rate:
         out["rate"] = number(member.rate)
     out.update(
-        avatar=member.avatar,
+        avatar=account.link(member.avatar),
         group=team.title if team is not None else "",
         department=member.department,
         role=ROLE_LABELS.get(member.role, member.role),

@@ -55,6 +55,9 @@ __all__ = [
 MAX_TEXT_LENGTH = 65_536
 """Longer text fields are silently truncated, as the real service does."""
 
+DEFAULT_AVATAR = "/images/user/0m.gif"
+"""A member's avatar unless given: a path on the account (see ``Account.link``)."""
+
 MAX_DEPTH = 2
 """Subtasks and sub-subtasks: two levels below a task."""
 
@@ -174,6 +177,14 @@ class Account:
 
     # ── time and ids ─────────────────────────────────────────────────────────
 
+    def link(self, path: str) -> str:
+        """An absolute URL on the account for a path (``/images/...``); URLs stay as given.
+
+        Links are made when an answer is rendered, so a fake served at another address
+        (``serve``, ``serve_in_thread``) links to the address it serves.
+        """
+        return f"{self.account_url}{path}" if path.startswith("/") else path
+
     def wall_time(self) -> float:
         """The wall clock's time (Unix seconds)."""
         return self._wall()
@@ -217,8 +228,11 @@ class Account:
         for member in self.users.values():
             if member.role == "owner":
                 return member
+        host = urlsplit(self.account_url).hostname or ""
+        if "." not in host or not any(c.isalpha() for c in host):  # an IP or localhost
+            host = "fake.worksection.com"
         return self.add_user(
-            f"owner@{urlsplit(self.account_url).hostname or 'fake.worksection.com'}",
+            f"owner@{host}",
             "Account",
             "Owner",
             role="owner",
@@ -287,7 +301,7 @@ class Account:
             department=department,
             role=role_key,
             rate=rate,
-            avatar=avatar or f"{self.account_url}/images/user/0m.gif",
+            avatar=avatar or DEFAULT_AVATAR,
             date_added=_to_datetime(date_added, "date_added") or self.wall_now(),
             phone=phone,
             phone2=phone2,
