@@ -67,7 +67,15 @@ from ._render import (
     task_brief,
     user_ref,
 )
-from ._state import CONTACT_PRESETS, MAX_DEPTH, Account, clip_text, is_email, parse_day
+from ._state import (
+    CONTACT_PRESETS,
+    MAX_DEPTH,
+    Account,
+    clip_text,
+    is_email,
+    parse_day,
+    parse_request_day,
+)
 
 __all__ = [
     "ACTIONS",
@@ -227,8 +235,25 @@ def extras(ctx: Ctx) -> frozenset[str]:
     return frozenset(part.lower() for part in ctx.params.csv("extra"))
 
 
+def choice_param(ctx: Ctx, key: str, allowed: tuple[str, ...]) -> str | None:
+    """One of ``allowed`` (any case); ``None`` if absent or blank; 10 for anything else."""
+    text = ctx.params.filled(key)
+    if text is None:
+        return None
+    if text.lower() not in allowed:
+        raise ApiError(10, "Field is required", key)
+    return text.lower()
+
+
+def flag_param(ctx: Ctx, key: str) -> bool | None:
+    """A ``1``/``0`` flag; ``None`` if absent or blank; 10 for anything else (``true``)."""
+    value = choice_param(ctx, key, ("1", "0"))
+    return None if value is None else value == "1"
+
+
 def active_only(ctx: Ctx) -> bool:
-    return (ctx.params.filled("filter") or "").lower() == "active"
+    """``filter=active`` (the only value of the task lists' ``filter``)."""
+    return choice_param(ctx, "filter", ("active",)) == "active"
 
 
 PROJECT_PAGE: Final = frozenset(
@@ -361,13 +386,16 @@ def optional_task(ctx: Ctx) -> Task | None:
 
 
 def day_param(ctx: Ctx, key: str) -> dt.date | object | None:
-    """A request date (``DD.MM.YYYY``): ``_UNSET`` if absent, ``None`` if blank."""
+    """A request date, ``DD.MM.YYYY`` only: ``_UNSET`` if absent, ``None`` if blank.
+
+    ISO dates (``2025-06-30``) and anything else are 10 naming the field.
+    """
     if key not in ctx.params:
         return _UNSET
     text = ctx.params.filled(key)
     if text is None:
         return None
-    day = parse_day(text.split(" ", 1)[0])
+    day = parse_request_day(text)
     if day is None:
         raise ApiError(10, "Field is required", key)
     return day
@@ -504,7 +532,7 @@ def get_user_groups(ctx: Ctx) -> Reply:
 @action("add_user_group")
 def add_user_group(ctx: Ctx) -> Reply:
     title = required(ctx, "title")
-    client = (ctx.params.filled("client") or "0") == "1"
+    client = flag_param(ctx, "client") or False
     team = ctx.account.team_named(title) or ctx.account.add_team(title, client=client)
     return ok(render_team(team))
 
@@ -679,9 +707,9 @@ _OPTIONS_CONFLICT = (
 def _options_param(ctx: Ctx) -> dict[str, int]:
     found: dict[str, int] = {}
     for name in PROJECT_OPTIONS:
-        text = ctx.params.text(f"options.{name}")
-        if text is not None:
-            found[name] = 1 if text.strip().lower() in ("1", "true", "yes", "on") else 0
+        flag = flag_param(ctx, f"options.{name}")
+        if flag is not None:
+            found[name] = int(flag)
     return found
 
 
@@ -703,8 +731,8 @@ def _project_tags(ctx: Ctx) -> list[Tag]:
 @action("get_projects")
 def get_projects(ctx: Ctx) -> Reply:
     acc = ctx.account
-    wanted = (ctx.params.filled("filter") or "").lower()
-    status = _PROJECT_FILTERS.get("archive" if wanted == "archived" else wanted)
+    wanted = choice_param(ctx, "filter", (*_PROJECT_FILTERS, "archived"))
+    status = _PROJECT_FILTERS.get("archive" if wanted == "archived" else wanted or "")
     ext = extras(ctx)
     return ok(
         [
@@ -1248,7 +1276,7 @@ def search_tasks(ctx: Ctx) -> Reply:
     if to_text is not None:
         user_to = assignee_param(ctx, "email_user_to")
     predicate = _compiled(ctx, _SEARCH_FIELDS)
-    status = (p.filled("status") or "").lower()
+    status = choice_param(ctx, "status", ("active", "done")) or ""
     if root is not None:
         pool: Iterable[Task] = acc.walk(root)
     elif project is not None:
@@ -1409,8 +1437,8 @@ def upload_files(ctx: Ctx) -> Reply:
 
 def _group_filter(ctx: Ctx, scope: TagScope) -> Callable[[TagGroup], bool]:
     wanted = ctx.params.filled("group")
-    kind = (ctx.params.filled("type") or "").lower()
-    access = (ctx.params.filled("access") or "").lower()
+    kind = choice_param(ctx, "type", ("status", "label"))
+    access = choice_param(ctx, "access", ("public", "private"))
 
     def keep(group: TagGroup) -> bool:
         return (
@@ -1559,7 +1587,7 @@ def _selected_costs(ctx: Ctx) -> list[Cost]:
     project = optional_project(ctx)
     task = optional_task(ctx)
     start, end = day_param(ctx, "datestart"), day_param(ctx, "dateend")
-    timer_text = ctx.params.filled("is_timer")
+    timer = flag_param(ctx, "is_timer")
     predicate = _compiled(ctx, _COST_FIELDS)
     if task is not None:
         task_ids = {t.id for t in acc.walk(task)}
@@ -1574,7 +1602,7 @@ def _selected_costs(ctx: Ctx) -> list[Cost]:
             continue
         if isinstance(end, dt.date) and cost.date > end:
             continue
-        if timer_text in ("0", "1") and cost.is_timer != (timer_text == "1"):
+        if timer is not None and cost.is_timer != timer:
             continue
         if predicate is not None and not predicate(_cost_row(cost, owner)):
             continue
@@ -1651,7 +1679,7 @@ def get_costs_total(ctx: Ctx) -> Reply:
 def _cost_values(ctx: Ctx, *, creating: bool) -> tuple[int | None, float | None]:
     time_text = ctx.params.filled("time")
     money_text = ctx.params.filled("money")
-    is_rate = ctx.params.filled("is_rate") == "1"
+    is_rate = flag_param(ctx, "is_rate") or False
     if creating and time_text is None and money_text is None and not is_rate:
         raise ApiError(10, "Field is required", "time or money")
     minutes = None

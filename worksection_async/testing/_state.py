@@ -50,6 +50,8 @@ __all__ = [
     "ProjectRef",
     "TaskRef",
     "clip_text",
+    "parse_day",
+    "parse_request_day",
 ]
 
 MAX_TEXT_LENGTH = 65_536
@@ -107,6 +109,20 @@ def parse_day(text: str) -> dt.date | None:
         except ValueError:
             continue
     return None
+
+
+_REQUEST_DAY = re.compile(r"\d{2}\.\d{2}\.\d{4}")
+
+
+def parse_request_day(text: str) -> dt.date | None:
+    """A request date in the documented ``DD.MM.YYYY`` and nothing else; ``None`` if not."""
+    text = text.strip()
+    if _REQUEST_DAY.fullmatch(text) is None:
+        return None
+    try:
+        return dt.datetime.strptime(text, "%d.%m.%Y").date()
+    except ValueError:
+        return None
 
 
 def _to_date(value: DateLike, what: str) -> dt.date | None:
