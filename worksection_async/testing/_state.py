@@ -459,6 +459,7 @@ class Account:
         max_money: float | None = None,
         tags: Iterable[int | str] = (),
         members: Iterable[MemberRef] = (),
+        custom_fields: Mapping[int, str] | None = None,
     ) -> Project:
         """Add a project. ``status`` is ``active``, ``pending`` or ``archive``.
 
@@ -490,6 +491,7 @@ class Account:
             max_time=max_time,
             max_money=max_money,
             tag_ids=[self._tag(ref, "project").id for ref in tags],
+            custom_fields=dict(custom_fields or {}),
         )
         if status == "archive" and project.date_closed is None:
             project.date_closed = self.wall_now()
