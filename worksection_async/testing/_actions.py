@@ -11,8 +11,12 @@ nothing, the choice is documented here:
 * a missing ``id_project`` is 7 "Project is required", a missing ``id_task`` is 8 "Task is
   required" (``message_details`` names the parameter); other missing fields are 10;
 * an id that is not a number is the same as an unknown id (4, 5, "File not found", ...);
-* an invalid value (a date that does not parse, priority outside 0..10, a bad filter) is
-  10 "Field is required" with the field name, as the service answers a bad ``filter``;
+* an invalid value (a date not in ``DD.MM.YYYY``, a flag other than ``1``/``0``, a value
+  outside an enumeration, priority outside 0..10, a bad filter) is 10 "Field is
+  required" with the field name, as the service answers a bad ``filter``; an unknown
+  parameter is ignored;
+* a ``page`` link of the wrong kind is 3 "Page is invalid" (a task link to a project
+  action) or 8 "Task is required" (a project link to a task action), see ``page_of``;
 * more than ``MAX_RECORDS`` tasks in one answer is ``TOO_MANY_TASKS_CODE`` (17) "Too many
   tasks (10000 max)" (the docs quote the message, not the code);
 * an unknown cost row is 10 "Costs not found";

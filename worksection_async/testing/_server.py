@@ -154,6 +154,51 @@ class FakeWorksection(Account):
     dates records and checks HMAC timestamps (``hmac_skew`` seconds either way);
     ``seed`` seeds the probabilistic faults; ``webhook_check(url)`` decides whether
     ``add_webhook`` sees the URL answer (the fake never connects to it).
+
+    Where the official sources disagree, choose:
+
+    * ``quota_style``, how a request over the quota is answered: ``"code20"`` (default,
+      the base document: HTTP 200, error 20 "Quota exceeded"), ``"too_many_requests"``
+      (the current docs' wording: HTTP 200, error 20 "Too many requests") or
+      ``"http429"`` (HTTP 429 with ``Retry-After``, what community clients wait for);
+    * ``dialect``, the shape of ``me`` and ``get_my_timer``: ``"postman"`` (default, an
+      object in ``data``) or ``"ru-docs"`` (a one-element list).
+
+    OAuth2: register apps with ``add_oauth_app`` (``serve --oauth-client ID:SECRET``, or
+    the pair ``serve`` generates and prints); ``/oauth2/authorize``, ``token``,
+    ``refresh`` and ``resource`` then work over HTTP, and ``issue_token`` skips the
+    login in tests.
+
+    Held to the documented formats (error 10 naming the field, nothing changed):
+    request dates are ``DD.MM.YYYY`` only (ISO ``2025-06-30`` is refused; in ``filter``
+    literals too; ``update_users_schedule`` takes both, as documented); flags
+    (``is_timer``, ``is_rate``, ``client``, ``options.*``) are ``1``/``0``;
+    ``filter``, ``status``, ``type``, ``access`` and ``role`` take their documented
+    values. A ``page`` of the wrong kind is an error: a task link to a project action is
+    3 "Page is invalid", a project link to a task action 8 "Task is required"; a subtask
+    is linked below its top-level task (``/project/P/T/S/``), never as ``/project/P/S/``
+    (5). Unknown parameters are ignored, as the service does. ``hash`` may stand
+    anywhere in a ``QueryHash`` query; the other pairs are signed as sent.
+
+    Known leniencies (the live service may refuse what the fake accepts):
+
+    * every signing dialect is accepted on both admin paths, and an HMAC timestamp
+      within ``hmac_skew`` (300 s) of the wall clock; the real skew is unknown;
+    * OAuth2 scopes are not checked per action (the mapping is undocumented; the docs
+      say ``get_webhooks`` needs ``administrative``); ``/api/oauth2`` takes form bodies
+      (a community probe saw "invalid JSON"); ``redirect_uri`` need not be HTTPS and
+      ``authorize`` approves at once, as ``oauth.login_user`` (default the owner);
+    * an id that is not a number is answered like an unknown id (4, 5, "Timer not
+      found"...), not as a type error;
+    * unknown ``extra`` values are ignored (a community client reports ``extra=tags``
+      passes); ``filter=archived`` is read as ``archive`` (the docs' text says both);
+    * ``add_user``'s ``group``, ``add_contact``'s ``group`` and ``post_project``'s
+      ``company`` create a team or folder they do not find;
+    * ``complete_task``/``reopen_task`` take subtask links (the page era had
+      ``complete_subtask``/``reopen_subtask`` for them);
+    * ``add_costs`` with the admin key and no ``email_user_from`` books the owner (the
+      docs call it required; the official example succeeds without it);
+    * one quota for the whole account: every key, token and client address shares it.
     """
 
     def __init__(
