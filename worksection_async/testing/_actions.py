@@ -297,6 +297,7 @@ ANY_PAGE: Final = frozenset({"get_costs", "get_costs_total", "get_files", "searc
 """Actions that take a project, task or subtask link."""
 FILE_PAGE: Final = frozenset({"download"})
 """``download``: the page-era file link ``/download/ID/``."""
+_PAGED: Final = PROJECT_PAGE | TASK_PAGE | ANY_PAGE | FILE_PAGE
 
 
 def page_of(
@@ -308,7 +309,7 @@ def page_of(
     a file link anywhere but ``download``), or 8 "Task is required" (a project link to
     a task action). An action that takes no page ignores the parameter.
     """
-    if action not in PROJECT_PAGE | TASK_PAGE | ANY_PAGE | FILE_PAGE:
+    if action not in _PAGED:
         return None, None, None
     project, task, file_id = resolve_page(account, page)
     if (file_id is not None) != (action in FILE_PAGE):

@@ -99,7 +99,8 @@ class FakeStats:
     """Request counters (reset with ``reset()``).
 
     ``served`` counts requests that reached an action (answered ``ok`` or with an API
-    error); ``rejected_quota`` the error-20 answers, ``rejected_auth`` the error-2 and
+    error); ``rejected_quota`` the answers over the quota (error 20, or HTTP 429 with
+    ``quota_style="http429"``), ``rejected_auth`` the error-2 and
     HTTP 401 answers, ``faults`` the injected failures (5xx, dropped connections).
     """
 
