@@ -3,7 +3,8 @@
 ``FakeWorksection`` is a stateful fake of one Worksection account. It answers the 63
 actions of the API with the real envelopes and error codes, checks every signing
 dialect (``PageHash``, ``QueryHash``, ``HmacToken``, OAuth2 Bearer tokens), enforces an
-optional quota (error 20) on a clock the test controls, and injects faults. Reach it
+optional quota (error 20, or HTTP 429: see ``QUOTA_STYLES``) on a clock the test
+controls, holds requests to the documented formats, and injects faults. Reach it
 in-process with ``fake.transport`` (an httpx transport) or over HTTP with
 ``fake.asgi_app`` / ``python -m worksection_async.testing serve``::
 
