@@ -156,7 +156,7 @@ async def test_pages_address_projects_tasks_and_subtasks(
         "Subtask is invalid",
         None,
     )
-    created = await by_page("post_task", f"/project/10/{task.id}/")
+    created = await by_page("post_task", "/project/10/")
     assert error_of(created) == (10, "Field is required", "title")
 
 
@@ -492,3 +492,88 @@ async def test_call_runs_actions_directly(fake: FakeWorksection) -> None:
     assert fake.stats.requests == 0
     with pytest.raises(ValueError, match="unknown action"):
         fake.call("nope")
+
+
+async def test_a_page_of_the_wrong_kind_is_an_error(
+    http: httpx.AsyncClient, fake: FakeWorksection
+) -> None:
+    """Project actions refuse task links (3), task actions project links (8); a subtask
+    is linked below its top-level task only; actions without a page ignore one."""
+    task = fake.add_task(10, "Task")
+    sub = fake.add_task(10, "Sub", parent=task)
+    subsub = fake.add_task(10, "Subsub", parent=sub)
+    other = fake.add_task(10, "Other")
+
+    async def by_page(action: str, page: str) -> dict[str, Any]:
+        response = await http.post(f"/api/admin/v2/?{page_hash(action, [], fake.api_key, page)}")
+        body = response.json()
+        assert isinstance(body, dict)
+        return body
+
+    invalid_page = (3, "Page is invalid", None)
+    assert error_of(await by_page("get_tasks", task.page)) == invalid_page
+    assert error_of(await by_page("get_tasks", sub.page)) == invalid_page
+    assert error_of(await by_page("get_project", task.page)) == invalid_page
+    assert error_of(await by_page("get_task", "/download/5/")) == invalid_page
+    assert error_of(await by_page("get_task", "/project/10/")) == (8, "Task is required", None)
+    assert error_of(await by_page("complete_task", "/project/10/")) == (8, "Task is required", None)
+    assert error_of(await by_page("get_task", f"/project/10/{sub.id}/")) == (
+        5,
+        "Task is invalid",
+        None,
+    )
+    assert error_of(await by_page("get_task", f"/project/10/{sub.id}/{subsub.id}/"))[0] == 5
+    assert error_of(await by_page("get_task", f"/project/10/{other.id}/{sub.id}/")) == (
+        6,
+        "Subtask is invalid",
+        None,
+    )
+    assert error_of(await by_page("get_task", f"/project/10/{task.id}/{task.id}/"))[0] == 6
+    assert (await by_page("get_task", subsub.page))["data"]["name"] == "Subsub"
+    assert subsub.page == f"/project/10/{task.id}/{subsub.id}/"
+    assert [t["id"] for t in (await by_page("get_tasks", "/project/10/"))["data"]] == [
+        str(task.id),
+        str(other.id),
+    ]
+    assert (await by_page("get_files", sub.page))["status"] == "ok"
+    assert (await by_page("get_users", "/nonsense/"))["status"] == "ok"
+    assert [c.name for c in fake.children_of(task)] == ["Sub"]
+
+
+@pytest.mark.parametrize("dialect", ["postman", "ru-docs"])
+async def test_me_and_my_timer_in_both_dialects(fake: FakeWorksection, dialect: str) -> None:
+    """postman: me and get_my_timer answer an object; ru-docs: a one-element list. The
+    library's client reads both the same way."""
+    from worksection_async import BearerToken, Client, TaskPage
+
+    fake.dialect = dialect  # type: ignore[assignment]
+    task = fake.add_task(10, "Timed")
+    token = fake.issue_token(DEV)
+    headers = {"Authorization": f"Bearer {token.access_token}"}
+    async with client_for(fake) as http:
+        me = (await http.post("/api/oauth2?action=me", headers=headers)).json()["data"]
+        none = (await http.post("/api/oauth2?action=get_my_timer", headers=headers)).json()
+        fake.add_timer(task, DEV, running_for=90)
+        timer = (await http.post("/api/oauth2?action=get_my_timer", headers=headers)).json()
+    if dialect == "postman":
+        assert isinstance(me, dict) and isinstance(timer["data"], dict)
+    else:
+        assert isinstance(me, list) and isinstance(timer["data"], list)
+        [me], [timer["data"]] = me, timer["data"]
+    assert me["email"] == DEV
+    assert none == {"status": "ok", "data": []}
+    assert (timer["data"]["time"], timer["data"]["task"]["id"]) == (90, str(task.id))
+    async with Client(
+        fake.account_url, signer=BearerToken(token.access_token), transport=fake.transport
+    ) as client:
+        assert (await client.members.me()).email == DEV
+        mine = await client.timers.mine()
+        assert mine is not None and mine.task.page == TaskPage(10, task.id)
+        await client.timers.delete_mine()
+        assert await client.timers.mine() is None
+
+
+def test_dialect_is_checked() -> None:
+    """An unknown dialect is a ValueError naming the choices."""
+    with pytest.raises(ValueError, match="dialect must be one of postman, ru-docs"):
+        FakeWorksection(dialect="ru")  # type: ignore[arg-type]

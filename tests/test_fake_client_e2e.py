@@ -1,4 +1,8 @@
-"""End to end: the library's Client against the fake, on virtual time."""
+"""End to end: the library's Client against the fake, on virtual time.
+
+Every test runs against each of the fake's quota styles (error 20 "Quota exceeded",
+error 20 "Too many requests", HTTP 429 with Retry-After): the client absorbs all three.
+"""
 
 from __future__ import annotations
 
@@ -19,7 +23,7 @@ from worksection_async import (
     TaskHasChildrenError,
 )
 from worksection_async._signing import Signer
-from worksection_async.testing import FakeWorksection, ManualClock
+from worksection_async.testing import QUOTA_STYLES, FakeWorksection, ManualClock, QuotaStyle
 
 
 @pytest.fixture(params=["asyncio", "trio"])
@@ -30,8 +34,14 @@ def anyio_backend(request: pytest.FixtureRequest) -> str:
 pytestmark = pytest.mark.anyio
 
 
-def make_fake(clock: ManualClock) -> FakeWorksection:
-    fake = FakeWorksection("e2e-key", quota="1/s", clock=clock)
+@pytest.fixture(params=QUOTA_STYLES)
+def quota_style(request: pytest.FixtureRequest) -> QuotaStyle:
+    style: QuotaStyle = request.param
+    return style
+
+
+def make_fake(clock: ManualClock, quota_style: QuotaStyle) -> FakeWorksection:
+    fake = FakeWorksection("e2e-key", quota="1/s", clock=clock, quota_style=quota_style)
     fake.add_user("owner@example.com", "Olga", "Owner", role="owner")
     fake.add_project("Website", id=10)
     return fake
@@ -43,11 +53,11 @@ def _id(payload: Any) -> int:
 
 
 @pytest.mark.parametrize("signer", [PageHash(), QueryHash(), HmacToken()], ids=lambda s: s.name)
-async def test_task_lifecycle(signer: Signer) -> None:
+async def test_task_lifecycle(signer: Signer, quota_style: QuotaStyle) -> None:
     """Create, add a subtask, comment, complete, reopen: the client's default pacing
     keeps every call within the fake's 1/s quota."""
     clock = ManualClock()
-    fake = make_fake(clock)
+    fake = make_fake(clock, quota_style)
     project = ProjectPage(10)
     async with (
         clock.autojump(),
@@ -80,11 +90,13 @@ async def test_task_lifecycle(signer: Signer) -> None:
     assert clock.now() >= 8.0
 
 
-async def test_bursts_hit_the_quota_and_the_retry_policy_recovers() -> None:
+async def test_bursts_hit_the_quota_and_the_retry_policy_recovers(
+    quota_style: QuotaStyle,
+) -> None:
     """Without client pacing, twelve concurrent posts hit error 20; retries finish them
     all, and nothing is created twice."""
     clock = ManualClock()
-    fake = make_fake(clock)
+    fake = make_fake(clock, quota_style)
     created: list[int] = []
     async with (
         clock.autojump(),
@@ -111,10 +123,10 @@ async def test_bursts_hit_the_quota_and_the_retry_policy_recovers() -> None:
     assert fake.stats.served == 12
 
 
-async def test_without_retries_the_quota_error_surfaces() -> None:
+async def test_without_retries_the_quota_error_surfaces(quota_style: QuotaStyle) -> None:
     """retry=None: the second immediate call raises QuotaExceededError, and changes nothing."""
     clock = ManualClock()
-    fake = make_fake(clock)
+    fake = make_fake(clock, quota_style)
     async with Client(
         fake.account_url,
         fake.api_key,
@@ -127,4 +139,30 @@ async def test_without_retries_the_quota_error_surfaces() -> None:
         with pytest.raises(QuotaExceededError) as raised:
             await client.call("post_task", page=ProjectPage(10), title="second")
     assert raised.value.code == 20
+    assert raised.value.http_status == (429 if quota_style == "http429" else 200)
     assert [t.name for t in fake.tasks.values()] == ["first"]
+
+
+async def test_the_client_adapts_to_a_lower_quota_in_every_style(quota_style: QuotaStyle) -> None:
+    """The account allows 0.5/s, the client starts at 1/s: each style's rejection is seen
+    as a quota error, the client slows down and every read succeeds."""
+    clock = ManualClock()
+    fake = FakeWorksection.populated(
+        projects=1, tasks_per_project=40, clock=clock, quota="1/2s", quota_style=quota_style
+    )
+    pages = [t.page for t in fake.tasks_of(min(fake.projects))]
+    async with (
+        clock.autojump(),
+        Client(fake.account_url, fake.api_key, transport=fake.transport, clock=clock) as client,
+    ):
+
+        async def get(page: str) -> Any:
+            return await client.call("get_task", page=page)
+
+        results = await client.map(get, pages)
+        snapshot = client.quota
+    assert [r["page"] for r in results] == pages
+    assert 1 <= fake.stats.rejected_quota == snapshot.quota_errors
+    # The control law's plateau (where error 20 last cut it) is at the real quota.
+    assert snapshot.rate_at_last_decrease is not None
+    assert 0.45 <= snapshot.rate_at_last_decrease <= 0.525

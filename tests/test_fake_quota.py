@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.fixtures.fake_support import api, client_for, encode
+from tests.fixtures.fake_support import admin, api, client_for, encode
 from worksection_async.testing import DEFAULT_QUOTA, FakeWorksection, ManualClock, RateQuota
 
 QUOTA_EXCEEDED = {"status": "error", "status_code": 20, "message": "Quota exceeded"}
@@ -155,3 +155,46 @@ async def test_virtual_time_paces_a_bulk_job() -> None:
                 await clock.sleep(0.25)
     assert clock.now() - start == pytest.approx(39.0)
     assert fake.stats.served == 40
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("style", "status", "message"),
+    [
+        ("code20", 200, "Quota exceeded"),
+        ("too_many_requests", 200, "Too many requests"),
+        ("http429", 429, "Too many requests"),
+    ],
+)
+async def test_quota_styles_answer_in_their_wording(style: str, status: int, message: str) -> None:
+    """Each quota style: its HTTP status and message; Retry-After only with HTTP 429."""
+    clock = ManualClock()
+    fake = FakeWorksection(quota=RateQuota(rate=0.25), clock=clock, quota_style=style)  # type: ignore[arg-type]
+    async with client_for(fake) as http:
+        assert (await admin(http, fake, "get_users")).status_code == 200
+        clock.advance(1.5)
+        rejected = await admin(http, fake, "get_users")
+        assert rejected.status_code == status
+        assert rejected.json() == {"status": "error", "status_code": 20, "message": message}
+        assert rejected.headers["content-type"] == "application/json; charset=utf-8"
+        # a token every 4 s, 1.5 s gone: the next one in 2.5 s, announced as 3 whole seconds
+        assert rejected.headers.get("retry-after") == ("3" if style == "http429" else None)
+        clock.advance(2.4999)
+        assert (await admin(http, fake, "get_users")).headers.get("retry-after") == (
+            "1" if style == "http429" else None
+        )
+        stats = (await http.get("/_fake/stats")).json()
+    assert stats["quota_style"] == style
+    assert (fake.stats.rejected_quota, fake.stats.errors[20]) == (2, 2)
+
+
+def test_quota_style_is_checked_and_settable() -> None:
+    """An unknown style is a ValueError; the style can change at run time."""
+    with pytest.raises(ValueError, match="quota_style must be one of code20"):
+        FakeWorksection(quota_style="429")  # type: ignore[arg-type]
+    fake = FakeWorksection()
+    assert fake.quota_style == "code20"
+    fake.quota_style = "http429"
+    assert fake.quota_style == "http429"
+    with pytest.raises(ValueError, match="quota_style"):
+        fake.quota_style = "teapot"  # type: ignore[assignment]

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
@@ -60,6 +62,59 @@ async def test_served_over_http(fake: FakeWorksection, served: str) -> None:
         stats = (await http.get("/_fake/stats")).json()
     assert stats["served"] == 1 and stats["faults"] == 2
     assert fake.internal_errors == []
+
+
+def _oauth_login(url: str, client_id: str, secret: str) -> dict[str, Any]:
+    """The authorization-code flow against a served fake: authorize, then token."""
+    redirect = "https://app.example.com/cb"
+    authorize = httpx.get(
+        f"{url}/oauth2/authorize",
+        params={
+            "client_id": client_id,
+            "redirect_uri": redirect,
+            "response_type": "code",
+            "state": "s1",
+        },
+    )
+    assert authorize.status_code == 302, authorize.text
+    code = parse_qs(urlsplit(authorize.headers["location"]).query)["code"][0]
+    token = httpx.post(
+        f"{url}/oauth2/token",
+        data={
+            "client_id": client_id,
+            "client_secret": secret,
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": redirect,
+        },
+    ).json()
+    assert isinstance(token, dict) and token["token_type"] == "Bearer", token
+    return token
+
+
+def test_served_links_use_the_served_address(fake: FakeWorksection) -> None:
+    """While served in a thread, avatars and the OAuth2 account_url name the served URL;
+    afterwards the account URL is the configured one again."""
+    fake.add_oauth_app("thread-app", "thread-secret")
+    configured = fake.account_url
+    with fake.serve_in_thread() as url:
+        assert fake.account_url == url != configured
+        query = query_hash([("action", "get_users")], fake.api_key)
+        users = httpx.post(f"{url}/api/admin/v2/?{query}").json()["data"]
+        assert [u["avatar"] for u in users] == [f"{url}/images/user/0m.gif"] * 2
+        token = _oauth_login(url, "thread-app", "thread-secret")
+        assert token["account_url"] == url
+        resource = httpx.post(
+            f"{url}/oauth2/resource",
+            data={
+                "client_id": "thread-app",
+                "client_secret": "thread-secret",
+                "access_token": token["access_token"],
+            },
+        ).json()
+        assert resource["account_url"] == url
+    assert fake.account_url == configured
+    assert fake.call("get_users")["data"][0]["avatar"] == f"{configured}/images/user/0m.gif"
 
 
 def test_served_quota_uses_the_real_clock(fake: FakeWorksection, served: str) -> None:
@@ -140,27 +195,45 @@ def test_official_sdk_oauth_refreshes_an_expired_token(fake: FakeWorksection, se
 
 
 def test_cli_arguments_build_the_fake() -> None:
-    """serve's options: key, quota and burst, populate, skew."""
+    """serve's options: key, quota, burst and style, populate, skew, dialect, OAuth app."""
     args = build_parser().parse_args(
         [
             *("serve", "--port", "0", "--api-key", "KEY", "--quota", "20/s", "--burst", "5"),
-            *("--populate", "2x3", "--hmac-skew", "60"),
+            *("--populate", "2x3", "--hmac-skew", "60", "--quota-style", "http429"),
+            *("--dialect", "ru-docs", "--oauth-client", "my-app:my-secret"),
         ]
     )
-    fake = make_fake(args)
+    fake = make_fake(args, account_url="http://127.0.0.1:9999")
     assert fake.api_key == "KEY" and fake.hmac_skew == 60
     assert fake.quota == RateQuota(rate=20, burst=5)
+    assert (fake.quota_style, fake.dialect) == ("http429", "ru-docs")
     assert len(fake.projects) == 2 and len(fake.tasks_of(min(fake.projects))) == 3
+    assert fake.account_url == "http://127.0.0.1:9999"
+    assert [(a.client_id, a.client_secret) for a in fake.oauth.apps.values()] == [
+        ("my-app", "my-secret")
+    ]
     unlimited = make_fake(build_parser().parse_args(["serve", "--quota", "off"]))
     assert unlimited.quota is None and len(unlimited.api_key) == 32
-    with pytest.raises(SystemExit):
-        build_parser().parse_args(["serve", "--populate", "many"])
+    assert unlimited.quota_style == "code20" and unlimited.dialect == "postman"
+    [generated] = unlimited.oauth.apps.values()
+    assert len(generated.client_id) == 32 and len(generated.client_secret) == 64
+    for bad in (
+        ["--populate", "many"],
+        ["--quota-style", "503"],
+        ["--dialect", "php"],
+        ["--oauth-client", "no-secret"],
+        ["--oauth-client", ":secret"],
+    ):
+        with pytest.raises(SystemExit):
+            build_parser().parse_args(["serve", *bad])
 
 
 def test_cli_serve_prints_the_url_and_key() -> None:
-    """python -m worksection_async.testing serve prints where to connect and serves."""
+    """python -m worksection_async.testing serve prints where to connect and serves; its
+    links use the address it serves; an OAuth2 client logs in over HTTP."""
     command = [sys.executable, "-m", "worksection_async.testing", "serve", "--port", "0"]
     command += ["--api-key", "cli-key", "--quota", "off", "--populate", "1x2"]
+    command += ["--oauth-client", "cli-app:cli-secret"]
     with subprocess.Popen(  # noqa: S603 - our own module, fixed arguments
         command,
         stdout=subprocess.PIPE,
@@ -175,9 +248,20 @@ def test_cli_serve_prints_the_url_and_key() -> None:
             url = first.split(" at ", 1)[1].strip()
             lines = [process.stdout.readline() for _ in range(5)]
             assert any("cli-key" in line for line in lines)
+            assert any("OAuth2 app:  cli-app:cli-secret" in line for line in lines)
             query = query_hash([("action", "get_all_tasks")], "cli-key")
             response = httpx.post(f"{url}/api/admin/v2/?{query}")
             assert len(response.json()["data"]) == 2
+            query = query_hash([("action", "get_users")], "cli-key")
+            users = httpx.post(f"{url}/api/admin/v2/?{query}").json()["data"]
+            assert {u["avatar"].partition("/images/")[0] for u in users} == {url}
+            token = _oauth_login(url, "cli-app", "cli-secret")
+            assert token["account_url"] == url
+            me = httpx.post(
+                f"{url}/api/oauth2?action=me",
+                headers={"Authorization": f"Bearer {token['access_token']}"},
+            ).json()["data"]
+            assert me["role"] == "Owner" and me["avatar"].startswith(f"{url}/images/")
         finally:
             process.terminate()
             process.wait(timeout=10)

@@ -17,6 +17,7 @@ from tests.fixtures.fake_support import (
     client_for,
     encode,
     hmac_authorization,
+    md5_hex,
     page_hash,
     query_hash,
 )
@@ -89,6 +90,63 @@ async def test_query_hash_in_the_url_and_in_a_form_body(
     )
     assert body.json()["status"] == "ok"
     assert [c.text for c in fake.comments_of(70)] == ["caf\u00e9 & cr\u00e8me"] * 2
+
+
+def _orders(pairs: list[tuple[str, str]], digest: str) -> dict[str, list[tuple[str, str]]]:
+    """The signed pairs in the orders known clients send them (hash = md5 of the rest)."""
+    signed = [*pairs, ("hash", digest)]
+    action = [p for p in pairs if p[0] == "action"]
+    rest = [p for p in pairs if p[0] != "action"]
+    return {
+        "action-first-hash-last": signed,
+        "sorted-hash-among-them": sorted(signed),
+        "hash-first": [("hash", digest), *pairs],
+        "hash-mid-query": [*pairs[:2], ("hash", digest), *pairs[2:]],
+        "action-last": [*rest, *action, ("hash", digest)],
+    }
+
+
+ORDERS = list(_orders([("action", "x")], "h"))
+
+
+@pytest.mark.parametrize("order", ORDERS)
+@pytest.mark.parametrize("where", ["query", "form"])
+async def test_query_hash_in_any_position_signs_the_rest_as_sent(
+    http: httpx.AsyncClient, fake: FakeWorksection, order: str, where: str
+) -> None:
+    """hash may stand anywhere: the other pairs, in the order sent, are what is signed."""
+    pairs = [("action", "get_tasks"), ("id_project", "7"), ("extra", "text"), ("filter", "active")]
+    sent = [p for p in pairs if p[0] != "action"] if order == "action-last" else pairs
+    if order == "sorted-hash-among-them":
+        sent = sorted(pairs)
+    if order == "action-last":
+        sent = [*sent, pairs[0]]
+    digest = md5_hex(encode(sent) + fake.api_key)
+    ordered = _orders(pairs, digest)[order]
+    assert [p for p in ordered if p[0] != "hash"] == sent
+    if where == "query":
+        response = await http.post(f"/api/admin/v2/?{encode(ordered)}")
+    else:
+        response = await http.post(
+            "/api/admin/v2/",
+            content=encode(ordered),
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        )
+    body = response.json()
+    assert body["status"] == "ok", body
+    assert [t["id"] for t in body["data"]] == ["70"]
+    swapped = [*ordered[1:], ordered[0]] if ordered[0][0] != "hash" else ordered[::-1]
+    refused = await http.post(f"/api/admin/v2/?{encode(swapped)}")
+    assert refused.json() == BAD_HASH, "another order of the same pairs is another string"
+
+
+async def test_two_hash_pairs_are_error_2(http: httpx.AsyncClient, fake: FakeWorksection) -> None:
+    """A query with the hash twice is not signed (which one would be the signature?)."""
+    signed = query_hash([("action", "get_users")], fake.api_key)
+    digest = signed.rpartition("=")[2]
+    assert (await http.post(f"/api/admin/v2/?{signed}")).json()["status"] == "ok"
+    twice = await http.post(f"/api/admin/v2/?{signed}&hash={digest}")
+    assert twice.json() == BAD_HASH
 
 
 async def test_wrong_missing_or_misplaced_hashes_are_error_2(

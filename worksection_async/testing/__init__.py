@@ -3,7 +3,8 @@
 ``FakeWorksection`` is a stateful fake of one Worksection account. It answers the 63
 actions of the API with the real envelopes and error codes, checks every signing
 dialect (``PageHash``, ``QueryHash``, ``HmacToken``, OAuth2 Bearer tokens), enforces an
-optional quota (error 20) on a clock the test controls, and injects faults. Reach it
+optional quota (error 20, or HTTP 429: see ``QUOTA_STYLES``) on a clock the test
+controls, holds requests to the documented formats, and injects faults. Reach it
 in-process with ``fake.transport`` (an httpx transport) or over HTTP with
 ``fake.asgi_app`` / ``python -m worksection_async.testing serve``::
 
@@ -18,13 +19,13 @@ in-process with ``fake.transport`` (an httpx transport) or over HTTP with
 
 from __future__ import annotations
 
-from ._actions import MAX_RECORDS, TOO_MANY_TASKS_CODE
+from ._actions import DIALECTS, MAX_RECORDS, TOO_MANY_TASKS_CODE, Dialect
 from ._asgi import FakeASGIApp
 from ._clock import ManualClock
 from ._faults import Fault, FaultKind, FaultPlan, FaultRule
 from ._http import FakeRequest, FakeResponse
 from ._oauth import OAuthApp, OAuthToken
-from ._quota import DEFAULT_QUOTA, RateQuota
+from ._quota import DEFAULT_QUOTA, QUOTA_STYLES, QuotaStyle, RateQuota
 from ._records import (
     Comment,
     Contact,
@@ -52,6 +53,8 @@ __all__ = [
     "DEFAULT_ACCOUNT_URL",
     "DEFAULT_API_KEY",
     "DEFAULT_QUOTA",
+    "DIALECTS",
+    "Dialect",
     "Event",
     "FakeASGIApp",
     "FakeRequest",
@@ -70,6 +73,8 @@ __all__ = [
     "OAuthApp",
     "OAuthToken",
     "Project",
+    "QUOTA_STYLES",
+    "QuotaStyle",
     "RateQuota",
     "TOO_MANY_TASKS_CODE",
     "Tag",

@@ -3,10 +3,12 @@
 ::
 
     python -m worksection_async.testing serve --port 8080 --api-key KEY --quota 1/s \\
-        --populate 20x100
+        --quota-style http429 --oauth-client my-app:my-secret --populate 20x100
 
-``serve`` needs the ``server`` extra (uvicorn). It prints the URL and the key to use, then
-serves until interrupted. Counters are at ``GET <url>/_fake/stats``.
+``serve`` needs the ``server`` extra (uvicorn). It prints the URL, the API key and the
+OAuth2 app (``--oauth-client ID:SECRET``, or a generated pair) to use, then serves until
+interrupted; links in its answers (avatars, the OAuth2 ``account_url``) use the address
+it serves. Counters are at ``GET <url>/_fake/stats``.
 """
 
 from __future__ import annotations
@@ -18,8 +20,9 @@ import socket
 import sys
 from collections.abc import Sequence
 
-from ._quota import RateQuota, parse_quota
-from ._server import DEFAULT_HMAC_SKEW, FakeWorksection
+from ._actions import DEFAULT_DIALECT, DIALECTS
+from ._quota import DEFAULT_QUOTA_STYLE, QUOTA_STYLES, RateQuota, parse_quota
+from ._server import DEFAULT_ACCOUNT_URL, DEFAULT_HMAC_SKEW, FakeWorksection
 
 __all__ = ["main"]
 
@@ -42,6 +45,13 @@ def _quota_spec(text: str) -> RateQuota | None:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _oauth_client_spec(text: str) -> tuple[str, str]:
+    client_id, sep, secret = text.partition(":")
+    if not sep or not client_id.strip() or not secret.strip():
+        raise argparse.ArgumentTypeError(f"expected CLIENT_ID:SECRET, got {text!r}")
+    return client_id.strip(), secret.strip()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m worksection_async.testing",
@@ -60,6 +70,29 @@ def build_parser() -> argparse.ArgumentParser:
         help="request quota like 1/s, 20/s, 30/m or 10/s,burst=5; 'off' for none (1/s)",
     )
     serve.add_argument("--burst", type=int, default=None, help="quota burst (overrides ,burst=)")
+    serve.add_argument(
+        "--quota-style",
+        choices=QUOTA_STYLES,
+        default=DEFAULT_QUOTA_STYLE,
+        help="how a request over the quota is answered: code20 (error 20 'Quota exceeded', "
+        "the default), too_many_requests (error 20 'Too many requests'), http429 (HTTP 429 "
+        "with Retry-After)",
+    )
+    serve.add_argument(
+        "--dialect",
+        choices=DIALECTS,
+        default=DEFAULT_DIALECT,
+        help="shape of me/get_my_timer: postman (an object, the default) or ru-docs "
+        "(a one-element list)",
+    )
+    serve.add_argument(
+        "--oauth-client",
+        type=_oauth_client_spec,
+        default=None,
+        metavar="ID:SECRET",
+        help="register this OAuth2 app for /oauth2/* (a random pair is made and printed "
+        "if not given)",
+    )
     serve.add_argument(
         "--populate",
         type=_populate_spec,
@@ -89,23 +122,31 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def make_fake(args: argparse.Namespace) -> FakeWorksection:
-    """The fake ``serve`` runs, from its parsed arguments."""
+def make_fake(args: argparse.Namespace, account_url: str = DEFAULT_ACCOUNT_URL) -> FakeWorksection:
+    """The fake ``serve`` runs, from its parsed arguments, linking to ``account_url``.
+
+    It has one OAuth2 app: ``--oauth-client`` or a random pair.
+    """
     quota: RateQuota | None = args.quota
     if quota is not None and args.burst is not None:
         quota = RateQuota(rate=quota.rate, burst=args.burst)
     api_key = args.api_key or secrets.token_hex(16)
+    options = {
+        "api_key": api_key,
+        "account_url": account_url,
+        "quota": quota,
+        "hmac_skew": args.hmac_skew,
+        "quota_style": args.quota_style,
+        "dialect": args.dialect,
+    }
     if args.populate is not None:
         projects, tasks = args.populate
-        return FakeWorksection.populated(
-            projects,
-            tasks,
-            seed=args.seed,
-            api_key=api_key,
-            quota=quota,
-            hmac_skew=args.hmac_skew,
-        )
-    return FakeWorksection(api_key, quota=quota, seed=args.seed, hmac_skew=args.hmac_skew)
+        fake = FakeWorksection.populated(projects, tasks, seed=args.seed, **options)
+    else:
+        fake = FakeWorksection(seed=args.seed, **options)
+    client_id, client_secret = args.oauth_client or (None, None)
+    fake.add_oauth_app(client_id, client_secret)
+    return fake
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -117,7 +158,6 @@ def serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    fake = make_fake(args)
     family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
     sock = socket.socket(family)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -126,10 +166,15 @@ def serve(args: argparse.Namespace) -> int:
     port = sock.getsockname()[1]
     host = f"[{args.host}]" if ":" in args.host else args.host
     url = f"http://{host}:{port}"
+    fake = make_fake(args, account_url=url)
+    [app] = fake.oauth.apps.values()
+    quota = f"{fake.quota}, answered {fake.quota_style}" if fake.quota is not None else "unlimited"
     print(f"FakeWorksection serving at {url}", flush=True)
     print(f"  account URL: {url}", flush=True)
     print(f"  API key:     {fake.api_key}", flush=True)
-    print(f"  quota:       {fake.quota if fake.quota is not None else 'unlimited'}", flush=True)
+    print(f"  OAuth2 app:  {app.client_id}:{app.client_secret}", flush=True)
+    print(f"               {url}/oauth2/{{authorize,token,refresh,resource}}", flush=True)
+    print(f"  quota:       {quota}", flush=True)
     print(
         f"  account:     {len(fake.projects)} projects, {len(fake.tasks)} tasks, "
         f"{len(fake.users)} members",

@@ -11,8 +11,12 @@ nothing, the choice is documented here:
 * a missing ``id_project`` is 7 "Project is required", a missing ``id_task`` is 8 "Task is
   required" (``message_details`` names the parameter); other missing fields are 10;
 * an id that is not a number is the same as an unknown id (4, 5, "File not found", ...);
-* an invalid value (a date that does not parse, priority outside 0..10, a bad filter) is
-  10 "Field is required" with the field name, as the service answers a bad ``filter``;
+* an invalid value (a date not in ``DD.MM.YYYY``, a flag other than ``1``/``0``, a value
+  outside an enumeration, priority outside 0..10, a bad filter) is 10 "Field is
+  required" with the field name, as the service answers a bad ``filter``; an unknown
+  parameter is ignored;
+* a ``page`` link of the wrong kind is 3 "Page is invalid" (a task link to a project
+  action) or 8 "Task is required" (a project link to a task action), see ``page_of``;
 * more than ``MAX_RECORDS`` tasks in one answer is ``TOO_MANY_TASKS_CODE`` (17) "Too many
   tasks (10000 max)" (the docs quote the message, not the code);
 * an unknown cost row is 10 "Costs not found";
@@ -25,7 +29,7 @@ import datetime as dt
 import json
 import re
 from collections.abc import Callable, Iterable
-from typing import Final
+from typing import Final, Literal, get_args
 
 import attrs
 
@@ -67,18 +71,30 @@ from ._render import (
     task_brief,
     user_ref,
 )
-from ._state import CONTACT_PRESETS, MAX_DEPTH, Account, clip_text, is_email, parse_day
+from ._state import (
+    CONTACT_PRESETS,
+    MAX_DEPTH,
+    Account,
+    clip_text,
+    is_email,
+    parse_day,
+    parse_request_day,
+)
 
 __all__ = [
     "ACTIONS",
     "ADMIN_ONLY",
+    "DEFAULT_DIALECT",
+    "DIALECTS",
     "MAX_RECORDS",
     "OAUTH_ONLY",
     "TOO_MANY_TASKS_CODE",
     "ApiError",
     "Ctx",
+    "Dialect",
     "FileReply",
     "Reply",
+    "check_dialect",
 ]
 
 MAX_RECORDS: Final = 10_000
@@ -92,6 +108,23 @@ OAUTH_ONLY: Final = frozenset(
 """Actions that act as the token's user: only on ``/api/oauth2``."""
 ADMIN_ONLY: Final = frozenset({"get_timers", "stop_timer"})
 """Actions only the admin API key may call."""
+
+Dialect = Literal["postman", "ru-docs"]
+"""Where the official sources disagree on a shape, whose shape the fake answers with:
+``"postman"`` (the official examples) answers ``me`` and ``get_my_timer`` with an
+object in ``data``; ``"ru-docs"`` (the Russian documentation, and what the official
+PHP client reads) with a one-element list."""
+DIALECTS: Final[tuple[Dialect, ...]] = get_args(Dialect)
+DEFAULT_DIALECT: Final[Dialect] = "postman"
+
+
+def check_dialect(dialect: str) -> Dialect:
+    """``dialect`` if it is one of ``DIALECTS``, else ``ValueError``."""
+    for known in DIALECTS:
+        if dialect == known:
+            return known
+    raise ValueError(f"dialect must be one of {', '.join(DIALECTS)}; got {dialect!r}")
+
 
 WEBHOOK_EVENTS: Final = (
     "post_task",
@@ -146,6 +179,11 @@ class Ctx:
     page_task: Task | None = None
     page_file_id: int | None = None
     webhook_check: Callable[[str], bool] = lambda url: True
+    dialect: Dialect = DEFAULT_DIALECT
+
+    def one(self, item: JSONObject) -> JSONValue:
+        """An answer's single object, shaped for the dialect (``[item]`` for ru-docs)."""
+        return [item] if self.dialect == "ru-docs" else item
 
     @property
     def now(self) -> dt.datetime:
@@ -201,12 +239,94 @@ def extras(ctx: Ctx) -> frozenset[str]:
     return frozenset(part.lower() for part in ctx.params.csv("extra"))
 
 
+def choice_param(ctx: Ctx, key: str, allowed: tuple[str, ...]) -> str | None:
+    """One of ``allowed`` (any case); ``None`` if absent or blank; 10 for anything else."""
+    text = ctx.params.filled(key)
+    if text is None:
+        return None
+    if text.lower() not in allowed:
+        raise ApiError(10, "Field is required", key)
+    return text.lower()
+
+
+def flag_param(ctx: Ctx, key: str) -> bool | None:
+    """A ``1``/``0`` flag; ``None`` if absent or blank; 10 for anything else (``true``)."""
+    value = choice_param(ctx, key, ("1", "0"))
+    return None if value is None else value == "1"
+
+
 def active_only(ctx: Ctx) -> bool:
-    return (ctx.params.filled("filter") or "").lower() == "active"
+    """``filter=active`` (the only value of the task lists' ``filter``)."""
+    return choice_param(ctx, "filter", ("active",)) == "active"
+
+
+PROJECT_PAGE: Final = frozenset(
+    {
+        "get_project",
+        "update_project",
+        "close_project",
+        "activate_project",
+        "add_project_members",
+        "delete_project_members",
+        "get_tasks",
+        "post_task",
+        "get_events",
+        "update_project_tags",
+    }
+)
+"""Actions addressed by a project link ``/project/P/`` (page "P" in the reference)."""
+TASK_PAGE: Final = frozenset(
+    {
+        "get_task",
+        "update_task",
+        "complete_task",
+        "reopen_task",
+        "subscribe",
+        "unsubscribe",
+        "get_comments",
+        "post_comment",
+        "update_task_tags",
+        "add_costs",
+        "update_costs",
+        "delete_costs",
+        "start_my_timer",
+    }
+)
+"""Actions addressed by a task or subtask link (page "T" or "T/S" in the reference)."""
+ANY_PAGE: Final = frozenset({"get_costs", "get_costs_total", "get_files", "search_tasks"})
+"""Actions that take a project, task or subtask link."""
+FILE_PAGE: Final = frozenset({"download"})
+"""``download``: the page-era file link ``/download/ID/``."""
+_PAGED: Final = PROJECT_PAGE | TASK_PAGE | ANY_PAGE | FILE_PAGE
+
+
+def page_of(
+    account: Account, action: str, page: str
+) -> tuple[Project | None, Task | None, int | None]:
+    """An action's ``page``: its project, task and file; ``ApiError`` for a bad link.
+
+    A link of the wrong kind is 3 "Page is invalid" (a task link to a project action,
+    a file link anywhere but ``download``), or 8 "Task is required" (a project link to
+    a task action). An action that takes no page ignores the parameter.
+    """
+    if action not in _PAGED:
+        return None, None, None
+    project, task, file_id = resolve_page(account, page)
+    if (file_id is not None) != (action in FILE_PAGE):
+        raise ApiError(3, "Page is invalid")
+    if action in PROJECT_PAGE and task is not None:
+        raise ApiError(3, "Page is invalid")
+    if action in TASK_PAGE and task is None:
+        raise ApiError(8, "Task is required")
+    return project, task, file_id
 
 
 def resolve_page(account: Account, page: str) -> tuple[Project | None, Task | None, int | None]:
-    """A ``page`` parameter's project, task and file; ``ApiError`` 3/4/5/6 when invalid."""
+    """A ``page`` parameter's project, task and file; ``ApiError`` 3/4/5/6 when invalid.
+
+    ``/project/P/T/`` names a top-level task T of P (a subtask in a two-part link is 5
+    "Task is invalid"); ``/project/P/T/S/`` a subtask or sub-subtask S below T.
+    """
     text = page.strip().split("#", 1)[0].split("?", 1)[0]
     text = re.sub(r"^https?://[^/]+", "", text)
     if not text.endswith("/"):
@@ -223,13 +343,13 @@ def resolve_page(account: Account, page: str) -> tuple[Project | None, Task | No
     if match.group(2) is None:
         return project, None, None
     task = account.tasks.get(int(match.group(2)))
-    if task is None or task.project_id != project.id:
+    if task is None or task.project_id != project.id or task.parent_id is not None:
         raise ApiError(5, "Task is invalid")
     if match.group(3) is None:
         return project, task, None
     sub = account.tasks.get(int(match.group(3)))
-    # The link names the top-level task (the examples) or the direct parent.
-    if sub is None or sub.project_id != project.id or task.id not in (sub.parent_id, sub.top_id):
+    # Subtasks and sub-subtasks alike are linked below their top-level task.
+    if sub is None or sub.id == task.id or sub.project_id != project.id or sub.top_id != task.id:
         raise ApiError(6, "Subtask is invalid")
     return project, sub, None
 
@@ -271,13 +391,16 @@ def optional_task(ctx: Ctx) -> Task | None:
 
 
 def day_param(ctx: Ctx, key: str) -> dt.date | object | None:
-    """A request date (``DD.MM.YYYY``): ``_UNSET`` if absent, ``None`` if blank."""
+    """A request date, ``DD.MM.YYYY`` only: ``_UNSET`` if absent, ``None`` if blank.
+
+    ISO dates (``2025-06-30``) and anything else are 10 naming the field.
+    """
     if key not in ctx.params:
         return _UNSET
     text = ctx.params.filled(key)
     if text is None:
         return None
-    day = parse_day(text.split(" ", 1)[0])
+    day = parse_request_day(text)
     if day is None:
         raise ApiError(10, "Field is required", key)
     return day
@@ -370,7 +493,7 @@ def parse_minutes(text: str) -> int | None:
 
 @action("me")
 def me(ctx: Ctx) -> Reply:
-    return ok(render_member(ctx.account, ctx.user, with_rate=False))
+    return ok(ctx.one(render_member(ctx.account, ctx.user, with_rate=False)))
 
 
 @action("get_users")
@@ -414,7 +537,7 @@ def get_user_groups(ctx: Ctx) -> Reply:
 @action("add_user_group")
 def add_user_group(ctx: Ctx) -> Reply:
     title = required(ctx, "title")
-    client = (ctx.params.filled("client") or "0") == "1"
+    client = flag_param(ctx, "client") or False
     team = ctx.account.team_named(title) or ctx.account.add_team(title, client=client)
     return ok(render_team(team))
 
@@ -589,9 +712,9 @@ _OPTIONS_CONFLICT = (
 def _options_param(ctx: Ctx) -> dict[str, int]:
     found: dict[str, int] = {}
     for name in PROJECT_OPTIONS:
-        text = ctx.params.text(f"options.{name}")
-        if text is not None:
-            found[name] = 1 if text.strip().lower() in ("1", "true", "yes", "on") else 0
+        flag = flag_param(ctx, f"options.{name}")
+        if flag is not None:
+            found[name] = int(flag)
     return found
 
 
@@ -613,8 +736,8 @@ def _project_tags(ctx: Ctx) -> list[Tag]:
 @action("get_projects")
 def get_projects(ctx: Ctx) -> Reply:
     acc = ctx.account
-    wanted = (ctx.params.filled("filter") or "").lower()
-    status = _PROJECT_FILTERS.get("archive" if wanted == "archived" else wanted)
+    wanted = choice_param(ctx, "filter", (*_PROJECT_FILTERS, "archived"))
+    status = _PROJECT_FILTERS.get("archive" if wanted == "archived" else wanted or "")
     ext = extras(ctx)
     return ok(
         [
@@ -1158,7 +1281,7 @@ def search_tasks(ctx: Ctx) -> Reply:
     if to_text is not None:
         user_to = assignee_param(ctx, "email_user_to")
     predicate = _compiled(ctx, _SEARCH_FIELDS)
-    status = (p.filled("status") or "").lower()
+    status = choice_param(ctx, "status", ("active", "done")) or ""
     if root is not None:
         pool: Iterable[Task] = acc.walk(root)
     elif project is not None:
@@ -1319,8 +1442,8 @@ def upload_files(ctx: Ctx) -> Reply:
 
 def _group_filter(ctx: Ctx, scope: TagScope) -> Callable[[TagGroup], bool]:
     wanted = ctx.params.filled("group")
-    kind = (ctx.params.filled("type") or "").lower()
-    access = (ctx.params.filled("access") or "").lower()
+    kind = choice_param(ctx, "type", ("status", "label"))
+    access = choice_param(ctx, "access", ("public", "private"))
 
     def keep(group: TagGroup) -> bool:
         return (
@@ -1469,7 +1592,7 @@ def _selected_costs(ctx: Ctx) -> list[Cost]:
     project = optional_project(ctx)
     task = optional_task(ctx)
     start, end = day_param(ctx, "datestart"), day_param(ctx, "dateend")
-    timer_text = ctx.params.filled("is_timer")
+    timer = flag_param(ctx, "is_timer")
     predicate = _compiled(ctx, _COST_FIELDS)
     if task is not None:
         task_ids = {t.id for t in acc.walk(task)}
@@ -1484,7 +1607,7 @@ def _selected_costs(ctx: Ctx) -> list[Cost]:
             continue
         if isinstance(end, dt.date) and cost.date > end:
             continue
-        if timer_text in ("0", "1") and cost.is_timer != (timer_text == "1"):
+        if timer is not None and cost.is_timer != timer:
             continue
         if predicate is not None and not predicate(_cost_row(cost, owner)):
             continue
@@ -1561,7 +1684,7 @@ def get_costs_total(ctx: Ctx) -> Reply:
 def _cost_values(ctx: Ctx, *, creating: bool) -> tuple[int | None, float | None]:
     time_text = ctx.params.filled("time")
     money_text = ctx.params.filled("money")
-    is_rate = ctx.params.filled("is_rate") == "1"
+    is_rate = flag_param(ctx, "is_rate") or False
     if creating and time_text is None and money_text is None and not is_rate:
         raise ApiError(10, "Field is required", "time or money")
     minutes = None
@@ -1690,11 +1813,13 @@ def get_my_timer(ctx: Ctx) -> Reply:
     if timer is None:
         return ok([])
     return ok(
-        {
-            "time": _elapsed(ctx, timer.started),
-            "date_started": _started_at(timer.started),
-            "task": render_task(acc, acc.tasks[timer.task_id]),
-        }
+        ctx.one(
+            {
+                "time": _elapsed(ctx, timer.started),
+                "date_started": _started_at(timer.started),
+                "task": render_task(acc, acc.tasks[timer.task_id]),
+            }
+        )
     )
 
 

@@ -6,7 +6,9 @@ Three dialects are accepted on ``/api/admin/v2/`` and ``/api/admin/v2``:
   without a ``page``), where ``page`` is the parameter's (decoded) value;
 * ``QueryHash``: ``hash == md5(signed + api_key)``, where ``signed`` is the raw,
   percent-encoded parameter string as sent (the URL query if ``hash`` is there, else the
-  form body) up to the final ``&hash=...``, which must be the last parameter;
+  form body) with the one ``hash=...`` pair taken out wherever it stands (first, last or
+  between others: clients that sort their parameters put it in the middle), the other
+  pairs kept in their order and joined with ``&``;
 * ``HmacToken`` (the official SDK 2.1): header ``Authorization: Admin <t>_<hex>`` with
   ``hex == hmac_sha256(api_key, "<action>:<t>")`` and ``|now - t| <= skew`` seconds.
 """
@@ -39,16 +41,13 @@ def page_hash_ok(params: Params, action: str, api_key: str) -> bool:
 
 
 def query_hash_ok(raw: bytes, api_key: str) -> bool:
-    """``raw`` ends with ``&hash=<md5 of everything before it + key>``."""
-    if raw.startswith(b"hash="):
-        signed, value = b"", raw[len(b"hash=") :]
-    else:
-        cut = raw.rfind(b"&hash=")
-        if cut < 0:
-            return False
-        signed, value = raw[:cut], raw[cut + len(b"&hash=") :]
-    if b"&" in value:
+    """``raw`` holds one ``hash=<md5 of the other pairs as sent, joined by & + key>``."""
+    pairs = raw.split(b"&")
+    found = [i for i, pair in enumerate(pairs) if pair.partition(b"=")[0] == b"hash"]
+    if len(found) != 1:
         return False
+    value = pairs[found[0]][len(b"hash=") :]
+    signed = b"&".join(pairs[: found[0]] + pairs[found[0] + 1 :])
     return _same(value.decode("latin-1"), _md5(signed + api_key.encode()))
 
 

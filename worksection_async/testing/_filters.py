@@ -20,7 +20,7 @@ import datetime as dt
 import re
 from collections.abc import Callable, Mapping
 
-from ._state import parse_day
+from ._state import parse_request_day
 
 __all__ = ["FilterError", "Predicate", "compile_filter"]
 
@@ -149,7 +149,7 @@ class _Parser:
         if token_kind not in ("string", "number"):
             raise FilterError(f"expected a quoted value, got {text!r}")
         if kind == "date":
-            day = parse_day(text)
+            day = parse_request_day(text)
             if day is None:
                 raise FilterError(f"not a date: {text!r} (use 'DD.MM.YYYY')")
             return day

@@ -3,25 +3,36 @@
 ``populate(fake, projects=20, tasks_per_project=100, seed=1)`` adds, from one seeded
 generator and fixed dates (so the same seed gives the same account, ids included):
 
-* 12 members in three teams and a client team, 5 contacts in two folders;
+* 12 members in three teams and a client team (the owner with every contact field),
+  5 contacts in two folders;
 * task tag groups "Basic workflow" (statuses) and "General labels", project tag groups
-  "Project status" and "Common labels"; a custom field of each kind;
+  "Project status" and "Common labels"; a custom field for tasks and one for projects,
+  with values;
 * ``projects`` projects (every seventh one pending, none archived, so ``get_all_tasks``
   returns exactly ``projects * tasks_per_project`` rows) with a manager and members;
-* ``tasks_per_project`` top-level tasks per project with assignees, priorities, dates,
-  tags, about a quarter closed; about a fifth have subtasks, some of those
-  sub-subtasks (subtasks are extra rows, not counted in ``tasks_per_project``);
-* comments on about a third of the tasks, cost rows on some, a file per project,
-  two running timers and a webhook.
+* ``tasks_per_project`` top-level tasks per project with assignees, priorities, dates
+  (some with ``time_start``/``time_end``), tags, about a quarter closed; about a fifth
+  have subtasks, some of those sub-subtasks (subtasks are extra rows, not counted in
+  ``tasks_per_project``); some tasks depend on others (``extra=relations``);
+* comments on about a third of the tasks (some with files), cost rows on some, files
+  in task descriptions and in projects' Files sections, two running timers, a webhook;
+* in the first project, whatever the dice said: two relations, a sub-subtask, a comment
+  with a file, a cost on a closed task, times of day; and a recent activity log there
+  (``get_events``), dated just before the account was populated.
+
+Every key of every answer in the official Postman examples of the read actions appears
+somewhere in a populated account (``tests/test_fake_populate.py`` checks it).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import random
 from typing import TYPE_CHECKING
 
-from ._records import Member, Project, Tag, Task
+from ._records import Event, Member, Project, Tag, Task
+from ._render import fmt_day, user_ref
 
 if TYPE_CHECKING:
     from ._server import FakeWorksection
@@ -117,6 +128,16 @@ _COMMENTS = (
 )
 
 
+_OWNER_CONTACTS = {
+    "phone2": "+1 555 0102",
+    "phone3": "+1 555 0103",
+    "phone4": "+1 555 0104",
+    "address": "12 Harbour Street, Portland, ME 04101",
+    "address2": "Suite 400, 1 Market Square, Portland, ME 04101",
+}
+_TIMES = (("09:00", "18:00"), ("08:30", "12:00"), ("14:00", "17:30"))
+
+
 def _day(offset_days: int) -> dt.date:
     return (BASE + dt.timedelta(days=offset_days)).date()
 
@@ -128,6 +149,8 @@ def populate(
     if projects < 0 or tasks_per_project < 0:
         raise ValueError("projects and tasks_per_project must be >= 0")
     rng = random.Random(seed)  # noqa: S311 - reproducible test data, not secrets
+    # Details added later draw from their own generator, so the rest stays as it was.
+    details = random.Random(f"{seed}:details")  # noqa: S311
     domain = "example.com"
     for title in ("Development", "Design", "Marketing"):
         fake.add_team(title)
@@ -149,8 +172,13 @@ def populate(
             )
         )
     staff = [m for m in members if m.role != "guest"]
-    for name, email, folder, title in _CONTACTS:
+    contacts = [
         fake.add_contact(name, email, folder=folder, title=title, phone="+1 555 0100")
+        for name, email, folder, title in _CONTACTS
+    ]
+    for person in (members[0], contacts[0]):  # the owner and a client: every contact field
+        for key, value in _OWNER_CONTACTS.items():
+            setattr(person, key, value)
     for title in ("Internal", "Clients"):
         fake.add_project_folder(title)
 
@@ -169,11 +197,12 @@ def populate(
     common = fake.add_tag_group("Common labels", scope="project", type="label")
     project_labels = [fake.add_tag(common, t) for t in ("inner", "wiki", "paid", "contract")]
     points = fake.add_custom_field("task", "Story points", type="number")
-    fake.add_custom_field("project", "Budget code", type="text")
+    budget = fake.add_custom_field("project", "Budget code", type="text")
 
     open_tasks: list[Task] = []
     for index in range(projects):
         project = _project(fake, rng, index, staff, members, project_labels)
+        project.custom_fields[budget.id] = f"BC-{index + 1:03d}"
         added = project.date_added
         team = [fake.users[i] for i in project.member_ids]
         for number in range(tasks_per_project):
@@ -181,6 +210,7 @@ def populate(
             task = _task(fake, rng, project, team, added, statuses + labels, number)
             if rng.random() < 0.3:
                 task.custom_fields[points.id] = str(rng.choice((1, 2, 3, 5, 8)))
+            _details(fake, details, task)
             if not task.is_done:
                 open_tasks.append(task)
             if rng.random() < 0.2:
@@ -193,9 +223,17 @@ def populate(
                 moment = added
                 for _ in range(rng.randint(1, 3)):
                     moment += dt.timedelta(hours=rng.randint(1, 30))
-                    fake.add_comment(
+                    comment = fake.add_comment(
                         task, rng.choice(_COMMENTS), author=rng.choice(team), date_added=moment
                     )
+                    if details.random() < 0.1:
+                        fake.add_file(
+                            f"Screenshot {comment.id}.png",
+                            b"\x89PNG fake screenshot",
+                            comment=comment,
+                            author=comment.author_id,
+                            date_added=moment,
+                        )
             if rng.random() < 0.15:
                 worker = rng.choice(team)
                 minutes = rng.randrange(15, 480, 15)
@@ -218,12 +256,32 @@ def populate(
                 author=rng.choice(team),
                 date_added=project.date_added,
             )
+        if index == 0 or details.random() < 0.5:
+            fake.add_file(
+                f"Brief {index + 1}.docx",
+                f"Brief of {project.name}\n".encode(),
+                project=project,
+                author=project.manager_id,
+                date_added=project.date_added + dt.timedelta(days=1),
+            )
+        _relate(fake, details, project)
     busy: set[int] = set()
-    for task in rng.sample(open_tasks, k=min(2, len(open_tasks))):
-        if task.assignee_id in fake.users and task.assignee_id not in busy:
+    assigned = [t for t in open_tasks if t.assignee_id in fake.users]
+    for task in rng.sample(assigned, k=len(assigned)):
+        if task.assignee_id not in busy:
             busy.add(task.assignee_id)
             fake.add_timer(task, task.assignee_id, running_for=rng.randrange(60, 7200))
+            if len(busy) == 2:
+                break
+    for member in staff:  # a small account may have fewer assignees: anyone may time
+        if len(busy) == 2 or not open_tasks:
+            break
+        if member.id not in busy:
+            busy.add(member.id)
+            task = open_tasks[len(busy) % len(open_tasks)]
+            fake.add_timer(task, member, running_for=600 * len(busy))
     if projects:
+        _showcase(fake, min(fake.projects))
         fake.add_webhook(
             "https://hooks.example.com/worksection",
             ("post_task", "post_comment", "close_task"),
@@ -309,4 +367,120 @@ def _task(
         max_time=rng.choice((None, None, 8, 16, 40)),
         tags=[t.id for t in kept],
         subscribers=rng.sample(team, k=min(len(team), rng.randint(0, 2))),
+    )
+
+
+def _details(fake: FakeWorksection, details: random.Random, task: Task) -> None:
+    """Times of day on some dated tasks, a budget on some."""
+    if task.date_start is not None and details.random() < 0.25:
+        task.time_start, task.time_end = details.choice(_TIMES)
+    if task.max_time is not None and details.random() < 0.3:
+        task.max_money = task.max_time * details.choice((40, 55, 70))
+
+
+def _relate(fake: FakeWorksection, details: random.Random, project: Project) -> None:
+    """Some tasks of a project wait for the one before them."""
+    top = fake.tasks_of(project)
+    for before, after in itertools.pairwise(top):
+        if details.random() < 0.1:
+            kind = "finish-to-start" if details.random() < 0.8 else "start-to-start"
+            fake.add_relation(before, after, kind)
+
+
+def _showcase(fake: FakeWorksection, project_id: int) -> None:
+    """Make sure the first project shows every kind of field, and a recent event log."""
+    project = fake.projects[project_id]
+    top = fake.tasks_of(project)
+    if not top:
+        return
+    first = top[0]
+    if first.date_start is None:
+        first.date_start = first.date_added.date()
+        first.date_end = first.date_start + dt.timedelta(days=5)
+    if not first.time_start:
+        first.time_start, first.time_end = _TIMES[0]
+    if first.max_money is None:
+        first.max_time, first.max_money = 16, 880
+    team = [fake.users[i] for i in project.member_ids]
+    status = "done" if first.is_done else "active"
+    if not any(t.depth == 2 for t in fake.tasks_of(project, subtasks=True)):
+        sub = fake.add_task(
+            project, "Plan the work (part 1)", parent=first, status=status, author=team[0]
+        )
+        fake.add_task(
+            project,
+            "Plan the work (part 1.1)",
+            parent=sub,
+            status=status,
+            author=team[0],
+            assignee=team[-1],
+            subscribers=[team[-1]],
+        )
+    if len(top) >= 3 and not (top[1].relations_from or top[2].relations_from):
+        fake.add_relation(top[0], top[1], "finish-to-start")
+        fake.add_relation(top[1], top[2], "start-to-start")
+    moment = first.date_added + dt.timedelta(hours=2)
+    comment = fake.add_comment(
+        first, "The mock-ups are attached.", author=team[0], date_added=moment
+    )
+    fake.add_file(
+        "Mock-up.png", b"\x89PNG mock-up", comment=comment, author=team[0], date_added=moment
+    )
+    done = next((t for t in fake.tasks_of(project, subtasks=True) if t.is_done), None)
+    if done is not None and not fake.costs_of(done):
+        fake.add_cost(done, minutes=90, money=45.0, comment="Review", author=team[0])
+    _recent_events(fake, project, first, comment.id, team)
+
+
+def _recent_events(
+    fake: FakeWorksection, project: Project, task: Task, comment_id: int, team: list[Member]
+) -> None:
+    """A task posted, changed and commented on in the last hours (``get_events``)."""
+    now = fake.wall_now()
+    author, other = team[0], team[-1]
+    end = task.date_end or now.date()
+    fake.events.extend(
+        [
+            Event(
+                "post",
+                "task",
+                task.id,
+                task.page,
+                now - dt.timedelta(hours=3),
+                author.id,
+                project_id=project.id,
+                new={"title": task.name, "user_to": user_ref(fake, task.assignee_id)},
+            ),
+            Event(
+                "update",
+                "task",
+                task.id,
+                task.page,
+                now - dt.timedelta(hours=2),
+                author.id,
+                project_id=project.id,
+                new={
+                    "priority": str(task.priority),
+                    "date_end": fmt_day(end),
+                    "time_end": task.time_end,
+                    "user_to": user_ref(fake, task.assignee_id),
+                },
+                old={
+                    "priority": "1",
+                    "date_end": fmt_day(end - dt.timedelta(days=2)),
+                    "time_end": "",
+                    "user_to": user_ref(fake, other.id),
+                },
+            ),
+            Event(
+                "post",
+                "comment",
+                comment_id,
+                task.page,
+                now - dt.timedelta(hours=1),
+                author.id,
+                project_id=project.id,
+                new={"text": fake.comments[comment_id].text},
+            ),
+        ]
     )

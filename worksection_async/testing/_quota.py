@@ -2,16 +2,51 @@
 
 ``RateQuota(rate=1.0, burst=1)`` is the service's documented limit, one request per
 second. The bucket starts full (``burst`` tokens) and refills at ``rate`` tokens per
-second; a request takes one token or is rejected with error 20 and changes nothing.
+second; a request takes one token or is rejected and changes nothing.
+
+How a rejection looks is the ``QuotaStyle``, because the sources disagree:
+
+* ``"code20"`` (default; the base document): HTTP 200,
+  ``{"status": "error", "status_code": 20, "message": "Quota exceeded"}``;
+* ``"too_many_requests"`` (the wording of the current documentation, which shows no
+  code): HTTP 200, ``{"status": "error", "status_code": 20, "message": "Too many
+  requests"}``;
+* ``"http429"`` (what community clients wait for): HTTP 429 with ``Retry-After`` (whole
+  seconds until the next token, at least 1) and the ``"too_many_requests"`` body.
 """
 
 from __future__ import annotations
 
+import math
 import re
+from typing import Final, Literal, get_args
 
 import attrs
 
-__all__ = ["DEFAULT_QUOTA", "RateQuota", "TokenBucket", "parse_quota"]
+from .._json import JSONObject
+from ._http import FakeResponse, json_response
+
+__all__ = [
+    "DEFAULT_QUOTA",
+    "DEFAULT_QUOTA_STYLE",
+    "QUOTA_STYLES",
+    "QuotaStyle",
+    "RateQuota",
+    "TokenBucket",
+    "check_quota_style",
+    "parse_quota",
+    "quota_answer",
+]
+
+QuotaStyle = Literal["code20", "too_many_requests", "http429"]
+"""How the fake answers a request over the quota (see the module docstring)."""
+QUOTA_STYLES: Final[tuple[QuotaStyle, ...]] = get_args(QuotaStyle)
+DEFAULT_QUOTA_STYLE: Final[QuotaStyle] = "code20"
+_QUOTA_EXCEEDED: Final[JSONObject] = {
+    "status": "error",
+    "status_code": 20,
+    "message": "Quota exceeded",
+}
 
 _UNITS = {"s": 1.0, "sec": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "hour": 3600.0}
 _SPEC = re.compile(
@@ -102,3 +137,23 @@ class TokenBucket:
         """Seconds until the next token is available."""
         self._refill(now)
         return max(0.0, (1.0 - self._tokens) / self.quota.rate)
+
+
+def check_quota_style(style: str) -> QuotaStyle:
+    """``style`` if it is one of ``QUOTA_STYLES``, else ``ValueError``."""
+    for known in QUOTA_STYLES:
+        if style == known:
+            return known
+    raise ValueError(f"quota_style must be one of {', '.join(QUOTA_STYLES)}; got {style!r}")
+
+
+def quota_answer(style: QuotaStyle, retry_after: float) -> tuple[int, FakeResponse]:
+    """The error code to count and the answer to a request over the quota."""
+    if style == "code20":
+        return 20, json_response(_QUOTA_EXCEEDED)
+    body: JSONObject = {"status": "error", "status_code": 20, "message": "Too many requests"}
+    if style == "too_many_requests":
+        return 20, json_response(body)
+    answer = json_response(body, 429)
+    seconds = max(1, math.ceil(retry_after - 1e-9))
+    return 20, attrs.evolve(answer, headers=(*answer.headers, ("retry-after", str(seconds))))

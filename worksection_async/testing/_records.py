@@ -154,6 +154,8 @@ class Project:
     max_money: float | None = None
     tag_ids: list[int] = attrs.Factory(list)
     member_ids: list[int] = attrs.Factory(list)
+    custom_fields: dict[int, str] = attrs.Factory(dict)
+    """Custom field id -> value (shown with ``extra=custom_fields``)."""
 
     @property
     def page(self) -> str:

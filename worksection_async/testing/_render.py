@@ -138,7 +138,7 @@ def render_member(account: Account, member: Member, *, with_rate: bool = True) -
     if with_rate:
         out["rate"] = number(member.rate)
     out.update(
-        avatar=member.avatar,
+        avatar=account.link(member.avatar),
         group=team.title if team is not None else "",
         department=member.department,
         role=ROLE_LABELS.get(member.role, member.role),
@@ -216,7 +216,23 @@ def render_project(account: Account, project: Project, extras: Collection[str] =
         out["tags"] = _tags(account, project.tag_ids)
     if "users" in extras:
         out["users"] = [user_ref(account, i) for i in project.member_ids if i in account.users]
+    if "custom_fields" in extras and project.custom_fields:
+        out["custom_fields"] = _custom_values(account, project.custom_fields)
     return out
+
+
+def _custom_values(account: Account, values: dict[int, str]) -> list[JSONValue]:
+    """``[{id, type, name, value}]`` for the fields still defined."""
+    return [
+        {
+            "id": str(field_id),
+            "type": account.custom_fields[field_id].type,
+            "name": account.custom_fields[field_id].name,
+            "value": value,
+        }
+        for field_id, value in values.items()
+        if field_id in account.custom_fields
+    ]
 
 
 def task_brief(task: Task) -> JSONObject:
@@ -344,16 +360,7 @@ def render_task(
     if comments:
         out["comments"] = [render_comment(account, c) for c in reversed(comments[-LAST_COMMENTS:])]
     if "custom_fields" in extras and task.custom_fields:
-        out["custom_fields"] = [
-            {
-                "id": str(field_id),
-                "type": account.custom_fields[field_id].type,
-                "name": account.custom_fields[field_id].name,
-                "value": value,
-            }
-            for field_id, value in task.custom_fields.items()
-            if field_id in account.custom_fields
-        ]
+        out["custom_fields"] = _custom_values(account, task.custom_fields)
     if "relations" in extras:
         relations = _relations(account, task)
         if relations:

@@ -8,7 +8,7 @@
          │ faults: latency (on the fake's clock), 5xx page, dropped connection
          │ error 1 without an action
          │ signature (PageHash / QueryHash / HmacToken) or Bearer token ─► error 2 / HTTP 401
-         │ quota (token bucket on the fake's clock) ─► error 20, nothing changed
+         │ quota (token bucket on the fake's clock) ─► error 20 / HTTP 429, nothing changed
          │ action (``_actions``) ─► envelope, or the file for ``download``
          └ faults: truncated JSON; dropped connection after applying
 
@@ -33,7 +33,18 @@ import attrs
 
 from .._clock import Clock, MonotonicClock
 from .._json import JSONObject, JSONValue
-from ._actions import ACTIONS, ADMIN_ONLY, OAUTH_ONLY, ApiError, Ctx, FileReply, resolve_page
+from ._actions import (
+    ACTIONS,
+    ADMIN_ONLY,
+    DEFAULT_DIALECT,
+    OAUTH_ONLY,
+    ApiError,
+    Ctx,
+    Dialect,
+    FileReply,
+    check_dialect,
+    page_of,
+)
 from ._auth import check_admin_signature
 from ._faults import FaultKind, FaultPlan
 from ._http import (
@@ -46,7 +57,15 @@ from ._http import (
 )
 from ._oauth import ALL_SCOPES, OAuthApp, OAuthServer, OAuthToken
 from ._params import BodyKind, Params, parse_params
-from ._quota import RateQuota, TokenBucket, parse_quota
+from ._quota import (
+    DEFAULT_QUOTA_STYLE,
+    QuotaStyle,
+    RateQuota,
+    TokenBucket,
+    check_quota_style,
+    parse_quota,
+    quota_answer,
+)
 from ._render import render_file
 from ._state import Account, MemberRef
 
@@ -80,7 +99,8 @@ class FakeStats:
     """Request counters (reset with ``reset()``).
 
     ``served`` counts requests that reached an action (answered ``ok`` or with an API
-    error); ``rejected_quota`` the error-20 answers, ``rejected_auth`` the error-2 and
+    error); ``rejected_quota`` the answers over the quota (error 20, or HTTP 429 with
+    ``quota_style="http429"``), ``rejected_auth`` the error-2 and
     HTTP 401 answers, ``faults`` the injected failures (5xx, dropped connections).
     """
 
@@ -135,6 +155,51 @@ class FakeWorksection(Account):
     dates records and checks HMAC timestamps (``hmac_skew`` seconds either way);
     ``seed`` seeds the probabilistic faults; ``webhook_check(url)`` decides whether
     ``add_webhook`` sees the URL answer (the fake never connects to it).
+
+    Where the official sources disagree, choose:
+
+    * ``quota_style``, how a request over the quota is answered: ``"code20"`` (default,
+      the base document: HTTP 200, error 20 "Quota exceeded"), ``"too_many_requests"``
+      (the current docs' wording: HTTP 200, error 20 "Too many requests") or
+      ``"http429"`` (HTTP 429 with ``Retry-After``, what community clients wait for);
+    * ``dialect``, the shape of ``me`` and ``get_my_timer``: ``"postman"`` (default, an
+      object in ``data``) or ``"ru-docs"`` (a one-element list).
+
+    OAuth2: register apps with ``add_oauth_app`` (``serve --oauth-client ID:SECRET``, or
+    the pair ``serve`` generates and prints); ``/oauth2/authorize``, ``token``,
+    ``refresh`` and ``resource`` then work over HTTP, and ``issue_token`` skips the
+    login in tests.
+
+    Held to the documented formats (error 10 naming the field, nothing changed):
+    request dates are ``DD.MM.YYYY`` only (ISO ``2025-06-30`` is refused; in ``filter``
+    literals too; ``update_users_schedule`` takes both, as documented); flags
+    (``is_timer``, ``is_rate``, ``client``, ``options.*``) are ``1``/``0``;
+    ``filter``, ``status``, ``type``, ``access`` and ``role`` take their documented
+    values. A ``page`` of the wrong kind is an error: a task link to a project action is
+    3 "Page is invalid", a project link to a task action 8 "Task is required"; a subtask
+    is linked below its top-level task (``/project/P/T/S/``), never as ``/project/P/S/``
+    (5). Unknown parameters are ignored, as the service does. ``hash`` may stand
+    anywhere in a ``QueryHash`` query; the other pairs are signed as sent.
+
+    Known leniencies (the live service may refuse what the fake accepts):
+
+    * every signing dialect is accepted on both admin paths, and an HMAC timestamp
+      within ``hmac_skew`` (300 s) of the wall clock; the real skew is unknown;
+    * OAuth2 scopes are not checked per action (the mapping is undocumented; the docs
+      say ``get_webhooks`` needs ``administrative``); ``/api/oauth2`` takes form bodies
+      (a community probe saw "invalid JSON"); ``redirect_uri`` need not be HTTPS and
+      ``authorize`` approves at once, as ``oauth.login_user`` (default the owner);
+    * an id that is not a number is answered like an unknown id (4, 5, "Timer not
+      found"...), not as a type error;
+    * unknown ``extra`` values are ignored (a community client reports ``extra=tags``
+      passes); ``filter=archived`` is read as ``archive`` (the docs' text says both);
+    * ``add_user``'s ``group``, ``add_contact``'s ``group`` and ``post_project``'s
+      ``company`` create a team or folder they do not find;
+    * ``complete_task``/``reopen_task`` take subtask links (the page era had
+      ``complete_subtask``/``reopen_subtask`` for them);
+    * ``add_costs`` with the admin key and no ``email_user_from`` books the owner (the
+      docs call it required; the official example succeeds without it);
+    * one quota for the whole account: every key, token and client address shares it.
     """
 
     def __init__(
@@ -148,6 +213,8 @@ class FakeWorksection(Account):
         seed: int = 0,
         hmac_skew: float = DEFAULT_HMAC_SKEW,
         webhook_check: Callable[[str], bool] = _accept_any_url,
+        quota_style: QuotaStyle = DEFAULT_QUOTA_STYLE,
+        dialect: Dialect = DEFAULT_DIALECT,
     ) -> None:
         super().__init__(account_url=account_url, wall_clock=wall_clock)
         if not api_key:
@@ -157,6 +224,8 @@ class FakeWorksection(Account):
         self.seed = seed
         self.hmac_skew = float(hmac_skew)
         self.webhook_check = webhook_check
+        self.quota_style = quota_style
+        self.dialect = dialect
         self.stats = FakeStats()
         self.faults = FaultPlan(seed)
         self.oauth = OAuthServer(self)
@@ -200,6 +269,24 @@ class FakeWorksection(Account):
         """Change the quota (``None``: unlimited); the bucket starts full again."""
         self._quota = parse_quota(quota)
         self._bucket = TokenBucket(self._quota) if self._quota is not None else None
+
+    @property
+    def quota_style(self) -> QuotaStyle:
+        """How a request over the quota is answered (``QUOTA_STYLES``); settable."""
+        return self._quota_style
+
+    @quota_style.setter
+    def quota_style(self, style: QuotaStyle) -> None:
+        self._quota_style = check_quota_style(style)
+
+    @property
+    def dialect(self) -> Dialect:
+        """``"postman"`` or ``"ru-docs"``: the shape of ``me``/``get_my_timer``; settable."""
+        return self._dialect
+
+    @dialect.setter
+    def dialect(self, dialect: Dialect) -> None:
+        self._dialect = check_dialect(dialect)
 
     def quota_tokens(self) -> float | None:
         """Requests the quota would let through right now (``None``: unlimited)."""
@@ -257,7 +344,9 @@ class FakeWorksection(Account):
     def serve_in_thread(self, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
         """Serve ``asgi_app`` with uvicorn in a background thread; yields the base URL.
 
-        Needs the ``server`` extra (uvicorn). ``port=0`` picks a free port.
+        Needs the ``server`` extra (uvicorn). ``port=0`` picks a free port. While it
+        serves, ``account_url`` is the served URL (avatars and the OAuth2
+        ``account_url`` link there); it is restored afterwards.
         """
         import uvicorn
 
@@ -266,6 +355,9 @@ class FakeWorksection(Account):
         sock.bind((host, port))
         sock.listen(2048)
         bound_port = sock.getsockname()[1]
+        shown = f"[{host}]" if ":" in host else host
+        url = f"http://{shown}:{bound_port}"
+        previous_url, self.account_url = self.account_url, url
         config = uvicorn.Config(
             self.asgi_app,
             log_level="warning",
@@ -284,12 +376,12 @@ class FakeWorksection(Account):
                 if not thread.is_alive() or time.monotonic() > deadline:
                     raise RuntimeError("uvicorn did not start")
                 time.sleep(0.005)
-            shown = f"[{host}]" if ":" in host else host
-            yield f"http://{shown}:{bound_port}"
+            yield url
         finally:
             server.should_exit = True
             thread.join(timeout=10.0)
             sock.close()
+            self.account_url = previous_url
 
     # ── direct calls (no HTTP, no signature, no quota, not counted) ──────────
 
@@ -318,7 +410,7 @@ class FakeWorksection(Account):
         with self._lock:
             user = self.member(as_user) if as_user is not None else self.owner
             try:
-                ctx = self._context(parsed, user, oauth=as_user is not None)
+                ctx = self._context(action, parsed, user, oauth=as_user is not None)
                 reply = handler(ctx)
             except ApiError as error:
                 return error.envelope()
@@ -326,17 +418,18 @@ class FakeWorksection(Account):
             return {"status": "ok", "data": render_file(self, reply.file)}
         return reply
 
-    def _context(self, params: Params, user: MemberRef, *, oauth: bool) -> Ctx:
+    def _context(self, action: str, params: Params, user: MemberRef, *, oauth: bool) -> Ctx:
         ctx = Ctx(
             account=self,
             params=params,
             user=self.member(user),
             oauth=oauth,
             webhook_check=self.webhook_check,
+            dialect=self._dialect,
         )
         page = params.filled("page")
         if page is not None:
-            ctx.page_project, ctx.page_task, ctx.page_file_id = resolve_page(self, page)
+            ctx.page_project, ctx.page_task, ctx.page_file_id = page_of(self, action, page)
         return ctx
 
     # ── HTTP ─────────────────────────────────────────────────────────────────
@@ -350,6 +443,7 @@ class FakeWorksection(Account):
             with self._lock:
                 stats = self.stats.as_dict()
             stats["quota"] = str(self._quota) if self._quota is not None else None
+            stats["quota_style"] = self._quota_style
             return json_response(stats)
         with self._lock:
             self.stats.requests += 1
@@ -451,7 +545,11 @@ class FakeWorksection(Account):
         if self._bucket is not None and not self._bucket.take(self.clock.now()):
             self.stats.rejected_quota += 1
             self.stats.rejected_by_action[action] += 1
-            return self._error(ApiError(20, "Quota exceeded"))
+            code, answer = quota_answer(
+                self._quota_style, self._bucket.retry_after(self.clock.now())
+            )
+            self.stats.errors[code] += 1
+            return answer
         self.stats.served += 1
         self.stats.by_action[action] += 1
         handler = ACTIONS.get(action)
@@ -462,7 +560,7 @@ class FakeWorksection(Account):
                 raise ApiError(0, "Action is invalid", "admin API key only")
             if not oauth and action in OAUTH_ONLY:
                 raise ApiError(0, "Action is invalid", "OAuth2 access token only")
-            reply = handler(self._context(params, user, oauth=oauth))
+            reply = handler(self._context(action, params, user, oauth=oauth))
         except ApiError as error:
             return self._error(error)
         if isinstance(reply, FileReply):

@@ -50,10 +50,15 @@ __all__ = [
     "ProjectRef",
     "TaskRef",
     "clip_text",
+    "parse_day",
+    "parse_request_day",
 ]
 
 MAX_TEXT_LENGTH = 65_536
 """Longer text fields are silently truncated, as the real service does."""
+
+DEFAULT_AVATAR = "/images/user/0m.gif"
+"""A member's avatar unless given: a path on the account (see ``Account.link``)."""
 
 MAX_DEPTH = 2
 """Subtasks and sub-subtasks: two levels below a task."""
@@ -104,6 +109,20 @@ def parse_day(text: str) -> dt.date | None:
         except ValueError:
             continue
     return None
+
+
+_REQUEST_DAY = re.compile(r"\d{2}\.\d{2}\.\d{4}")
+
+
+def parse_request_day(text: str) -> dt.date | None:
+    """A request date in the documented ``DD.MM.YYYY`` and nothing else; ``None`` if not."""
+    text = text.strip()
+    if _REQUEST_DAY.fullmatch(text) is None:
+        return None
+    try:
+        return dt.datetime.strptime(text, "%d.%m.%Y").date()
+    except ValueError:
+        return None
 
 
 def _to_date(value: DateLike, what: str) -> dt.date | None:
@@ -174,6 +193,14 @@ class Account:
 
     # ── time and ids ─────────────────────────────────────────────────────────
 
+    def link(self, path: str) -> str:
+        """An absolute URL on the account for a path (``/images/...``); URLs stay as given.
+
+        Links are made when an answer is rendered, so a fake served at another address
+        (``serve``, ``serve_in_thread``) links to the address it serves.
+        """
+        return f"{self.account_url}{path}" if path.startswith("/") else path
+
     def wall_time(self) -> float:
         """The wall clock's time (Unix seconds)."""
         return self._wall()
@@ -217,8 +244,11 @@ class Account:
         for member in self.users.values():
             if member.role == "owner":
                 return member
+        host = urlsplit(self.account_url).hostname or ""
+        if "." not in host or not any(c.isalpha() for c in host):  # an IP or localhost
+            host = "fake.worksection.com"
         return self.add_user(
-            f"owner@{urlsplit(self.account_url).hostname or 'fake.worksection.com'}",
+            f"owner@{host}",
             "Account",
             "Owner",
             role="owner",
@@ -287,7 +317,7 @@ class Account:
             department=department,
             role=role_key,
             rate=rate,
-            avatar=avatar or f"{self.account_url}/images/user/0m.gif",
+            avatar=avatar or DEFAULT_AVATAR,
             date_added=_to_datetime(date_added, "date_added") or self.wall_now(),
             phone=phone,
             phone2=phone2,
@@ -429,6 +459,7 @@ class Account:
         max_money: float | None = None,
         tags: Iterable[int | str] = (),
         members: Iterable[MemberRef] = (),
+        custom_fields: Mapping[int, str] | None = None,
     ) -> Project:
         """Add a project. ``status`` is ``active``, ``pending`` or ``archive``.
 
@@ -460,6 +491,7 @@ class Account:
             max_time=max_time,
             max_money=max_money,
             tag_ids=[self._tag(ref, "project").id for ref in tags],
+            custom_fields=dict(custom_fields or {}),
         )
         if status == "archive" and project.date_closed is None:
             project.date_closed = self.wall_now()
