@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.fixtures.fake_support import admin, api, client_for, encode
@@ -198,3 +199,21 @@ def test_quota_style_is_checked_and_settable() -> None:
     assert fake.quota_style == "http429"
     with pytest.raises(ValueError, match="quota_style"):
         fake.quota_style = "teapot"  # type: ignore[assignment]
+
+
+@pytest.mark.anyio
+async def test_the_quota_of_a_served_fake_can_be_changed_over_http() -> None:
+    """PUT /_fake/quota sets the quota from another process (benchmarks squeeze a
+    served fake this way); nonsense is a 400 and changes nothing; `none` lifts it."""
+    fake = FakeWorksection(quota="1/s")
+    async with httpx.AsyncClient(transport=fake.transport, base_url=fake.account_url) as http:
+        answer = await http.put("/_fake/quota", content="4/s")
+        assert answer.status_code == 200
+        assert answer.json() == {"status": "ok", "quota": "4/s,burst=1"}
+        assert str(fake.quota) == "4/s,burst=1"
+        bad = await http.put("/_fake/quota", content="fast please")
+        assert bad.status_code == 400
+        assert str(fake.quota) == "4/s,burst=1"
+        assert (await http.put("/_fake/quota", content="none")).json()["quota"] is None
+        assert fake.quota is None
+    assert fake.stats.requests == 0  # control requests are not counted

@@ -29,7 +29,10 @@ seconds, never in successes (a squeeze takes successes away):
   ``decrease * W``) when it is evidence that this client is too fast: it ends a probe
   above the plateau, or errors keep following successes (two success-then-error
   turns in the last ``CUT_WINDOW`` outcomes). One error in a run of successes (jitter,
-  a neighbour's single request) costs the pause and nothing more;
+  a neighbour's single request) costs the pause and nothing more, except at the
+  configured rate, where it widens the interval by ``MARGIN_STEP`` (the learned
+  margin, halving every ``MARGIN_HALF_LIFE`` intervals): requests arrive less evenly
+  than they leave, and the margin grows until they stop colliding;
 * back-to-back error 20s mean another program holds the account: the client is
   *contended* for ``recovery`` seconds. A contended client does not cut on a lost
   probe (the loss is the neighbour's success, not its own speed), and after
@@ -39,7 +42,7 @@ seconds, never in successes (a squeeze takes successes away):
   retried). To share an account without collisions, share the quota itself.
 
 Pacing: each token needs two buckets to agree. The *spacing* bucket fills at the current
-rate (less a margin learned from the measured latency jitter) and holds ``burst``
+rate (less the learned margin) and holds ``burst``
 tokens: two requests never leave closer than the account's interval. The *pacing*
 bucket fills ``margin`` slower and holds one token more, so a send that left late
 (timer overshoot, a busy event loop) is caught up on the following ones instead of
@@ -154,8 +157,9 @@ class RateLimit:
     * ``floor``: the lowest the rate goes, as a fraction of the configured rate;
     * ``margin``: the fraction of the rate kept in reserve (the client aims this much
       below it), so that requests that left late can be caught up without two ever
-      leaving closer than the account's interval. On top of it the client keeps a
-      margin in seconds learned from the latency jitter it measures
+      leaving closer than the account's interval. On top of it the client learns a
+      margin from the jitter it meets: each isolated error 20 widens the interval by
+      5 %, and the widening halves every 100 intervals without one
       (``client.quota.learned_margin``).
     """
 
@@ -206,12 +210,16 @@ two intervals."""
 CARRY: Final = 1.0
 """Tokens the pacing bucket may hold beyond ``burst``: how much lateness is caught up."""
 
-JITTER_GAIN: Final = 2.0
-"""The learned margin is this many times the measured latency jitter (RFC 3550's
-mean difference between consecutive latencies)..."""
+MARGIN_STEP: Final = 0.05
+"""An isolated error 20 at the configured rate (alone on the account, no cut) widens
+the interval by this fraction: requests arrive less evenly than they leave (a busy
+event loop, the network), and the account counted two of them too close together..."""
+
+MARGIN_HALF_LIFE: Final = 100.0
+"""...and the widening halves every this many intervals of the configured rate...."""
 
 MAX_LEARNED_MARGIN: Final = 0.25
-"""...and at most this fraction of the interval."""
+"""...up to this fraction of the interval at most."""
 
 
 class QuotaWaitExpired(Exception):
@@ -250,7 +258,8 @@ class QuotaSnapshot:
     """Back-to-back error 20s were seen in the last ``recovery`` seconds: another
     program uses the account, and this client takes turns with it."""
     learned_margin: float
-    """Seconds added to the interval between requests for the measured latency jitter."""
+    """Seconds added to the interval between requests because isolated error 20s showed
+    that requests arrive less evenly than they leave (decays without them)."""
     tokens: float
     waiting: int
     """Calls waiting for a concurrency slot or a token."""
@@ -277,6 +286,8 @@ class _Law:
         "_recent",
         "_recovery",
         "_streak",
+        "_widened",
+        "_widened_at",
         "contended_until",
         "plateau",
         "since",
@@ -291,6 +302,8 @@ class _Law:
         self._recent: collections.deque[bool] = collections.deque(maxlen=CUT_WINDOW)
         """The latest outcomes, oldest first: ``True`` for an error 20."""
         self._streak = 0
+        self._widened = 0.0
+        self._widened_at = -math.inf
         self.plateau: float | None = None
         """``W``: where the latest cut happened (``None``: never cut)."""
         self.since = -math.inf
@@ -316,6 +329,13 @@ class _Law:
     def contended(self, now: float) -> bool:
         return now < self.contended_until
 
+    def widening(self, now: float) -> float:
+        """The learned margin: the fraction the interval is widened by, at ``now``."""
+        if not self._widened:
+            return 0.0
+        half_life = MARGIN_HALF_LIFE / self._ceiling
+        return float(self._widened * 0.5 ** ((now - self._widened_at) / half_life))
+
     def on_success(self, now: float) -> bool:
         """A request succeeded; return whether it is time to give the others a turn."""
         self._recent.append(False)
@@ -338,6 +358,12 @@ class _Law:
         if after_success and (self._repeated() or self._lost_probe(now, hit)):
             self.plateau = hit * (1.0 - self._margin)
             self.since = now
+            self._widened = 0.0  # the rate, not the jitter, was the trouble
+        elif hit >= self._ceiling and not self.contended(now):
+            # Alone on the account at the configured rate, which the account allows:
+            # two requests arrived closer than they left. Keep them further apart.
+            self._widened = min(MAX_LEARNED_MARGIN, self.widening(now) + MARGIN_STEP)
+            self._widened_at = now
         return hit
 
     def _repeated(self) -> bool:
@@ -383,8 +409,6 @@ class Throttle:
         self._stamp: float | None = None
         self._paused_until = 0.0
         self._last_pause = -math.inf
-        self._latency: float | None = None
-        self._jitter_estimate = 0.0
         self._waiting = 0
         self._in_flight = 0
         self.calls = 0
@@ -397,9 +421,7 @@ class Throttle:
         """Fill rates of the spacing and the pacing bucket at ``now``."""
         assert self._law is not None
         assert self._limit is not None
-        interval = 1.0 / self._law.rate(now)
-        margin = min(JITTER_GAIN * self._jitter_estimate, MAX_LEARNED_MARGIN * interval)
-        spacing = 1.0 / (interval + margin)
+        spacing = self._law.rate(now) / (1.0 + self._law.widening(now))
         return spacing, spacing * (1.0 - self._limit.margin)
 
     def _refill(self, now: float) -> tuple[float, float]:
@@ -506,8 +528,6 @@ class Throttle:
         what ``acquire()`` returned) to the adaptive rate."""
         self._in_flight -= 1
         self._slots.release()
-        if quota_exceeded or succeeded:
-            self._measure(self._clock.now() - sent_at)
         if quota_exceeded:
             self._on_quota_exceeded(sent_at)
         elif succeeded and self._law is not None:
@@ -519,12 +539,6 @@ class Throttle:
                 if until > self._paused_until:
                     self._paused_until = until
                     logger.debug("sharing the account: stepping aside for %.3fs", until - now)
-
-    def _measure(self, latency: float) -> None:
-        """RFC 3550's jitter estimate: mean absolute difference of consecutive latencies."""
-        if self._latency is not None:
-            self._jitter_estimate += (abs(latency - self._latency) - self._jitter_estimate) / 16
-        self._latency = latency
 
     def _on_quota_exceeded(self, sent_at: float) -> None:
         self.quota_errors += 1

@@ -90,6 +90,7 @@ ADMIN_PATHS = frozenset({"/api/admin/v2", "/api/admin/v2/"})
 OAUTH_API_PATHS = frozenset({"/api/oauth2", "/api/oauth2/"})
 OAUTH_PREFIX = "/oauth2/"
 STATS_PATH = "/_fake/stats"
+QUOTA_PATH = "/_fake/quota"
 
 logger = logging.getLogger("worksection_async.testing")
 
@@ -267,8 +268,9 @@ class FakeWorksection(Account):
 
     def set_quota(self, quota: str | RateQuota | None) -> None:
         """Change the quota (``None``: unlimited); the bucket starts full again."""
-        self._quota = parse_quota(quota)
-        self._bucket = TokenBucket(self._quota) if self._quota is not None else None
+        parsed = parse_quota(quota)
+        self._quota = parsed
+        self._bucket = TokenBucket(parsed) if parsed is not None else None
 
     @property
     def quota_style(self) -> QuotaStyle:
@@ -437,8 +439,12 @@ class FakeWorksection(Account):
     async def handle(self, request: FakeRequest) -> FakeResponse:
         """Answer one HTTP request (the transport and the ASGI app both come here).
 
-        ``GET /_fake/stats`` answers the counters as JSON and is not counted itself.
+        ``GET /_fake/stats`` answers the counters as JSON and is not counted itself;
+        ``PUT /_fake/quota`` with a quota as its body (``4/s``, ``none``) changes the
+        quota of a served fake from another process, as ``set_quota`` does.
         """
+        if request.raw_path == QUOTA_PATH.encode() and request.method == "PUT":
+            return self._put_quota(request.body)
         if request.raw_path == STATS_PATH.encode():
             with self._lock:
                 stats = self.stats.as_dict()
@@ -458,6 +464,14 @@ class FakeWorksection(Account):
         finally:
             with self._lock:
                 self.stats.in_flight -= 1
+
+    def _put_quota(self, body: bytes) -> FakeResponse:
+        text = body.decode("utf-8", "replace").strip()
+        try:
+            self.set_quota(None if text.lower() in ("", "none") else text)
+        except ValueError as exc:
+            return json_response({"status": "error", "message": str(exc)}, status=400)
+        return json_response({"status": "ok", "quota": str(self._quota) if self._quota else None})
 
     async def _route(self, request: FakeRequest) -> FakeResponse:
         if len(request.target) > MAX_URL_BYTES:
