@@ -58,6 +58,7 @@ from ._signing import HmacToken, PageHash, QueryHash, Signer
 from ._throttle import DEFAULT_MAX_CONCURRENCY, DEFAULT_RATE_LIMIT, QuotaSnapshot, RateLimit
 from ._transport import Download
 from ._version import __version__
+from ._webhooks import WebhookPayloadError
 from .resources import (
     AllTasksExtra,
     AsyncWritable,
@@ -195,6 +196,7 @@ __all__ = [
     "UploadFile",
     "UserRole",
     "WebhookEvent",
+    "WebhookPayloadError",
     "WebhooksNamespace",
     "WorksectionError",
     "__version__",
