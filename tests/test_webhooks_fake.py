@@ -320,3 +320,31 @@ async def test_webhooks_add_basic_auth_registers_the_pair(
     """basic_auth=(user, password) becomes http_user/http_pass."""
     hook_id = await client.webhooks.add(HOOK_URL, ["post_task"], basic_auth=AUTH)
     assert (fake.webhooks[hook_id].http_user, fake.webhooks[hook_id].http_pass) == AUTH
+
+
+async def test_readme_receiver_runs_against_the_fake(
+    fake: FakeWorksection, client: Client, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """README 'Bots and services': the ten-line receiver gets the fake's deliveries."""
+    from tests.test_readme import python_blocks
+
+    receiver_block, watch_block = python_blocks("Bots and services")
+    namespace: dict[str, Any] = {"__name__": "readme"}
+    exec(compile(receiver_block, "README.md", "exec"), namespace)  # noqa: S102
+    app: WebhookReceiver = namespace["app"]
+    assert "async for event in client.events.watch(" in watch_block
+    fake.webhook_delivery.route("https://bot.example.com/", app)
+    async with app:
+        await client.webhooks.add(
+            "https://bot.example.com/", ["post_task", "close_task"], basic_auth=("hook", "s3cret")
+        )
+        project = next(iter(fake.projects.values()))
+        task = await client.project(project.id).post_task("From the README")
+        await client.task(task).complete()
+        await app.join()
+    lines = capsys.readouterr().out.splitlines()
+    user_to = fake.call("get_task", page=task.page.path)["data"]["user_to"]  # type: ignore[index]
+    assert lines == [
+        f"post task {task.page} {{'title': 'From the README', 'user_to': {user_to!r}}}",
+        f"close task {task.page} None",
+    ]
