@@ -14,9 +14,9 @@ import anyio
 import anyio.to_thread
 import pytest
 
-from worksection_async import Client, InvalidEmailError, TaskPage
+from worksection_async import Client, InvalidEmailError, TaskPage, TransportError
 from worksection_async.models import Event
-from worksection_async.testing import FakeWorksection, ManualClock
+from worksection_async.testing import FakeWorksection, Fault, ManualClock
 from worksection_async.webhooks import WebhookReceiver
 
 pytestmark = pytest.mark.anyio
@@ -348,3 +348,21 @@ async def test_readme_receiver_runs_against_the_fake(
         f"post task {task.page} {{'title': 'From the README', 'user_to': {user_to!r}}}",
         f"close task {task.page} None",
     ]
+
+
+async def test_a_change_applied_before_a_dropped_connection_is_still_delivered(
+    fake: FakeWorksection,
+) -> None:
+    """The service made the change, so the hook hears of it even if the caller did not."""
+    app = ScriptedApp(OK)
+    fake.webhook_delivery.route(HOOK_URL, app)
+    fake.add_webhook(HOOK_URL, ["post_task"])
+    fake.faults.add(Fault.drop_after_applying(), action="post_task")
+    project = next(iter(fake.projects.values()))
+    async with Client(
+        fake.account_url, fake.api_key, transport=fake.transport, rate_limit=None, retry=None
+    ) as client:
+        with pytest.raises(TransportError):
+            await client.project(project.id).post_task("Sent, answer lost")
+    [[item]] = [json.loads(b) for b in app.bodies]
+    assert item["action"] == "post" and item["new"]["title"] == "Sent, answer lost"
