@@ -167,6 +167,7 @@ def _samples() -> dict[type[BaseException], BaseException]:
     samples[ws.ClientClosedError] = ws.ClientClosedError("this Client is closed")
     samples[ws.UnsupportedFieldError] = ws.UnsupportedFieldError("status")
     samples[ws.WorksectionError] = ws.WorksectionError("plain")
+    samples[ws.WebhookPayloadError] = ws.WebhookPayloadError("event 3: expected an object")
     samples[StructureError] = StructureError("Task: id: expected an int")
     return samples
 

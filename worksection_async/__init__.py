@@ -58,6 +58,7 @@ from ._signing import HmacToken, PageHash, QueryHash, Signer
 from ._throttle import DEFAULT_MAX_CONCURRENCY, DEFAULT_RATE_LIMIT, QuotaSnapshot, RateLimit
 from ._transport import Download
 from ._version import __version__
+from ._webhooks import WebhookPayloadError
 from .resources import (
     AllTasksExtra,
     AsyncWritable,
@@ -67,6 +68,7 @@ from .resources import (
     CostsNamespace,
     DayKind,
     EventsNamespace,
+    EventWatch,
     FilesNamespace,
     MembersNamespace,
     OptionName,
@@ -122,6 +124,7 @@ __all__ = [
     "Destination",
     "Download",
     "EventHook",
+    "EventWatch",
     "EventsNamespace",
     "FieldRequiredError",
     "FilesNamespace",
@@ -195,6 +198,7 @@ __all__ = [
     "UploadFile",
     "UserRole",
     "WebhookEvent",
+    "WebhookPayloadError",
     "WebhooksNamespace",
     "WorksectionError",
     "__version__",

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from ._contacts import ContactsNamespace
 from ._costs import CostsNamespace
-from ._events import EventsNamespace
+from ._events import EventsNamespace, EventWatch
 from ._files import AttachItem, FilesNamespace
 from ._members import MembersNamespace
 from ._mixin import ResourcesMixin
@@ -70,6 +70,7 @@ __all__ = [
     "DayKind",
     "Destination",
     "Emails",
+    "EventWatch",
     "EventsNamespace",
     "FilesNamespace",
     "HasId",

@@ -87,7 +87,7 @@ class ResourcesMixin:
 
     @property
     def events(self: ClientLike) -> EventsNamespace:
-        """Recent events: ``list(period)``."""
+        """Recent events: ``list(period)``, and ``watch()`` for new ones as they happen."""
         return EventsNamespace(self)
 
     @property

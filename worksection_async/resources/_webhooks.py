@@ -31,15 +31,32 @@ class WebhooksNamespace:
         events: Sequence[r.WebhookEvent],
         *,
         projects: Sequence[r.ProjectLike] | None = None,
+        basic_auth: tuple[str, str] | None = None,
         http_user: str | None = None,
         http_pass: str | None = None,
     ) -> int:
         """Register a webhook (``add_webhook``); returns its id.
 
         The URL must answer HTTP 200 with JSON ``{"status": "OK"}`` when Worksection
-        checks it, else the API refuses (error 11). ``projects`` limits it to some
-        projects; ``http_user``/``http_pass`` add basic auth to the deliveries.
+        checks it, else the API refuses (error 11): a running
+        ``worksection_async.webhooks.WebhookReceiver`` does. ``projects`` limits it to
+        some projects; ``basic_auth=(user, password)`` (the same pair the receiver
+        checks; or ``http_user``/``http_pass``) adds basic auth to the deliveries.
         """
+        if basic_auth is not None:
+            if http_user is not None or http_pass is not None:
+                raise ValueError("give basic_auth or http_user/http_pass, not both")
+            if (
+                not isinstance(basic_auth, tuple)
+                or len(basic_auth) != 2
+                or not all(isinstance(part, str) for part in basic_auth)
+            ):
+                raise TypeError("basic_auth must be a (user, password) tuple of strings")
+            http_user, http_pass = basic_auth
+            if not http_user.strip() or not http_pass:
+                raise ValueError("basic_auth: user and password must not be empty")
+        if http_user is not None and ":" in http_user:
+            raise ValueError("basic auth: the user must not contain ':'")
         checked_url = r.text("url", url, required=True)
         assert checked_url is not None
         if not _URL.fullmatch(checked_url.strip()):

@@ -6,7 +6,8 @@ dialect (``PageHash``, ``QueryHash``, ``HmacToken``, OAuth2 Bearer tokens), enfo
 optional quota (error 20, or HTTP 429: see ``QUOTA_STYLES``) on a clock the test
 controls, holds requests to the documented formats, and injects faults. Reach it
 in-process with ``fake.transport`` (an httpx transport) or over HTTP with
-``fake.asgi_app`` / ``python -m worksection_async.testing serve``::
+``fake.asgi_app`` / ``python -m worksection_async.testing serve``. It delivers
+webhooks where ``fake.webhook_delivery`` routes them (an ASGI app in-process, or HTTP)::
 
     from worksection_async import Client
     from worksection_async.testing import FakeWorksection
@@ -44,6 +45,7 @@ from ._records import (
 )
 from ._server import DEFAULT_ACCOUNT_URL, DEFAULT_API_KEY, FakeStats, FakeWorksection
 from ._transport import FakeTransport
+from ._webhooks import Delivery, WebhookDelivery
 
 __all__ = [
     "Comment",
@@ -54,6 +56,7 @@ __all__ = [
     "DEFAULT_API_KEY",
     "DEFAULT_QUOTA",
     "DIALECTS",
+    "Delivery",
     "Dialect",
     "Event",
     "FakeASGIApp",
@@ -83,4 +86,5 @@ __all__ = [
     "Team",
     "Timer",
     "Webhook",
+    "WebhookDelivery",
 ]

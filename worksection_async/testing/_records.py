@@ -273,7 +273,7 @@ class Timer:
 
 @attrs.define(eq=False)
 class Webhook:
-    """A webhook registration (the fake records it; it does not deliver events)."""
+    """A webhook registration (delivered to where ``fake.webhook_delivery`` routes it)."""
 
     id: int
     url: str

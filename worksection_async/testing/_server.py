@@ -72,6 +72,7 @@ from ._state import Account, MemberRef
 if TYPE_CHECKING:
     from ._asgi import FakeASGIApp
     from ._transport import FakeTransport
+    from ._webhooks import WebhookDelivery
 
 __all__ = [
     "DEFAULT_ACCOUNT_URL",
@@ -342,6 +343,20 @@ class FakeWorksection(Account):
             self._asgi = FakeASGIApp(self)
         return self._asgi
 
+    _webhook_delivery: WebhookDelivery | None = None
+
+    @property
+    def webhook_delivery(self) -> WebhookDelivery:
+        """Where webhooks are delivered: ``route(url, asgi_app)``, ``allow_http(url)``.
+
+        Until one is set, the fake delivers nothing and checks no URL (``_webhooks``).
+        """
+        if self._webhook_delivery is None:
+            from ._webhooks import WebhookDelivery
+
+            self._webhook_delivery = WebhookDelivery(self)
+        return self._webhook_delivery
+
     @contextmanager
     def serve_in_thread(self, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
         """Serve ``asgi_app`` with uvicorn in a background thread; yields the base URL.
@@ -509,7 +524,9 @@ class FakeWorksection(Account):
             response = self._dispatch(request, params, body_kind, action, oauth=oauth)
             if failure is not None:  # applied, then the connection drops
                 self.stats.faults += 1
-                return FakeResponse(0, drop=True)
+                response = FakeResponse(0, drop=True)
+        if self._webhook_delivery is not None:  # what was applied is delivered, dropped or not
+            response = await self._webhook_delivery.after_request(action, response)
         if decision.truncate and response.is_json:
             body = response.body[: max(1, len(response.body) // 2)]
             response = attrs.evolve(response, body=body)

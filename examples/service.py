@@ -1,0 +1,139 @@
+"""A Starlette service that keeps a live view of a Worksection account's open tasks.
+
+The lifespan owns one ``Client`` and the ``WebhookReceiver``; the view is loaded once
+with ``get_all_tasks`` and kept up to date by webhook events (a task posted, renamed,
+closed, reopened); ``GET /tasks`` reads from memory, never from the API.
+
+Against the built-in fake (no account; serves on 127.0.0.1, runs to completion)::
+
+    python examples/service.py
+
+Against your account, reachable from the internet at PUBLIC_URL (runs until Ctrl-C)::
+
+    WORKSECTION_URL=https://acme.worksection.com WORKSECTION_KEY=... \\
+    PUBLIC_URL=https://tasks.example.com HOOK_PASSWORD=... python examples/service.py
+
+Needs the ``examples`` extra: ``pip install 'worksection-async[examples]'``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+import httpx
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Mount, Route
+
+from worksection_async import Client, SubtaskPage, TaskPage, WebhookEvent
+from worksection_async.models import Event
+from worksection_async.testing import FakeWorksection
+from worksection_async.webhooks import WebhookReceiver
+
+EVENTS: list[WebhookEvent] = ["post_task", "update_task", "close_task", "reopen_task"]
+
+
+class OpenTasks:
+    """The open tasks by page path, as webhook events report them."""
+
+    def __init__(self) -> None:
+        self.client: Client | None = None
+        self.tasks: dict[str, str] = {}
+
+    async def load(self, client: Client) -> None:
+        self.client = client
+        for task in await client.tasks.list(active_only=True):
+            self.tasks[task.page.path] = task.name
+
+    async def apply(self, event: Event) -> None:
+        """The receiver's handler: one event at a time, in the order delivered."""
+        page = event.object.page
+        if event.object.type != "task" or not isinstance(page, (TaskPage, SubtaskPage)):
+            return
+        new = event.new or {}
+        if event.action == "post":
+            self.tasks[page.path] = str(new.get("title", ""))
+        elif event.action == "update" and "title" in new and page.path in self.tasks:
+            self.tasks[page.path] = str(new["title"])
+        elif event.action in ("close", "delete"):
+            self.tasks.pop(page.path, None)
+        elif event.action == "reopen" and self.client is not None:
+            self.tasks[page.path] = (await self.client.task(page).get()).name
+
+
+def create_app(make_client: Callable[[], Client], *, basic_auth: tuple[str, str]) -> Starlette:
+    view = OpenTasks()
+    receiver = WebhookReceiver(view.apply, basic_auth=basic_auth)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        async with make_client() as client, receiver:  # mounted apps get no lifespan
+            await view.load(client)
+            yield
+
+    async def open_tasks(request: Request) -> JSONResponse:
+        tasks = [{"page": page, "name": name} for page, name in sorted(view.tasks.items())]
+        return JSONResponse({"open_tasks": tasks})
+
+    app = Starlette(
+        routes=[Route("/tasks", open_tasks), Mount("/webhooks", app=receiver)],
+        lifespan=lifespan,
+    )
+    app.state.receiver = receiver
+    return app
+
+
+async def demo() -> None:
+    """The service on 127.0.0.1 with a fake account that delivers its webhooks to it."""
+    fake = FakeWorksection()
+    project = fake.add_project("Website")
+    fake.add_task(project, "Write the docs")
+    auth = ("worksection", "demo-password")
+    app = create_app(
+        lambda: Client(fake.account_url, fake.api_key, transport=fake.transport),
+        basic_auth=auth,
+    )
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    base = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    serving = asyncio.create_task(server.serve(sockets=[sock]))
+    while not server.started:  # noqa: ASYNC110 - uvicorn offers no "started" event
+        await asyncio.sleep(0.01)
+    fake.webhook_delivery.allow_http(base)  # the fake may POST to this address
+    try:
+        async with Client(fake.account_url, fake.api_key, transport=fake.transport) as admin:
+            # The fake checks that the URL answers {"status":"OK"}, as Worksection does.
+            await admin.webhooks.add(f"{base}/webhooks/", EVENTS, basic_auth=auth)
+            login = await admin.project(project.id).post_task("Fix the login")
+            release = await admin.project(project.id).post_task("Release")
+            await admin.task(release).update(title="Release 2.0")
+            await admin.task(login).complete()
+        await app.state.receiver.join()  # the handler has applied every event
+        async with httpx.AsyncClient(base_url=base) as http:
+            print((await http.get("/tasks")).text)
+    finally:
+        server.should_exit = True
+        await serving
+
+
+def main() -> None:
+    url, key = os.environ.get("WORKSECTION_URL"), os.environ.get("WORKSECTION_KEY")
+    if not url or not key:
+        asyncio.run(demo())
+        return
+    auth = ("worksection", os.environ["HOOK_PASSWORD"])
+    app = create_app(lambda: Client(url, key), basic_auth=auth)
+    # Once it runs: client.webhooks.add(PUBLIC_URL + "/webhooks/", EVENTS, basic_auth=auth)
+    print(f"register {os.environ.get('PUBLIC_URL', 'https://<this host>')}/webhooks/ as a webhook")
+    uvicorn.run(app, host="127.0.0.1", port=int(os.environ.get("PORT", "8000")))
+
+
+if __name__ == "__main__":
+    main()
