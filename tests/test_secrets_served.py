@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import re
@@ -37,3 +38,29 @@ async def test_no_key_or_hash_in_any_log_line(
     assert "Admin " not in text  # the HMAC token header value
     # No md5 (32 hex) or HMAC-SHA256 (64 hex) digest of any dialect shows anywhere.
     assert not re.search(r"[0-9a-f]{32}", text), re.search(r".{40}[0-9a-f]{32}", text)
+
+
+async def test_webhook_password_never_in_httpx_log_lines(caplog: pytest.LogCaptureFixture) -> None:
+    """add_webhook sends the deliveries' basic-auth password as a parameter; httpx's
+    INFO line (the full request URL) shows it masked, on every signer."""
+    import logging
+
+    from worksection_async import Client, HmacToken, PageHash, QueryHash
+    from worksection_async.testing import FakeWorksection
+
+    caplog.set_level(logging.DEBUG)
+    fake = FakeWorksection()
+    for signer in (PageHash(), QueryHash(), HmacToken()):
+        async with Client(
+            fake.account_url, fake.api_key, transport=fake.transport, signer=signer
+        ) as client:
+            with contextlib.suppress(ws.APIError):
+                await client.webhooks.add(
+                    "https://hooks.example.org/ws",
+                    events=["post_task"],
+                    basic_auth=("bot", "pa55-w0rd-SECRET"),
+                )
+    text = caplog.text
+    assert "https://fake.worksection.com" in text  # httpx did log the requests
+    assert "pa55-w0rd-SECRET" not in text
+    assert "pa55-w0rd-SECRET".lower() not in text.lower()

@@ -109,14 +109,15 @@ class Signer(Protocol):
 _HASH_VALUE = re.compile(r"(?:^|&)hash=([^&]*)")
 
 _HASH_PARAM = re.compile(
-    r"(hash(?:=|%(?:25){0,2}3d|\\u003d|\\x3d|&#0{0,4}61;|&#x0{0,4}3d;))[^&\s\"'\\<>]*",
+    r"((?:hash|http_pass)(?:=|%(?:25){0,2}3d|\\u003d|\\x3d|&#0{0,4}61;|&#x0{0,4}3d;))[^&\s\"'\\<>]*",
     re.IGNORECASE,
 )
 
 
 def redact_hash(text: str) -> str:
-    """Mask the value of every ``hash=`` parameter in a query string or log line (also
-    when the ``=`` comes back percent-, JSON- or HTML-encoded)."""
+    """Mask the value of every ``hash=`` parameter (and ``http_pass=``, a webhook's
+    basic-auth password) in a query string or log line (also when the ``=`` comes back
+    percent-, JSON- or HTML-encoded)."""
     return _HASH_PARAM.sub(r"\1[redacted]", text)
 
 
