@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import json
 import random
+from decimal import Decimal
 from typing import Any
 
 import pytest
 
 from worksection_async import WorksectionError
-from worksection_async.models import StructureError, Task, structure, structure_list
+from worksection_async.models import CostTotal, StructureError, Task, structure, structure_list
 from worksection_async.models._converter import _MAX_DETAILS
 
 
@@ -206,3 +207,25 @@ def test_nesting_deeper_than_the_stack_is_a_structure_error() -> None:
     with pytest.raises(StructureError, match="nested too deeply"):
         structure(answer, Task)
     assert set(budget.per_task.values()) == {1}
+
+
+@pytest.mark.parametrize(
+    "raw", ["sNaN", "NaN", "-Infinity", float("nan"), float("inf"), "1e1001", "1e-1001", 10**1100]
+)
+def test_numbers_that_are_not_finite_or_absurd_are_refused(raw: Any) -> None:
+    """NaN (sNaN made a task unhashable and unequal to itself), infinities and
+    exponents beyond 1000 are a StructureError, in the fast and the lenient path."""
+    with pytest.raises(StructureError, match=r"finite number.*@ \$\.max_money"):
+        structure(_task(1, max_money=raw), Task)
+    with pytest.raises(StructureError, match=r"finite number.*@ \$\.money"):
+        structure({"time": "1:00", "money": raw}, CostTotal)
+
+
+def test_large_but_finite_numbers_are_kept_exactly() -> None:
+    """Up to a thousand digits a number is kept exactly; 5,000 digits are refused."""
+    task = structure(_task(1, max_money="1e1000", max_time="9" * 1000), Task)
+    assert task.max_money == Decimal("1e1000")
+    assert task.max_time == Decimal("9" * 1000)
+    hash(task)
+    with pytest.raises(StructureError, match=r"finite number.*@ \$\.max_time"):
+        structure(_task(1, max_time="9" * 5000), Task)

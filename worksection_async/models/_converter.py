@@ -4,7 +4,8 @@ Conversion rules (worksection-api.md §2.2, §7.11), decided by each field's typ
 
 * ``int``: ``"123"`` or ``123`` (ids, ``priority``, ``size``, ...).
 * ``Decimal``: ``"75.17"``, ``20400`` or ``12.5`` (``max_time``, ``max_money``,
-  ``money``, ``rate``): exact, never a binary float.
+  ``money``, ``rate``): exact, never a binary float; finite (no ``NaN``,
+  ``Infinity``), exponent within ±1000 (``1e1001`` would print as a thousand digits).
 * ``bool``: ``1``/``0``, ``"1"``/``"0"``, ``true``/``false``.
 * ``datetime``: ``"YYYY-MM-DD HH:MM"`` (also ``DD.MM.YYYY HH:MM``), naive as sent.
 * ``date``: ``"YYYY-MM-DD"`` (also ``DD.MM.YYYY``); ``time``: ``"HH:MM"``.
@@ -151,23 +152,40 @@ def _to_bool(value: object, _: object = None) -> bool:
     raise ValueError(f"expected a 0/1 flag, got {_show(value)}")
 
 
+_MAX_DECIMAL_EXPONENT: Final = 1000
+"""A number whose exponent is beyond this (``1e1001``, ``1e-1001``) is refused: it
+would print as more than a thousand digits."""
+
+
+def _finite(number: Decimal, value: object) -> Decimal:
+    if number.is_finite() and -_MAX_DECIMAL_EXPONENT <= number.adjusted() <= _MAX_DECIMAL_EXPONENT:
+        return number
+    # NaN and sNaN would make the model unhashable (sNaN) or unequal to itself
+    raise ValueError(f"expected a finite number, exponent within ±1000, got {_show(value)}")
+
+
+def _parse_decimal(text: str) -> Decimal:
+    return _finite(Decimal(text), text)
+
+
 def _to_decimal(value: object, _: object = None) -> Decimal:
     if isinstance(value, str):
         try:
-            return Decimal(value)
+            return _finite(Decimal(value), value)
         except InvalidOperation:
             pass
         try:
             # decimal comma, as the API accepts it on input ("0,15")
-            return Decimal(value.replace(",", ".", 1))
+            return _finite(Decimal(value.replace(",", ".", 1)), value)
         except InvalidOperation:
             raise ValueError(f"expected a number, got {_show(value)}") from None
     if isinstance(value, bool):
         raise TypeError(f"expected a number, got {_show(value)}")
     if isinstance(value, (int, Decimal)):
-        return Decimal(value)
+        return _finite(Decimal(value), value)
     if isinstance(value, float):
-        return Decimal(repr(value))  # the shortest decimal that reads back as the float
+        # the shortest decimal that reads back as the float
+        return _finite(Decimal(repr(value)), value)
     raise TypeError(f"expected a number, got {_show(value)}")
 
 
@@ -431,7 +449,7 @@ def _is_optional(tp: object) -> bool:
 # Optional scalars whose strings a C function parses: one Python frame per value.
 _FAST_PARSERS: Final[dict[object, Callable[[str], object]]] = {
     int: int,
-    Decimal: Decimal,
+    Decimal: _parse_decimal,
     dt.datetime: dt.datetime.fromisoformat,
     dt.date: dt.date.fromisoformat,
     dt.time: dt.time.fromisoformat,
