@@ -448,7 +448,9 @@ class TasksNamespace:
 
         The pages of one project are read with one ``get_tasks``; see
         ``worksection_async._bulk_tasks``. ``return_exceptions=True`` puts a failed
-        item's exception in its slot; ``progress(done, total)`` reports as units finish.
+        item's exception in its slot, whatever failed (a missing task, a request that
+        got no answer or a broken one, an answer the models cannot read), and the other
+        items still arrive; ``progress(done, total)`` reports as units finish.
         """
         from .._bulk_tasks import get_many
 
