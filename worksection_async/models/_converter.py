@@ -698,8 +698,18 @@ def json_keys(cls: type) -> dict[str, str]:
     }
 
 
-def _raw_hook(kind: str) -> Hook:
-    return _to_json_object if kind == "object" else _identity
+def _raw_hook(kind: str, tp: object) -> Hook:
+    if kind != "object":
+        return _identity
+    if not _is_optional(tp):
+        return _to_json_object
+
+    def optional_json_object(value: object, _: object = None) -> object:
+        if value is None or value == "":  # absent, like every optional field
+            return None
+        return _to_json_object(value)
+
+    return optional_json_object
 
 
 def _task_id_from_page(data: dict[str, Any]) -> dict[str, Any]:
@@ -775,7 +785,8 @@ def _build_model_hook(cls: type) -> Hook:
         rename = attribute.metadata.get(JSON_KEY)
         if kind is not None or rename is not None:
             overrides[attribute.name] = override(
-                rename=rename, struct_hook=_raw_hook(kind) if kind is not None else None
+                rename=rename,
+                struct_hook=_raw_hook(kind, attribute.type) if kind is not None else None,
             )
     base: Hook = make_dict_structure_fn(cls, converter, **overrides)
     known = frozenset(json_keys(cls))
