@@ -13,6 +13,12 @@ cyclic GC (see ``worksection_async.models._converter._gc_paused``), and this sho
 the figure with every collection the pause defers, and ``json.loads``' own deferred
 collections, paid inside the timed region.
 
+Then the failure path: how long a hostile answer takes to become a ``StructureError``
+(a ``child`` chain 16 and 150 levels deep with one bad value at the bottom, and about
+1 MB of tasks with bad values at every depth). Locating errors is linear in the size
+of the answer: each figure should be a few milliseconds (the first one took 36 s and
+649 MiB before the error-locating pass stopped redoing failed subtrees).
+
 Run: ``.venv/bin/python benchmarks/big_responses.py [--tasks N] [--repeat R]``
 """
 
@@ -31,7 +37,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from worksection_async.models import Task, clear_intern_tables, structure_list
+from worksection_async.models import (
+    StructureError,
+    Task,
+    clear_intern_tables,
+    structure,
+    structure_list,
+)
 
 _ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = (
@@ -231,5 +243,68 @@ def main() -> None:
     )
 
 
+def _bad_task(task_id: int, **fields: Any) -> dict[str, Any]:
+    return {
+        "id": str(task_id),
+        "name": f"Task {task_id}",
+        "page": f"/project/1/{task_id}/",
+        "status": "active",
+        "priority": "1",
+        **fields,
+    }
+
+
+def _bad_chain(depth: int, first_id: int) -> dict[str, Any]:
+    node = _bad_task(first_id + depth, priority="high")
+    for level in range(depth - 1, -1, -1):
+        node = _bad_task(first_id + level, child=[node])
+    return node
+
+
+def _hostile_megabyte() -> list[dict[str, Any]]:
+    rng = random.Random(9)
+    tasks: list[dict[str, Any]] = []
+    next_id, size = 10_000, 0
+    while size < 1_000_000:
+        kind = rng.randrange(3)
+        if kind == 0:
+            task = _bad_chain(16, next_id)
+            next_id += 17
+        elif kind == 1:
+            children = [_bad_task(next_id + 1 + i, priority="x") for i in range(30)]
+            task = _bad_task(next_id, child=children, max_money="lots")
+            next_id += 31
+        else:
+            task = _bad_task(next_id, user_to=[1, 2, 3], date_added="never")
+            next_id += 1
+        size += len(json.dumps(task))
+        tasks.append(task)
+    return tasks
+
+
+def hostile(repeat: int) -> None:
+    """Time from a hostile decoded answer to its StructureError."""
+    cases: list[tuple[str, object, object]] = [
+        ("child chain 16 deep, bad leaf", _bad_chain(16, 1), Task),
+        ("child chain 150 deep, bad leaf", _bad_chain(150, 1), Task),
+        ("1 MB of bad tasks", _hostile_megabyte(), list[Task]),
+    ]
+    print(f"failing on hostile answers (best of {repeat})")
+    for name, answer, cls in cases:
+
+        def fail(answer: object = answer, cls: object = cls) -> object:
+            try:
+                structure(answer, cls)  # type: ignore[arg-type]
+            except StructureError as exc:
+                return exc
+            raise AssertionError("a hostile answer was accepted")
+
+        best, _, _ = _best_of(repeat, fail)
+        peak, _ = _peak(fail)
+        size = len(json.dumps(answer)) / 1024
+        print(f"  {name:32} {size:7.0f} KiB  {best * 1000:7.1f} ms  peak {peak / 2**20:5.1f} MiB")
+
+
 if __name__ == "__main__":
     main()
+    hostile(repeat=3)

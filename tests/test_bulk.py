@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import random
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from typing import TypeVar
 
 import anyio
 import pytest
@@ -11,9 +12,14 @@ import pytest
 import worksection_async as ws
 from worksection_async import Client, SubtaskPage, TaskPage, parse_page
 from worksection_async._bulk_tasks import get_many, plan
+from worksection_async._call import Call
+from worksection_async._json import JSONValue
 from worksection_async.testing import FakeWorksection, Fault, ManualClock
 
 pytestmark = pytest.mark.anyio
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 @pytest.fixture
@@ -70,6 +76,8 @@ async def test_subtask_pages_are_found_in_the_tree(clock: ManualClock) -> None:
         tasks = await get_many(client, pages)
     assert [t.name for t in tasks] == ["subsub", "top", "sub", "other"]
     assert isinstance(pages[0], SubtaskPage)
+    assert tasks[0].child == ()  # subtasks were asked for: none is (), not None
+    assert tasks[3].child == ()
     assert fake.stats.requests == 1
 
 
@@ -176,3 +184,118 @@ async def test_map_keeps_order_and_collects_errors(clock: ManualClock) -> None:
         assert await client.map(slow_square, []) == []
     assert [r for i, r in enumerate(results) if i != 4] == [0, 1, 4, 9, 25, 36, 49]
     assert isinstance(results[4], KeyError)
+
+
+# -- every failure of a unit lands in its items (return_exceptions=True) -------------
+
+
+def _by_project(pages: list[TaskPage], per_project: int) -> list[TaskPage]:
+    """``per_project`` pages of each project (so each project is one get_tasks)."""
+    chosen: dict[int, list[TaskPage]] = {}
+    for page in pages:
+        group = chosen.setdefault(page.project_id, [])
+        if len(group) < per_project:
+            group.append(page)
+    return [page for group in chosen.values() for page in group]
+
+
+@pytest.mark.parametrize(
+    ("fault", "error"),
+    [
+        (Fault.drop_connection(), ws.TransportError),
+        (Fault.http_error(502), ws.ProtocolError),
+        (Fault.truncated_json(), ws.ProtocolError),
+    ],
+    ids=["dropped", "http-502", "truncated"],
+)
+async def test_a_failed_project_read_fails_its_pages_only(
+    clock: ManualClock, fault: Fault, error: type[Exception]
+) -> None:
+    """One get_tasks fails with a TransportError or ProtocolError: its project's pages
+    hold that error, the other projects' tasks still arrive (it was raised, and every
+    result lost)."""
+    fake = FakeWorksection.populated(projects=4, tasks_per_project=5, clock=clock)
+    pages = _by_project(top_pages(fake), per_project=3)
+    fake.faults.add(fault, action="get_tasks", times=1)
+    seen: list[int] = []
+    async with client_for(fake, clock, rate_limit=None) as client:
+        results = await client.tasks.get_many(
+            pages, return_exceptions=True, progress=lambda d, t: seen.append(d)
+        )
+    failed = {
+        page.project_id for page, r in zip(pages, results, strict=True) if isinstance(r, Exception)
+    }
+    assert len(failed) == 1
+    for page, result in zip(pages, results, strict=True):
+        if page.project_id in failed:
+            assert isinstance(result, error)
+        else:
+            assert isinstance(result, ws.models.Task)
+            assert result.page == page
+    assert seen[-1] == len(pages)
+
+
+async def test_a_failed_single_read_fails_its_page_only(clock: ManualClock) -> None:
+    """A get_task (a project with one requested page) that gets no answer: that page
+    holds the TransportError."""
+    fake = FakeWorksection.populated(projects=3, tasks_per_project=2, clock=clock)
+    pages = _by_project(top_pages(fake), per_project=1)
+    fake.faults.add(Fault.drop_connection(), action="get_task", times=1)
+    async with client_for(fake, clock, rate_limit=None) as client:
+        results = await get_many(client, pages, return_exceptions=True)
+    assert sum(isinstance(r, ws.TransportError) for r in results) == 1
+    assert sum(isinstance(r, ws.models.Task) for r in results) == 2
+
+
+async def test_an_answer_that_does_not_fit_fails_only_the_pages_it_concerns(
+    clock: ManualClock,
+) -> None:
+    """A task the models cannot read (a bad time) in a get_tasks answer: the pages
+    of that task hold the StructureError; the same answer's good tasks and the other
+    projects' tasks arrive. A single get_task that does not fit fails its page."""
+    fake = FakeWorksection(clock=clock)
+    first, second, third = (fake.add_project(name) for name in ("A", "B", "C"))
+    good = [fake.add_task(first, f"a{i}") for i in range(3)]
+    bad = fake.add_task(first, "broken")
+    bad.time_start = "25:99"
+    others = [fake.add_task(second, f"b{i}") for i in range(2)]
+    lonely_bad = fake.add_task(third, "lonely")
+    lonely_bad.time_end = "not a time"
+    pages = [parse_page(t.page) for t in (*good, bad, *others, lonely_bad)]
+    async with client_for(fake, clock, rate_limit=None) as client:
+        results = await get_many(client, pages, return_exceptions=True)  # type: ignore[arg-type]
+        with pytest.raises(ws.models.StructureError):
+            await get_many(client, pages)  # type: ignore[arg-type]
+    names = [r.name if isinstance(r, ws.models.Task) else type(r).__name__ for r in results]
+    assert names == ["a0", "a1", "a2", "StructureError", "b0", "b1", "StructureError"]
+    assert "time_start" in str(results[3])
+    assert "time_end" in str(results[6])
+
+
+async def test_a_project_answer_of_the_wrong_shape_fails_its_pages(clock: ManualClock) -> None:
+    """get_tasks answers with something that is no list of tasks at all: the
+    project's pages hold the StructureError, the other project's arrive."""
+    fake = FakeWorksection.populated(projects=2, tasks_per_project=3, clock=clock)
+    pages = _by_project(top_pages(fake), per_project=2)
+    broken = pages[0].project_id
+
+    class Garbling:
+        """A BulkClient whose get_tasks of one project answers with a string."""
+
+        def __init__(self, client: Client) -> None:
+            self.client = client
+
+        async def send(self, call: Call, /) -> JSONValue:
+            answer = await self.client.send(call)
+            if call.action == "get_tasks" and call.page == ws.ProjectPage(broken):
+                return "not a list"
+            return answer
+
+        async def map(self, fn: Callable[[T], Awaitable[R]], items: Iterable[T], /) -> list[R]:
+            return await self.client.map(fn, items)
+
+    async with client_for(fake, clock, rate_limit=None) as client:
+        results = await get_many(Garbling(client), pages, return_exceptions=True)
+    for page, result in zip(pages, results, strict=True):
+        expected = ws.models.StructureError if page.project_id == broken else ws.models.Task
+        assert isinstance(result, expected)

@@ -552,6 +552,24 @@ def test_event_new_and_old_stay_raw_json() -> None:
     assert event.old == {}
 
 
+@pytest.mark.parametrize("absent", [None, ""])
+def test_event_new_and_old_null_are_none(absent: Any) -> None:
+    """``null`` (or "") for ``new``/``old`` is absent, like any optional field (it was a
+    StructureError)."""
+    event = structure(
+        {
+            "action": "post",
+            "object": {"type": "task", "id": "1", "page": "/project/1/2/"},
+            "date_added": "2021-01-02 14:37",
+            "new": absent,
+            "old": absent,
+        },
+        Event,
+    )
+    assert event.new is None
+    assert event.old is None
+
+
 # ---------------------------------------------------------------- sentinels and users
 
 

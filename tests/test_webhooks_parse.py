@@ -138,8 +138,9 @@ def test_error_messages_are_bounded() -> None:
     item = {"action": "post", "object": {"type": "task", "id": "1"}, "date_added": "x" * 100_000}
     with pytest.raises(WebhookPayloadError) as raised:
         parse_webhook(json.dumps([item]))
-    assert len(str(raised.value)) <= 300
-    assert str(raised.value).endswith("…")
+    message = str(raised.value)
+    assert len(message) <= 300
+    assert "date_added" in message  # still says what is wrong
 
 
 json_values = st.recursive(

@@ -18,10 +18,11 @@ import attrs
 
 from ._bulk import Progress
 from ._call import Call
-from ._exceptions import APIError, InvalidTaskError, TooManyRecordsError
+from ._exceptions import InvalidTaskError, TooManyRecordsError
 from ._json import JSONValue
 from ._pages import Page, ProjectPage, SubtaskPage, TaskPage, parse_page
-from .models import Task, structure_list, structure_one
+from .models import StructureError, Task, structure, structure_list, structure_one
+from .resources._extras import fill_tasks
 
 __all__ = ["BulkClient", "TaskPageLike", "get_many", "plan"]
 
@@ -115,9 +116,14 @@ async def get_many(
 ) -> list[Task] | list[Task | Exception]:
     """Fetch the tasks at ``pages``, in input order (see the module docstring).
 
-    With ``return_exceptions=True`` an item that failed holds its exception (a missing
-    task is ``InvalidTaskError``, a missing project ``InvalidProjectError``) and the
-    others still arrive; otherwise the first failure cancels the rest and is raised.
+    With ``return_exceptions=True`` every failure lands in the items it concerns and
+    the others still arrive: a missing task is ``InvalidTaskError``, a missing project
+    ``InvalidProjectError``; a request that failed (``TransportError``,
+    ``ProtocolError``, any ``APIError``) or an answer that does not fit
+    (``StructureError``) is the error of every page that request was to read. When
+    one task of a ``get_tasks`` answer does not fit, the other tasks of the answer
+    still arrive, and the pages not found among them hold the ``StructureError``.
+    Otherwise the first failure cancels the rest and is raised.
     """
     wanted = [_task_page(page) for page in pages]  # bad input fails before any request
     total = len(wanted)
@@ -125,17 +131,40 @@ async def get_many(
     found: dict[TaskPage | SubtaskPage, Task | Exception] = {}
     done = 0
 
-    def settle(page: TaskPage | SubtaskPage, outcome: Task | Exception) -> None:
-        if isinstance(outcome, Exception) and not return_exceptions:
-            raise outcome
-        found[page] = outcome
+    def fail(unit_pages: Iterable[TaskPage | SubtaskPage], error: Exception) -> None:
+        if not return_exceptions:
+            raise error
+        for page in unit_pages:
+            found[page] = error
 
     async def one(page: TaskPage | SubtaskPage) -> None:
         try:
             payload = await client.send(Call.build("get_task", page))
-            settle(page, structure_one(payload, Task))
-        except APIError as exc:
-            settle(page, exc)
+            found[page] = structure_one(payload, Task)
+        except Exception as exc:
+            fail((page,), exc)
+
+    def read_batch(unit: Unit, payload: JSONValue) -> None:
+        failure: StructureError | None = None
+        try:
+            tops = structure_list(payload, Task)
+        except StructureError as exc:
+            if not return_exceptions:
+                raise
+            tops, failure = _salvage(payload), exc
+        if unit.needs_subtasks:
+            tops = fill_tasks(tops, frozenset(("subtasks",)))
+        index = {
+            task.id: task
+            for top in tops
+            for task in (top.walk() if unit.needs_subtasks else (top,))
+        }
+        for page in unit.pages:
+            task = index.get(page.id)
+            if task is not None:
+                found[page] = task
+            else:
+                fail((page,), failure if failure is not None else _missing(page))
 
     async def run(unit: Unit) -> None:
         nonlocal done
@@ -147,21 +176,31 @@ async def get_many(
                 payload = await client.send(Call.build("get_tasks", unit.project, params))
             except TooManyRecordsError:
                 await client.map(one, unit.pages)  # narrower: one get_task per page
-            except APIError as exc:
-                for page in unit.pages:
-                    settle(page, exc)
+            except Exception as exc:
+                fail(unit.pages, exc)
             else:
-                index = {
-                    task.id: task
-                    for top in structure_list(payload, Task)
-                    for task in (top.walk() if unit.needs_subtasks else (top,))
-                }
-                for page in unit.pages:
-                    task = index.get(page.id)
-                    settle(page, task if task is not None else _missing(page))
+                read_batch(unit, payload)
         done += sum(copies[page] for page in unit.pages)
         if progress is not None:
             progress(done, total)
 
     await client.map(run, plan(wanted))
     return [found[page] for page in wanted]
+
+
+def _salvage(payload: JSONValue) -> list[Task]:
+    """The tasks of a ``get_tasks`` answer that fit, one by one (the answer did not)."""
+    items: Iterable[JSONValue]
+    if isinstance(payload, list):
+        items = payload
+    elif isinstance(payload, dict):
+        items = payload.values()
+    else:
+        return []
+    tasks: list[Task] = []
+    for item in items:
+        try:
+            tasks.append(structure(item, Task))
+        except StructureError:
+            continue  # its pages get the answer's StructureError
+    return tasks

@@ -9,6 +9,9 @@ Turn a decoded payload into models with :func:`structure` (one cattrs converter)
 
 :data:`RESPONSE_MODELS` says which model each action answers with and where it sits
 in the answer; :func:`structure_response` applies it to a whole answer.
+:func:`unstructure` turns models back into JSON-ready data (dates as ISO strings,
+``Decimal`` as strings, pages as paths, ``extra`` merged back) that structures into
+equal models.
 
 Conventions: field names are the API's keys (``from`` is ``from_``); string ids
 become ``int``; ``max_time``, ``max_money``, ``money`` and ``rate`` become
@@ -50,6 +53,7 @@ from ._refs import ANYONE_EMAIL, NOONE_EMAIL, FileRef, ProjectRef, TaskRef, User
 from ._responses import RESPONSE_MODELS, ResponseModel, structure_response
 from ._tags import Tag, TagGroup
 from ._tasks import Comment, Relation, Task, TaskRelations
+from ._unstructure import unstructure
 
 __all__ = [
     "ANYONE_EMAIL",
@@ -100,4 +104,5 @@ __all__ = [
     "structure_list",
     "structure_one",
     "structure_response",
+    "unstructure",
 ]

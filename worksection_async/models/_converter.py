@@ -4,7 +4,8 @@ Conversion rules (worksection-api.md §2.2, §7.11), decided by each field's typ
 
 * ``int``: ``"123"`` or ``123`` (ids, ``priority``, ``size``, ...).
 * ``Decimal``: ``"75.17"``, ``20400`` or ``12.5`` (``max_time``, ``max_money``,
-  ``money``, ``rate``): exact, never a binary float.
+  ``money``, ``rate``): exact, never a binary float; finite (no ``NaN``,
+  ``Infinity``), exponent within ±1000 (``1e1001`` would print as a thousand digits).
 * ``bool``: ``1``/``0``, ``"1"``/``"0"``, ``true``/``false``.
 * ``datetime``: ``"YYYY-MM-DD HH:MM"`` (also ``DD.MM.YYYY HH:MM``), naive as sent.
 * ``date``: ``"YYYY-MM-DD"`` (also ``DD.MM.YYYY``); ``time``: ``"HH:MM"``.
@@ -30,6 +31,13 @@ bounded (:data:`INTERN_LIMIT` entries each) and hold only the key strings. Lists
 :data:`GC_PAUSE_MIN_ITEMS` items or more are structured with the cyclic GC paused
 (structuring creates no cycles; the passes it would run only re-walk the fresh
 ``json.loads`` output). ``benchmarks/big_responses.py`` measures all this.
+
+Failures: a value that does not fit is structured once, like the others; the
+containers record where it failed without redoing anything, so a hostile answer
+fails in time linear in its size (``_locate``). A :class:`StructureError` message
+names the first :data:`_MAX_DETAILS` errors with their paths and counts the rest;
+values in it are shortened. An answer nested deeper than the stack allows is a
+:class:`StructureError` ("nested too deeply"), like any other misfit.
 """
 
 from __future__ import annotations
@@ -37,18 +45,25 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import gc
+import itertools
+import operator
 import re
+import reprlib
 import threading
 import types
 import typing
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sized
 from decimal import Decimal, InvalidOperation
 from operator import itemgetter
 from typing import Any, Final, TypeVar, overload
 
 import attrs
 import cattrs
-from cattrs.errors import IterableValidationError, IterableValidationNote
+from cattrs.errors import (
+    ClassValidationError,
+    IterableValidationError,
+    IterableValidationNote,
+)
 from cattrs.gen import make_dict_structure_fn, override
 
 from .._exceptions import WorksectionError
@@ -101,13 +116,25 @@ _NULL_STRINGS: Final = frozenset(
 
 # --------------------------------------------------------------------------- scalars
 
+_REPR: Final = reprlib.Repr()
+_REPR.maxstring = _REPR.maxother = _REPR.maxlong = 80
+_REPR.maxlevel = 2
+
+
+def _show(value: object) -> str:
+    """A short ``repr`` for error messages: a hostile answer must not make them huge."""
+    try:
+        return _REPR.repr(value)
+    except Exception:  # an int too long to print (sys.set_int_max_str_digits)
+        return f"<{type(value).__name__}>"
+
 
 def _to_str(value: object, _: object = None) -> str:
     if isinstance(value, str):
         return value
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return str(value)
-    raise TypeError(f"expected a string, got {value!r}")
+    raise TypeError(f"expected a string, got {_show(value)}")
 
 
 def _to_bool(value: object, _: object = None) -> bool:
@@ -122,27 +149,44 @@ def _to_bool(value: object, _: object = None) -> bool:
             return True
         if text in ("0", "false", ""):
             return False
-    raise ValueError(f"expected a 0/1 flag, got {value!r}")
+    raise ValueError(f"expected a 0/1 flag, got {_show(value)}")
+
+
+_MAX_DECIMAL_EXPONENT: Final = 1000
+"""A number whose exponent is beyond this (``1e1001``, ``1e-1001``) is refused: it
+would print as more than a thousand digits."""
+
+
+def _finite(number: Decimal, value: object) -> Decimal:
+    if number.is_finite() and -_MAX_DECIMAL_EXPONENT <= number.adjusted() <= _MAX_DECIMAL_EXPONENT:
+        return number
+    # NaN and sNaN would make the model unhashable (sNaN) or unequal to itself
+    raise ValueError(f"expected a finite number, exponent within ±1000, got {_show(value)}")
+
+
+def _parse_decimal(text: str) -> Decimal:
+    return _finite(Decimal(text), text)
 
 
 def _to_decimal(value: object, _: object = None) -> Decimal:
     if isinstance(value, str):
         try:
-            return Decimal(value)
+            return _finite(Decimal(value), value)
         except InvalidOperation:
             pass
         try:
             # decimal comma, as the API accepts it on input ("0,15")
-            return Decimal(value.replace(",", ".", 1))
+            return _finite(Decimal(value.replace(",", ".", 1)), value)
         except InvalidOperation:
-            raise ValueError(f"expected a number, got {value!r}") from None
+            raise ValueError(f"expected a number, got {_show(value)}") from None
     if isinstance(value, bool):
-        raise TypeError(f"expected a number, got {value!r}")
+        raise TypeError(f"expected a number, got {_show(value)}")
     if isinstance(value, (int, Decimal)):
-        return Decimal(value)
+        return _finite(Decimal(value), value)
     if isinstance(value, float):
-        return Decimal(repr(value))  # the shortest decimal that reads back as the float
-    raise TypeError(f"expected a number, got {value!r}")
+        # the shortest decimal that reads back as the float
+        return _finite(Decimal(repr(value)), value)
+    raise TypeError(f"expected a number, got {_show(value)}")
 
 
 _DATETIME_FORMATS: Final = ("%d.%m.%Y %H:%M", "%d.%m.%Y %H:%M:%S", "%d.%m.%Y")
@@ -159,10 +203,10 @@ def _to_datetime(value: object, _: object = None) -> dt.datetime:
                 return dt.datetime.strptime(value, fmt)
             except ValueError:
                 continue
-        raise ValueError(f"expected 'YYYY-MM-DD HH:MM', got {value!r}")
+        raise ValueError(f"expected 'YYYY-MM-DD HH:MM', got {_show(value)}")
     if isinstance(value, dt.datetime):
         return value
-    raise TypeError(f"expected a date-time string, got {value!r}")
+    raise TypeError(f"expected a date-time string, got {_show(value)}")
 
 
 def _to_date(value: object, _: object = None) -> dt.date:
@@ -179,10 +223,10 @@ def _to_date(value: object, _: object = None) -> dt.date:
             return dt.datetime.fromisoformat(value).date()
         except ValueError:
             pass
-        raise ValueError(f"expected 'YYYY-MM-DD', got {value!r}")
+        raise ValueError(f"expected 'YYYY-MM-DD', got {_show(value)}")
     if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
         return value
-    raise TypeError(f"expected a date string, got {value!r}")
+    raise TypeError(f"expected a date string, got {_show(value)}")
 
 
 def _to_time(value: object, _: object = None) -> dt.time:
@@ -190,10 +234,10 @@ def _to_time(value: object, _: object = None) -> dt.time:
         try:
             return dt.time.fromisoformat(value)
         except ValueError:
-            raise ValueError(f"expected 'HH:MM', got {value!r}") from None
+            raise ValueError(f"expected 'HH:MM', got {_show(value)}") from None
     if isinstance(value, dt.time):
         return value
-    raise TypeError(f"expected a time string, got {value!r}")
+    raise TypeError(f"expected a time string, got {_show(value)}")
 
 
 def _to_timedelta(value: object, _: object = None) -> dt.timedelta:
@@ -209,12 +253,12 @@ def _to_timedelta(value: object, _: object = None) -> dt.timedelta:
                 return dt.timedelta(seconds=float(text))
             except (ValueError, OverflowError):
                 pass
-        raise ValueError(f"expected 'H:MM', 'HH:MM:SS' or seconds, got {value!r}")
+        raise ValueError(f"expected 'H:MM', 'HH:MM:SS' or seconds, got {_show(value)}")
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return dt.timedelta(seconds=value)
     if isinstance(value, dt.timedelta):
         return value
-    raise TypeError(f"expected a duration, got {value!r}")
+    raise TypeError(f"expected a duration, got {_show(value)}")
 
 
 # Pages repeat within an answer (a task's comments all carry its page, relations and
@@ -259,7 +303,7 @@ def _to_project_page(value: object, _: object = None) -> ProjectPage:
             return page
     elif isinstance(value, ProjectPage):
         return value
-    raise ValueError(f"expected a project page /project/P/, got {value!r}")
+    raise ValueError(f"expected a project page /project/P/, got {_show(value)}")
 
 
 def _to_task_page(value: object, _: object = None) -> TaskPage | SubtaskPage:
@@ -269,7 +313,7 @@ def _to_task_page(value: object, _: object = None) -> TaskPage | SubtaskPage:
             return page
     elif isinstance(value, (TaskPage, SubtaskPage)):
         return value
-    raise ValueError(f"expected a task page /project/P/T/, got {value!r}")
+    raise ValueError(f"expected a task page /project/P/T/, got {_show(value)}")
 
 
 def _to_page_or_text(value: object, _: object = None) -> Page | str:
@@ -289,7 +333,7 @@ def _split_commas(value: object) -> list[object]:
         return value
     if isinstance(value, int) and not isinstance(value, bool):
         return [value]
-    raise TypeError(f"expected a list or a comma string, got {value!r}")
+    raise TypeError(f"expected a list or a comma string, got {_show(value)}")
 
 
 def _to_str_tuple(value: object, _: object = None) -> tuple[str, ...]:
@@ -299,7 +343,7 @@ def _to_str_tuple(value: object, _: object = None) -> tuple[str, ...]:
 def _to_int(value: object) -> int:
     if isinstance(value, (str, int)):
         return int(value)
-    raise TypeError(f"expected an integer, got {value!r}")
+    raise TypeError(f"expected an integer, got {_show(value)}")
 
 
 def _to_int_tuple(value: object, _: object = None) -> tuple[int, ...]:
@@ -315,7 +359,7 @@ def _to_json_object(value: object, _: object = None) -> object:
         return value
     if value == []:  # PHP encodes an empty associative array as []
         return {}
-    raise TypeError(f"expected a JSON object, got {value!r}")
+    raise TypeError(f"expected a JSON object, got {_show(value)}")
 
 
 for _type, _hook in (
@@ -360,9 +404,16 @@ def _unary(tp: object) -> Hook:
     hook = converter.get_structure_hook(tp)
     if hook is converter._structure_call:
         return tp  # type: ignore[return-value]
-    if _is_model(tp):  # model hooks take the value alone
-        return hook
+    if _is_model(tp) or _takes_value_alone(hook):
+        return hook  # one frame less per nested level: deep answers fit the stack
     return lambda value, _hook=hook, _tp=tp: _hook(value, _tp)
+
+
+def _takes_value_alone(hook: Hook) -> bool:
+    """``hook(value, _=None)``: this module's hooks, whose type argument is optional."""
+    code = getattr(hook, "__code__", None)
+    defaults = getattr(hook, "__defaults__", None) or ()
+    return code is not None and code.co_argcount == 2 and len(defaults) >= 1
 
 
 def _register_page_unions() -> None:
@@ -398,7 +449,7 @@ def _is_optional(tp: object) -> bool:
 # Optional scalars whose strings a C function parses: one Python frame per value.
 _FAST_PARSERS: Final[dict[object, Callable[[str], object]]] = {
     int: int,
-    Decimal: Decimal,
+    Decimal: _parse_decimal,
     dt.datetime: dt.datetime.fromisoformat,
     dt.date: dt.date.fromisoformat,
     dt.time: dt.time.fromisoformat,
@@ -419,6 +470,9 @@ def _make_optional(tp: object) -> Hook:
     if _is_model(inner_tp):
         return _model_hook(inner_tp, optional=True)
 
+    sequence = _is_homogeneous_tuple(inner_tp) or _is_list(inner_tp)
+    if sequence and typing.get_args(inner_tp)[0] not in (str, int):
+        return _make_sequence(inner_tp, optional=True)
     origin = typing.get_origin(inner_tp)
     if origin is tuple or origin is Mapping or origin is dict or origin is list:
         # containers: None and "" are absent; [] / {} are empty, not absent
@@ -471,19 +525,32 @@ def _locate(
     item_tp: object,
     hook: Hook,
     value: Any,
+    failed: int,
     key_hook: Hook | None = None,
     key_tp: object = None,
 ) -> Exception:
-    """On failure only: redo the items one by one to say which ones failed, as cattrs'
-    ``IterableValidationError`` so that :func:`structure`'s message shows the path."""
-    items = value.items() if isinstance(value, dict) else enumerate(value)
+    """On failure only: say which items failed, as cattrs' ``IterableValidationError``,
+    so that :func:`structure`'s message shows the path.
+
+    ``exc`` is the error of the item at position ``failed`` (the items before it
+    succeeded). It is kept, never redone: only the items after it are tried, until
+    :data:`_MAX_REPORTED` errors are found. So every item is structured once (by the
+    fast pass up to the failure, here after it), at any depth of nesting, and locating
+    errors costs time linear in the size of the answer. (Redoing the failed item would
+    redo its own failed items, and so on down: exponential in the depth.)
+    """
+    if not 0 <= failed < len(value):  # cannot happen; keep the error, without a path
+        return IterableValidationError(f"While structuring {tp!r}", [exc], typing.cast(type, tp))
+    pairs = value.items() if value.__class__ is dict else enumerate(value)
     errors: list[Exception] = []
-    for index, item in items:
+    for position, (index, item) in enumerate(itertools.islice(pairs, failed, None), failed):
         failed_tp = key_tp
         try:
             if key_hook is not None:
-                key_hook(index)
+                key_hook(index)  # a scalar: cheap to redo, and tells key from value
             failed_tp = item_tp
+            if position == failed:
+                raise exc
             hook(item)
         except Exception as item_exc:
             note = IterableValidationNote(f"Structuring {tp!r} @ index {index!r}", index, failed_tp)
@@ -491,9 +558,16 @@ def _locate(
             errors.append(item_exc)
             if len(errors) >= _MAX_REPORTED:
                 break
-    return IterableValidationError(
-        f"While structuring {tp!r}", errors or [exc], typing.cast(type, tp)
-    )
+    return IterableValidationError(f"While structuring {tp!r}", errors, typing.cast(type, tp))
+
+
+def _failed_position(value: Sized, items: Iterator[object]) -> int:
+    """The position of the item whose hook raised, from what ``items`` has left.
+
+    ``items`` is the iterator the fast pass consumed (a list or dict iterator, whose
+    length hint is exact): it had just yielded the failed item.
+    """
+    return len(value) - operator.length_hint(items) - 1
 
 
 _MAX_REPORTED: Final = 10
@@ -510,19 +584,7 @@ def _make_tuple(tp: object) -> Hook:
         return _to_str_tuple
     if elem_tp is int:
         return _to_int_tuple
-    inner = _model_hook(elem_tp) if _is_model(elem_tp) else _unary(elem_tp)
-
-    def structure_tuple(value: object, _: object = None) -> tuple[object, ...]:
-        try:
-            if value.__class__ is list:
-                return tuple(map(inner, value))
-            if value.__class__ is dict:  # a PHP array with non-sequential keys
-                return tuple(map(inner, value.values()))
-        except Exception as exc:
-            raise _locate(exc, tp, elem_tp, inner, value) from None
-        raise TypeError(f"expected a JSON list, got {value!r}")
-
-    return structure_tuple
+    return _make_sequence(tp)
 
 
 def _is_list(tp: object) -> bool:
@@ -530,20 +592,39 @@ def _is_list(tp: object) -> bool:
 
 
 def _make_list(tp: object) -> Hook:
-    (elem_tp,) = typing.get_args(tp)
+    return _make_sequence(tp)
+
+
+def _make_sequence(tp: object, optional: bool = False) -> Hook:
+    """The hook of ``tuple[X, ...]`` or ``list[X]`` (``optional``: also ``None``).
+
+    A JSON list, or an object whose values are the items (a PHP array keyed by id).
+    One Python frame per level of nesting (``optional`` is built in, a model's hook is
+    called directly, not through the stub a self-referencing model gets while it is
+    being built): deep answers stay within the stack.
+    """
+    elem_tp = typing.get_args(tp)[0]
+    build: Callable[[Iterator[object]], object] = tuple if typing.get_origin(tp) is tuple else list
     inner = _model_hook(elem_tp) if _is_model(elem_tp) else _unary(elem_tp)
+    deferred: tuple[type, bool] | None = getattr(inner, "deferred", None)
 
-    def structure_list(value: object, _: object = None) -> list[object]:
+    def structure_sequence(value: Any, _: object = None) -> object:
+        if value.__class__ is list:
+            items = iter(value)
+        elif value.__class__ is dict:
+            items = iter(value.values())
+        elif optional and (value is None or value == ""):
+            return None
+        else:
+            raise TypeError(f"expected a JSON list, got {_show(value)}")
+        hook = inner if deferred is None else _MODEL_HOOKS[deferred]
         try:
-            if value.__class__ is list:
-                return list(map(inner, value))
-            if value.__class__ is dict:  # a PHP array keyed by id
-                return list(map(inner, value.values()))
+            return build(map(hook, items))
         except Exception as exc:
-            raise _locate(exc, tp, elem_tp, inner, value) from None
-        raise TypeError(f"expected a JSON list, got {value!r}")
+            failed = _failed_position(value, items)
+            raise _locate(exc, tp, elem_tp, hook, value, failed) from None
 
-    return structure_list
+    return structure_sequence
 
 
 def _is_mapping(tp: object) -> bool:
@@ -556,26 +637,39 @@ def _make_mapping(tp: object) -> Hook:
     value_hook = _model_hook(value_tp) if _is_model(value_tp) else _unary(value_tp)
     titled = value_tp is str
 
-    def structure_mapping(value: object, _: object = None) -> dict[object, object]:
+    def structure_mapping(value: Any, _: object = None) -> dict[object, object]:
         if value.__class__ is dict:
+            items = iter(value.items())
             try:
-                return {key_hook(k): value_hook(v) for k, v in value.items()}
+                return {key_hook(k): value_hook(v) for k, v in items}
             except Exception as exc:
-                raise _locate(exc, tp, value_tp, value_hook, value, key_hook, key_tp) from None
+                failed = _failed_position(value, items)
+                raise _locate(
+                    exc, tp, value_tp, value_hook, value, failed, key_hook, key_tp
+                ) from None
         if value.__class__ is list:
             # PHP's [] for an empty map, or a list of objects keyed by their "id"
             # (tags as [{id, title}], cost projects as a list in SDK-PY's reading)
             result: dict[object, object] = {}
-            for item in value:
+            for index, item in enumerate(value):
                 if item.__class__ is not dict or "id" not in item:
-                    raise TypeError(f"expected a JSON object keyed by id, got {value!r}")
-                if titled:
-                    title = item.get("title", item.get("name"))
-                    result[key_hook(item["id"])] = value_hook(title)
-                else:
-                    result[key_hook(item["id"])] = value_hook(item)
+                    raise TypeError(f"expected a JSON object keyed by id, got {_show(value)}")
+                try:
+                    if titled:
+                        title = item.get("title", item.get("name"))
+                        result[key_hook(item["id"])] = value_hook(title)
+                    else:
+                        result[key_hook(item["id"])] = value_hook(item)
+                except Exception as exc:
+                    note = IterableValidationNote(
+                        f"Structuring {tp!r} @ index {index!r}", index, value_tp
+                    )
+                    exc.__notes__ = [*getattr(exc, "__notes__", []), note]  # type: ignore[attr-defined]
+                    raise IterableValidationError(
+                        f"While structuring {tp!r}", [exc], typing.cast(type, tp)
+                    ) from None
             return result
-        raise TypeError(f"expected a JSON object, got {value!r}")
+        raise TypeError(f"expected a JSON object, got {_show(value)}")
 
     return structure_mapping
 
@@ -604,8 +698,18 @@ def json_keys(cls: type) -> dict[str, str]:
     }
 
 
-def _raw_hook(kind: str) -> Hook:
-    return _to_json_object if kind == "object" else _identity
+def _raw_hook(kind: str, tp: object) -> Hook:
+    if kind != "object":
+        return _identity
+    if not _is_optional(tp):
+        return _to_json_object
+
+    def optional_json_object(value: object, _: object = None) -> object:
+        if value is None or value == "":  # absent, like every optional field
+            return None
+        return _to_json_object(value)
+
+    return optional_json_object
 
 
 def _task_id_from_page(data: dict[str, Any]) -> dict[str, Any]:
@@ -633,6 +737,7 @@ def _model_hook(cls: type, optional: bool = False) -> Hook:
             def deferred(value: object, _: object = None) -> object:
                 return _MODEL_HOOKS[cls, optional](value)
 
+            deferred.deferred = (cls, optional)  # type: ignore[attr-defined]
             return deferred
         _BUILDING.add(cls)
         try:
@@ -680,7 +785,8 @@ def _build_model_hook(cls: type) -> Hook:
         rename = attribute.metadata.get(JSON_KEY)
         if kind is not None or rename is not None:
             overrides[attribute.name] = override(
-                rename=rename, struct_hook=_raw_hook(kind) if kind is not None else None
+                rename=rename,
+                struct_hook=_raw_hook(kind, attribute.type) if kind is not None else None,
             )
     base: Hook = make_dict_structure_fn(cls, converter, **overrides)
     known = frozenset(json_keys(cls))
@@ -691,7 +797,7 @@ def _build_model_hook(cls: type) -> Hook:
         try:
             plain = value.keys() <= known
         except AttributeError:
-            raise TypeError(f"expected a JSON object for {name}, got {value!r}") from None
+            raise TypeError(f"expected a JSON object for {name}, got {_show(value)}") from None
         if prepare is not None and "id" not in value:
             value = prepare(value)
         if plain:
@@ -757,18 +863,60 @@ converter.register_structure_hook_factory(_is_model, lambda cls: _model_hook(cls
 # ------------------------------------------------------------------------ public API
 
 
+_MAX_DETAILS: Final = 20
+"""Errors a :class:`StructureError` message spells out; it counts the rest."""
+
+_MAX_DETAIL_CHARS: Final = 300
+
+
 def _describe(exc: BaseException, tp: object) -> str:
     if isinstance(exc, KeyError):
         return "required field missing"
+    if isinstance(exc, RecursionError):
+        return "nested too deeply"
     text = str(exc) or type(exc).__name__
+    if len(text) > _MAX_DETAIL_CHARS:
+        text = text[:_MAX_DETAIL_CHARS] + "..."
     if tp is None or text.startswith("expected"):
         return text
     return f"{text} (expected {getattr(tp, '__name__', None) or tp})"
 
 
+def _details(exc: BaseException) -> tuple[list[str], int]:
+    """The first :data:`_MAX_DETAILS` errors in ``exc`` as ``"what @ $.path"``, and the
+    number of errors in all.
+
+    The walk of cattrs' ``transform_error``, without recursion (an error tree is as deep
+    as the answer) and with bounded output (a hostile answer can hold many errors).
+    """
+    shown: list[str] = []
+    total = 0
+    stack: list[tuple[BaseException, str, object]] = [(exc, "$", None)]
+    while stack:
+        error, path, tp = stack.pop()
+        if isinstance(error, (ClassValidationError, IterableValidationError)):
+            with_notes, without = error.group_exceptions()
+            below: list[tuple[BaseException, str, object]] = []
+            for sub, note in with_notes:
+                if isinstance(note, IterableValidationNote):
+                    below.append((sub, f"{path}[{_show(note.index)}]", note.type))
+                else:
+                    below.append((sub, f"{path}.{note.name}", note.type))
+            below.extend((sub, path, None) for sub in without)
+            stack.extend(reversed(below))
+            continue
+        total += 1
+        if len(shown) < _MAX_DETAILS:
+            shown.append(f"{_describe(error, tp)} @ {path}")
+    return shown, total
+
+
 def _fail(cls: object, exc: Exception) -> StructureError:
     name = repr(cls) if typing.get_origin(cls) else getattr(cls, "__name__", repr(cls))
-    details = "; ".join(cattrs.transform_error(exc, path="$", format_exception=_describe))
+    shown, total = _details(exc)
+    details = "; ".join(shown)
+    if total > len(shown):
+        details += f"; and {total - len(shown)} more"
     return StructureError(f"cannot structure {name}: {details}")
 
 

@@ -15,7 +15,7 @@ from typing import Final, Literal
 import attrs
 
 from .._json import JSONValue
-from ._converter import StructureError, structure, structure_list, structure_one
+from ._converter import StructureError, _show, structure, structure_list, structure_one
 from ._costs import CostReport, CostTotals, MyTimer, Timer
 from ._custom_fields import CustomField
 from ._events import Event, Webhook
@@ -135,7 +135,7 @@ def structure_response(action: str, answer: Mapping[str, JSONValue]) -> object:
     """
     spec = RESPONSE_MODELS[action]
     if not isinstance(answer, Mapping):
-        raise StructureError(f"cannot structure {action}: expected an object, got {answer!r}")
+        raise StructureError(f"cannot structure {action}: expected an object, got {_show(answer)}")
     if spec.source == "body":
         return structure({k: v for k, v in answer.items() if k != "status"}, spec.model)
     data = answer.get("data")

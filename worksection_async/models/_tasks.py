@@ -44,7 +44,9 @@ class Comment:
     """A comment (``get_comments``, ``post_comment``, a task's ``comments``).
 
     The API's ``page`` (``/project/P/T/#com<id>``) becomes the page of the task or
-    subtask the comment is on; :attr:`path` rebuilds the comment's own link.
+    subtask the comment is on; :attr:`path` rebuilds the comment's own link. ``files``
+    is ``None`` unless asked for (``comments(with_files=True)``), then ``()`` for a
+    comment without files.
     """
 
     id: int
@@ -70,8 +72,15 @@ class Task:
     :attr:`UserRef.is_unassigned`). ``parent`` (a subtask's parent, with its own
     ``parent`` for a sub-subtask) and ``child`` (the subtasks, ``extra=subtasks``, two
     levels deep) link the tree. ``project`` is ``None`` when the API leaves it out.
-    ``max_time`` (hours) and ``max_money`` are :class:`~decimal.Decimal`. The optional
-    lists are ``None`` when not requested (``extra=files,comments,relations,...``).
+    ``max_time`` (hours) and ``max_money`` are :class:`~decimal.Decimal`.
+
+    ``files``, ``comments``, ``relations``, ``subscribers``, ``child`` and
+    ``custom_fields`` come only on request (``extra=files,comments,relations,...``):
+    ``None`` means they were not asked for; asked for and there are none, they are
+    empty (``()``, or an empty :class:`TaskRelations`). The API leaves an empty list
+    out of its answer, so this is the resource methods' doing: they know what they asked
+    for. (:func:`~worksection_async.models.structure` alone cannot tell, and gives
+    ``None`` for a list the data does not have.)
     """
 
     id: int

@@ -26,6 +26,7 @@ from ..models import (
 from . import _render as r
 from ._costs import get_costs
 from ._events import get_events
+from ._extras import asked, fill_tasks
 from ._files import AttachItem, attachments, get_files
 from ._protocol import ClientLike
 from ._tags import update_tags
@@ -76,13 +77,14 @@ class ProjectHandle:
         extra: r.TaskExtra | Iterable[r.TaskExtra] | None = None,
     ) -> list[Task]:
         """The project's tasks (``get_tasks``); ``extra=["subtasks"]`` nests them in
-        ``child``; ``active_only`` leaves out closed ones."""
+        ``child``; ``active_only`` leaves out closed ones. A list asked for in ``extra``
+        is ``()`` for a task that has none (``None``: not asked for)."""
         params: dict[str, ParamValue] = {
             "filter": "active" if r.true_flag("active_only", active_only) else None,
             "extra": r.flags("extra", extra, _TASKS_EXTRA),
         }
         payload = await self.client.send(Call.build("get_tasks", self.page, params))
-        return structure_list(payload, Task)
+        return fill_tasks(structure_list(payload, Task), asked(params["extra"]))
 
     async def files(self) -> list[File]:
         """The files of the project's description and Files section (``get_files``)."""

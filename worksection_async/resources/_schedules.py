@@ -19,7 +19,14 @@ from ._protocol import ClientLike
 __all__ = ["ScheduleUpdate", "SchedulesNamespace"]
 
 _KINDS: Final = get_args(r.DayKind)
-_COUNTS: Final = re.compile(r"added:\s*(\d+).*?updated:\s*(\d+)", re.IGNORECASE | re.DOTALL)
+_COUNTS: Final = re.compile(
+    r"added:\s*([0-9]{1,18})(?![0-9]).*?updated:\s*([0-9]{1,18})(?![0-9])",
+    re.IGNORECASE | re.DOTALL,
+)
+"""The counts in "Days added: 2, days updated: 1" (ASCII digits, at most 18 of them)."""
+_MESSAGE_SCAN: Final = 200
+"""Only the message's start is searched: the real one is short, and a regular
+expression over megabytes of a hostile answer would take minutes."""
 
 
 @attrs.frozen(kw_only=True)
@@ -93,7 +100,7 @@ class SchedulesNamespace:
         message = ""
         if isinstance(payload, dict) and isinstance(payload.get("message"), str):
             message = str(payload["message"])
-        found = _COUNTS.search(message)
+        found = _COUNTS.search(message[:_MESSAGE_SCAN])
         if found is None:
             return ScheduleUpdate(message=message)
         return ScheduleUpdate(message=message, added=int(found[1]), updated=int(found[2]))

@@ -32,6 +32,7 @@ from ..models import (
 )
 from . import _render as r
 from ._costs import get_costs
+from ._extras import asked, fill_comments, fill_task, fill_tasks
 from ._files import AttachItem, attachments, get_files
 from ._protocol import ClientLike
 from ._tags import update_tags
@@ -150,14 +151,18 @@ class TaskHandle:
     ) -> Task:
         """The task (``get_task``); ``extra`` adds text, files, comments, relations,
         subtasks (``child``, only open ones with ``active_only``), subscribers...
+
+        A list asked for in ``extra`` is ``()`` when the task has none; ``None`` means
+        it was not asked for. The subtasks in ``child`` are brief (id, name, page,
+        status, priority and their own ``child``).
         """
         params: dict[str, ParamValue] = {
             "extra": r.flags("extra", extra, _TASK_EXTRA),
             "filter": "active" if r.true_flag("active_only", active_only) else None,
         }
-        return structure_one(
-            await self.client.send(Call.build("get_task", self.page, params)), Task
-        )
+        payload = await self.client.send(Call.build("get_task", self.page, params))
+        task = structure_one(payload, Task)
+        return fill_task(task, asked(params["extra"]), brief_children=True)
 
     async def subtasks(self, *, active_only: bool = False) -> list[Task]:
         """The direct subtasks (``get_task`` with ``extra=subtasks``)."""
@@ -165,12 +170,16 @@ class TaskHandle:
         return list(task.child or ())
 
     async def comments(self, *, with_files: bool = False) -> list[Comment]:
-        """The comments, newest first as the API lists them (``get_comments``)."""
+        """The comments, newest first as the API lists them (``get_comments``).
+
+        ``with_files``: each comment's ``files`` (``()`` for a comment without files;
+        ``None`` without ``with_files``).
+        """
         params: dict[str, ParamValue] = {
             "extra": "files" if r.true_flag("with_files", with_files) else None
         }
         payload = await self.client.send(Call.build("get_comments", self.page, params))
-        return structure_list(payload, Comment)
+        return fill_comments(structure_list(payload, Comment), with_files)
 
     async def files(self) -> list[File]:
         """The files of the task's description and comments (``get_files``)."""
@@ -403,7 +412,7 @@ class TasksNamespace:
             "extra": r.flags("extra", extra, _SEARCH_EXTRA),
         }
         payload = await self.client.send(Call.build("search_tasks", page, params))
-        return structure_list(payload, Task)
+        return fill_tasks(structure_list(payload, Task), asked(params["extra"]))
 
     async def custom_fields(self) -> list[CustomField]:
         """The account's task custom field definitions (``get_task_custom_fields``)."""
@@ -439,7 +448,9 @@ class TasksNamespace:
 
         The pages of one project are read with one ``get_tasks``; see
         ``worksection_async._bulk_tasks``. ``return_exceptions=True`` puts a failed
-        item's exception in its slot; ``progress(done, total)`` reports as units finish.
+        item's exception in its slot, whatever failed (a missing task, a request that
+        got no answer or a broken one, an answer the models cannot read), and the other
+        items still arrive; ``progress(done, total)`` reports as units finish.
         """
         from .._bulk_tasks import get_many
 
@@ -466,4 +477,4 @@ class TasksNamespace:
             "extra": r.flags("extra", extra, _ALL_TASKS_EXTRA),
         }
         payload = await self.client.send(Call.build("get_all_tasks", None, params))
-        return structure_list(payload, Task)
+        return fill_tasks(structure_list(payload, Task), asked(params["extra"]))
