@@ -7,11 +7,18 @@ from collections.abc import Callable
 from urllib.parse import parse_qsl
 
 import httpx
+import httpx._urls as httpx_urls
 import pytest
 import respx
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import worksection_async as ws
 from worksection_async import Client
+from worksection_async import _transport as transport_module
+from worksection_async._client import DEFAULT_SIGNER
+from worksection_async._signing import WireRequest
+from worksection_async._transport import ApiHttpClient, HttpTransport
 
 from .conftest import ACCOUNT, API_KEY, ok
 
@@ -282,3 +289,149 @@ async def test_a_redirect_to_an_unparsable_location_is_a_typed_error() -> None:
             await client.call("get_projects")
     assert info.value.request_sent is True
     assert recorder.hosts == ["acme.worksection.com"]
+
+
+# -- the per-call fast paths: no URL parse, no cookie jar for cookie-less answers ------
+
+
+def transport_of(client: Client) -> HttpTransport:
+    return client._transport
+
+
+def parsed(client: Client, wire: WireRequest) -> httpx.URL:
+    """The URL as httpx parses the full text (what the transport sent before)."""
+    return httpx.URL(transport_of(client)._base + wire.target)
+
+
+def offline_client(signer: ws.Signer = DEFAULT_SIGNER) -> Client:
+    """A client that never sends (and builds no TLS context): for its URLs only."""
+    transport = httpx.MockTransport(lambda request: httpx.Response(500))
+    return Client(ACCOUNT, API_KEY, signer=signer, transport=transport, rate_limit=None)
+
+
+def assert_same_url(url: httpx.URL, expected: httpx.URL) -> None:
+    assert str(url) == str(expected)
+    assert url.raw_path == expected.raw_path
+    assert url == expected
+
+
+@given(
+    params=st.dictionaries(
+        st.from_regex(r"[a-z][a-z_]{0,8}", fullmatch=True).filter(
+            lambda key: key not in ("action", "hash", "page")
+        ),
+        st.text(max_size=40),
+        max_size=4,
+    ),
+    signer=st.sampled_from([ws.PageHash(), ws.QueryHash(), ws.HmacToken()]),
+)
+@settings(max_examples=150, deadline=None)
+def test_url_is_what_httpx_parses(params: dict[str, str], signer: ws.Signer) -> None:
+    """Whatever the parameters (any text, percent signs, quotes, #), the URL set from
+    the signed query is the one httpx parses from the whole text, byte for byte."""
+    client = offline_client(signer)
+    wire = signer.sign(ws.Call.build("get_tasks", "/project/1/", params), API_KEY, 1.7e9)
+    assert_same_url(transport_of(client)._url(wire), parsed(client, wire))
+
+
+@pytest.mark.parametrize(
+    ("path", "query"),
+    [
+        ("/api/admin/v2/", "a=b c"),  # space: httpx escapes it
+        ("/api/admin/v2/", 'a="x"&b=<y>'),  # quotes and angle brackets: escaped
+        ("/api/admin/v2/", "a=b#frag"),  # a fragment
+        ("/api/admin/v2/", "a=%zz&b=%41&c=100%"),  # stray percent signs stay
+        ("/api/admin/v2/", "a=é"),  # not ASCII: escaped
+        ("/api/admin/v2/", "a=" + "x" * 65_600),  # past httpx's URL limit: refused
+        ("/custom?x=1", "a=b"),  # a custom signer's path with a query of its own
+        ("/custom#x", "a=b"),
+        ("/api/admin/v2/", ""),
+    ],
+)
+def test_odd_queries_are_parsed_by_httpx(path: str, query: str) -> None:
+    """A query or path a custom signer builds that httpx would change (or refuse) goes
+    through httpx's own parse: the same URL, or the same error, as before."""
+    client = offline_client()
+    wire = WireRequest(path=path, query=query)
+    try:
+        expected = parsed(client, wire)
+    except httpx.InvalidURL:
+        with pytest.raises(httpx.InvalidURL):
+            transport_of(client)._url(wire)
+        return
+    assert_same_url(transport_of(client)._url(wire), expected)
+
+
+async def test_a_call_parses_no_url(
+    router: respx.MockRouter, client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After the first call (which parses the account and path once), a call builds its
+    URL without httpx's parser: that parse was a sixth of a small call's time."""
+    router.post("/api/admin/v2/").mock(return_value=ok({"id": "1"}))
+    await client.call("get_task", page="/project/1/2/")
+    parses: list[str] = []
+    original = httpx_urls.urlparse
+
+    def counting(url: str = "", **kwargs: str | None) -> object:
+        parses.append(url)
+        return original(url, **kwargs)
+
+    monkeypatch.setattr(httpx_urls, "urlparse", counting)
+    for task in range(3, 8):
+        await client.call("get_task", page=f"/project/1/{task}/", extra="text,files")
+    assert parses == []
+    assert router.calls.last.request.url.params["page"] == "/project/1/7/"
+
+
+async def test_without_httpx_internals_every_url_is_parsed(
+    router: respx.MockRouter, client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Should httpx's URL internals change, the self-check fails and the transport
+    parses every URL as httpx would."""
+
+    def broken(template: httpx.URL, query: str) -> httpx.URL:
+        raise AttributeError("_uri_reference")
+
+    monkeypatch.setattr(transport_module, "_replace_query", broken)
+    assert not transport_module._query_url_works()
+    monkeypatch.setattr(transport_module, "_QUERY_URL", False)
+    route = router.post("/api/admin/v2/").mock(return_value=ok({"id": "1"}))
+    assert await client.call("get_task", page="/project/1/2/") == {"id": "1"}
+    assert route.calls.last.request.url.params["page"] == "/project/1/2/"
+
+
+async def test_cookies_a_server_sets_are_sent_back() -> None:
+    """The client's own httpx client keeps cookies as httpx does: set by one answer,
+    sent with the next request; ``cookies`` can be replaced as on any AsyncClient."""
+    seen: list[str | None] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers.get("cookie"))
+        headers = {"set-cookie": "sid=abc; Path=/"} if len(seen) == 1 else {}
+        return httpx.Response(200, json={"status": "ok"}, headers=headers)
+
+    async with Client(
+        ACCOUNT, API_KEY, transport=httpx.MockTransport(handler), rate_limit=None
+    ) as client:
+        http = transport_of(client)._http
+        assert isinstance(http, ApiHttpClient)
+        await client.call("get_projects")
+        await client.call("get_projects")
+        assert dict(http.cookies) == {"sid": "abc"}
+        http.cookies = {"other": "1"}
+        await client.call("get_projects")
+    assert seen == [None, "sid=abc", "other=1"]
+
+
+async def test_an_answer_without_cookies_skips_the_cookie_jar(
+    router: respx.MockRouter, client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """httpx wraps every answer in urllib objects for its cookie jar; an answer that
+    sets no cookie no longer costs that."""
+
+    def wrap(*args: object) -> None:
+        raise AssertionError("the cookie jar was given an answer without cookies")
+
+    monkeypatch.setattr(httpx.Cookies, "_CookieCompatRequest", wrap)
+    router.post("/api/admin/v2/").mock(return_value=ok({"id": "1"}))
+    assert await client.call("get_task", page="/project/1/2/") == {"id": "1"}

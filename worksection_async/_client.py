@@ -48,7 +48,7 @@ from ._throttle import (
     RateLimit,
     Throttle,
 )
-from ._transport import Download, HttpTransport
+from ._transport import ApiHttpClient, Download, HttpTransport
 from .resources._mixin import ResourcesMixin
 from .resources._protocol import Destination
 
@@ -225,7 +225,7 @@ class Client(ResourcesMixin):
             # The throttle does the queuing: the pool is as large as the concurrency cap
             # and has no timeout of its own.
             base = httpx.Timeout(timeout)
-            http_client = httpx.AsyncClient(
+            http_client = ApiHttpClient(
                 transport=transport,
                 timeout=httpx.Timeout(
                     connect=base.connect, read=base.read, write=base.write, pool=None
