@@ -7,7 +7,7 @@ import importlib
 import json
 import os
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any, Final, NoReturn, TypeVar, cast
 
@@ -24,9 +24,9 @@ from ..models import Project, Task
 from ..resources import ProjectLike
 from ._checkpoint import ExportFile
 from ._errors import EXIT_INTERRUPTED, EXIT_OK, CommandError, Secrets, report
+from ._http import AnswerRecorder, http_client
 from ._output import FORMATS, Format, RecordFormat, model_columns, parse_fields, to_record
 from ._progress import Status, reporter_for
-from ._raw import RecordingTransport
 
 __all__ = ["API_KEY_ENV", "URL_ENV", "cli", "main"]
 
@@ -201,8 +201,12 @@ def _shared_quota(url: str) -> object:
     return shared.SharedQuota.from_url(url)
 
 
-def make_client(state: State, *, transport: Any = None) -> Client:
-    """A client from the options and the environment; usage errors before any request."""
+@contextlib.asynccontextmanager
+async def open_client(
+    state: State, recorder: AnswerRecorder | None = None
+) -> AsyncIterator[Client]:
+    """A client from the options and the environment (usage errors before any
+    request), on an httpx client that notes each request's credentials."""
     url = state.account_url or os.environ.get(URL_ENV, "").strip()
     if not url:
         raise CommandError(f"no account: set {URL_ENV} or pass --account-url URL")
@@ -213,15 +217,18 @@ def make_client(state: State, *, transport: Any = None) -> Client:
     if state.shared_quota is not None:
         state.secrets.add(state.shared_quota)  # its password, if it has one
         options["shared_quota"] = _shared_quota(state.shared_quota)
-    return Client(
-        url,
-        key,
-        signer=SIGNERS[state.signer](),
-        rate_limit=rate_limit,
-        max_concurrency=state.max_concurrency,
-        transport=transport,
-        **options,
-    )
+    async with http_client(state.max_concurrency, state.secrets, recorder) as http:
+        client = Client(
+            url,
+            key,
+            signer=SIGNERS[state.signer](),
+            rate_limit=rate_limit,
+            max_concurrency=state.max_concurrency,
+            http_client=http,
+            **options,
+        )
+        async with client:
+            yield client
 
 
 def _execute(ctx: click.Context, job: Callable[[], Awaitable[int | None]]) -> NoReturn:
@@ -347,25 +354,26 @@ def call(ctx: click.Context, action: str, args: tuple[str, ...], raw: bool) -> N
     page, params = _parse_call_args(args)
 
     async def job() -> int:
-        recorder = RecordingTransport() if raw else None
-        async with make_client(state, transport=recorder) as client:
+        recorder = AnswerRecorder() if raw else None
+        async with open_client(state, recorder) as client:
             try:
                 payload = await client.call(action, page, **params)
             finally:
                 if recorder is not None and recorder.body:
-                    _emit(state, _envelope(bytes(recorder.body)) + "\n")
+                    sys.stdout.write(state.secrets.mask(_envelope(recorder.text())) + "\n")
         if not raw:
-            _emit(state, json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
+            text = json.dumps(payload, indent=2, ensure_ascii=False)
+            sys.stdout.write(state.secrets.mask_data(text) + "\n")
         return EXIT_OK
 
     _execute(ctx, job)
 
 
-def _envelope(body: bytes) -> str:
+def _envelope(body: str) -> str:
     try:
         return json.dumps(json.loads(body), indent=2, ensure_ascii=False)
     except ValueError:
-        return body.decode("utf-8", errors="replace")
+        return body
 
 
 @cli.command()
@@ -388,7 +396,7 @@ def projects(
     layout = _layout(fmt, fields, Project)
 
     async def job() -> int:
-        async with make_client(state) as client:
+        async with open_client(state) as client:
             found = await client.projects.list(
                 filter=cast(Any, filter_), extra=cast(Any, _comma_list(extra))
             )
@@ -428,7 +436,7 @@ def tasks(
     extras = cast(Any, _comma_list(extra))
 
     async def job() -> int:
-        async with make_client(state) as client:
+        async with open_client(state) as client:
             if project is None:
                 found = await client.tasks.list(active_only=active, extra=extras)
             else:
@@ -515,7 +523,7 @@ def export(
             raise click.BadParameter("names no project", param_hint="--projects")
 
     async def job() -> int:
-        async with make_client(state) as client:
+        async with open_client(state) as client:
             # Bad projects are refused here, before anything is written or sent.
             await client.tasks.export(wanted, active_only=active).aclose()
             what = {

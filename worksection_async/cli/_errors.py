@@ -17,6 +17,7 @@ code meaning
 
 from __future__ import annotations
 
+import re
 import sys
 import traceback
 from collections.abc import Iterable
@@ -24,7 +25,7 @@ from typing import Final, TextIO
 
 from .._exceptions import APIError, ProtocolError, TransportError, WorksectionError
 from .._oauth import OAuth2Error
-from .._signing import mask_secrets
+from .._signing import REDACTED, mask_secrets
 from ..models import StructureError
 
 __all__ = [
@@ -48,6 +49,10 @@ EXIT_TRANSPORT: Final = 4
 EXIT_INTERRUPTED: Final = 130
 
 
+_HEX_RUN: Final = re.compile(r"[0-9A-Fa-f]{16,}")
+_SHORTEST_CREDENTIAL: Final = 16
+
+
 class CommandError(Exception):
     """A failure the command explains itself: ``message`` and the exit code."""
 
@@ -57,30 +62,52 @@ class CommandError(Exception):
 
 
 class Secrets:
-    """What must never be printed: the API key (once known), in every encoding."""
+    """What must never be printed: the API key, in every encoding, and each request's
+    credentials (its ``hash``, its ``Authorization`` MAC: hex strings), as noted."""
 
     def __init__(self) -> None:
         self._secrets: list[str] = []
+        self._request: set[str] = set()
 
     def add(self, secret: str) -> None:
         if secret and secret not in self._secrets:
             self._secrets.append(secret)
 
+    def add_request_secret(self, secret: str) -> None:
+        """A credential of one request (a hash, a MAC): masked wherever it appears."""
+        if len(secret) >= _SHORTEST_CREDENTIAL:
+            self._request.add(secret.lower())
+
     @property
     def values(self) -> tuple[str, ...]:
-        return tuple(self._secrets)
+        return (*self._secrets, *sorted(self._request))
+
+    def _mask_credentials(self, text: str) -> str:
+        if not self._request:
+            return text
+        return _HEX_RUN.sub(self._masked_run, text)
+
+    def _masked_run(self, match: re.Match[str]) -> str:
+        run = match[0].lower()
+        if run in self._request:
+            return REDACTED
+        for secret in self._request:  # a credential inside a longer run of hex
+            if secret in run:
+                run = run.replace(secret, REDACTED)
+        return run if REDACTED in run else match[0]
 
     def mask(self, text: str) -> str:
-        """``text`` with every secret, in any encoding, and every ``hash=`` masked."""
-        return mask_secrets(text, self._secrets)
+        """``text`` with the key in any encoding, every request credential noted, and
+        every ``hash=`` value masked (for messages and tracebacks)."""
+        return self._mask_credentials(mask_secrets(text, self._secrets))
 
     def mask_data(self, text: str) -> str:
-        """Output data: only a secret's exact text is masked (a cheap check per line;
-        data is never rewritten otherwise)."""
+        """Output data: the key's exact text and the request credentials noted are
+        masked (a cheap pass per record); the data is not rewritten otherwise."""
         for secret in self._secrets:
             if secret in text:
-                text = text.replace(secret, "[redacted]")
-        return text
+                text = text.replace(secret, REDACTED)
+        return self._mask_credentials(text)
 
 
 def exit_code(error: BaseException) -> int:
