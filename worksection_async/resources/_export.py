@@ -52,7 +52,7 @@ INLINE_COMMENTS: Final = 5
 """The most comments a task listing inlines (its last ones): a task showing this many may
 have more."""
 
-COMMENTS_ROUND: Final = 16
+COMMENTS_ROUND: Final = 8
 """``get_comments`` requests sent concurrently per round of an export."""
 
 
