@@ -252,3 +252,29 @@ def test_unstructured_tasks_are_json() -> None:
         data = json.loads(json.dumps(unstructure(task)))
         assert structure(data, Task) == task
         assert parse_page(data["page"]) == task.page
+
+
+async def test_a_deeply_nested_listing_is_flattened(clock: ManualClock) -> None:
+    """A listing nesting subtasks 50 levels deep (the API nests 2): every task once,
+    in order, each linked to its parent."""
+    depth = 50
+    node: dict[str, Any] = {}
+    top = node
+    for level in range(depth):
+        node.update(id=str(level + 1), name=f"t{level}", page=f"/project/1/{level + 1}/")
+        node.update(status="active", priority="1")
+        if level + 1 < depth:
+            child: dict[str, Any] = {}
+            node["child"] = [child]
+            node = child
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"status": "ok", "data": [top]})
+
+    async with Client(
+        "https://acme.worksection.com", "k", transport=httpx.MockTransport(handler), clock=clock
+    ) as client:
+        tasks = await exported(client)
+    assert [t.id for t in tasks] == list(range(1, depth + 1))
+    assert tasks[0].parent is None
+    assert all(t.parent is not None and t.parent.id == t.id - 1 for t in tasks[1:])

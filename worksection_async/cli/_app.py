@@ -10,6 +10,7 @@ import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any, Final, NoReturn, TypeVar, cast
+from urllib.parse import urlsplit
 
 import anyio
 import attrs
@@ -18,6 +19,7 @@ import click
 from .. import __version__
 from .._call import JSONParam, ParamValue
 from .._client import Client
+from .._pages import ProjectPage, parse_page
 from .._signing import HmacToken, PageHash, QueryHash, Signer
 from .._throttle import DEFAULT_MAX_CONCURRENCY, RateLimit
 from ..models import Project, Task
@@ -215,7 +217,9 @@ async def open_client(
     rate_limit = RateLimit(rate=state.rate) if state.rate is not None else None
     options: dict[str, Any] = {}
     if state.shared_quota is not None:
-        state.secrets.add(state.shared_quota)  # its password, if it has one
+        password = urlsplit(state.shared_quota).password
+        if password:
+            state.secrets.add(password)
         options["shared_quota"] = _shared_quota(state.shared_quota)
     async with http_client(state.max_concurrency, state.secrets, recorder) as http:
         client = Client(
@@ -254,7 +258,7 @@ def _emit(state: State, text: str) -> None:
     sys.stdout.write(state.secrets.mask_data(text))
 
 
-def _write_records(state: State, models: Sequence[object], cls: type, layout: RecordFormat) -> None:
+def _write_records(state: State, models: Sequence[object], layout: RecordFormat) -> None:
     _emit(state, layout.start())
     for index, model in enumerate(models):
         _emit(state, layout.record(index, to_record(model)))
@@ -274,6 +278,17 @@ def _comma_list(text: str | None) -> list[str] | None:
     if text is None:
         return None
     return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def _project_ids(projects: Sequence[ProjectLike] | None) -> list[int] | None:
+    """The ids of ``--projects`` (already checked), as the checkpoint records them."""
+    if projects is None:
+        return None
+    ids: list[int] = []
+    for project in projects:
+        page = parse_page(project) if isinstance(project, str) else project
+        ids.append(page if isinstance(page, int) else cast(ProjectPage, page).project_id)
+    return list(dict.fromkeys(ids))
 
 
 def _project(text: str) -> ProjectLike:
@@ -400,7 +415,7 @@ def projects(
             found = await client.projects.list(
                 filter=cast(Any, filter_), extra=cast(Any, _comma_list(extra))
             )
-        _write_records(state, found, Project, layout)
+        _write_records(state, found, layout)
         return EXIT_OK
 
     _execute(ctx, job)
@@ -443,7 +458,7 @@ def tasks(
                 found = await client.project(_project(project)).tasks(
                     active_only=active, extra=extras
                 )
-        _write_records(state, found, Task, layout)
+        _write_records(state, found, layout)
         return EXIT_OK
 
     _execute(ctx, job)
@@ -528,7 +543,7 @@ def export(
             await client.tasks.export(wanted, active_only=active).aclose()
             what = {
                 "account": client.account_url,
-                "projects": [str(p) for p in wanted] if wanted is not None else None,
+                "projects": _project_ids(wanted),
                 "active": active,
                 "comments": comments,
                 "files": files,

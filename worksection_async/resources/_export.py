@@ -98,23 +98,19 @@ def _ref(task: Task, parent: TaskRef | None) -> TaskRef:
 
 def _flatten(tops: Iterable[Task], seen: set[int]) -> list[Task]:
     """Every task of ``tops`` and below, depth first, each once, without ``child``; a
-    subtask the listing gave without ``parent`` gets it from the tree."""
+    subtask the listing gave without ``parent`` gets it from the tree. Iterative: a
+    hostile answer may nest far deeper than the API's two levels."""
     out: list[Task] = []
-
-    def visit(task: Task, parent: TaskRef | None) -> None:
-        children = task.child or ()
+    stack: list[tuple[Task, TaskRef | None]] = [(top, None) for top in reversed(list(tops))]
+    while stack:
+        task, parent = stack.pop()
+        here = task.parent if task.parent is not None else parent
         if task.id not in seen:
             seen.add(task.id)
-            below = task.parent if task.parent is not None else parent
-            out.append(attrs.evolve(task, child=None, parent=below))
-        if children:
-            here = task.parent if task.parent is not None else parent
+            out.append(attrs.evolve(task, child=None, parent=here))
+        if task.child:
             ref = _ref(task, here)
-            for child in children:
-                visit(child, ref)
-
-    for top in tops:
-        visit(top, None)
+            stack.extend((child, ref) for child in reversed(task.child))
     return out
 
 
