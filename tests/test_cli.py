@@ -189,6 +189,7 @@ def test_usage_errors_exit_2_before_any_request(
     code, _, err = invoke(args, url, key)
     assert code == 2, err
     assert says in err
+    assert len(err.splitlines()) == 1 and err.startswith("worksection: error: ")
     assert not (tmp_path / "x").exists()
 
 

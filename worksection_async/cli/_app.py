@@ -633,7 +633,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except click.exceptions.Exit as exc:
         return exc.exit_code
     except click.ClickException as exc:
-        exc.show()
+        # One line, like every other failure; the command's --help has the rest.
+        context = getattr(exc, "ctx", None)
+        where = context.command_path if context is not None else "worksection"
+        message = " ".join(exc.format_message().split())
+        sys.stderr.write(f"worksection: error: {message} (see '{where} --help')\n")
         return exc.exit_code
     except click.exceptions.Abort:
         sys.stderr.write("worksection: interrupted\n")
