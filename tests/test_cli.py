@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -382,6 +383,34 @@ def test_an_interrupted_export_is_not_overwritten(
     code, _, err = invoke(["export", "--out", str(out), "--resume", "--comments"], url)
     assert code == 2 and "other options" in err
     assert out.read_text() == '{"id":1}\n'
+
+
+def test_a_failure_mid_export_leaves_a_file_to_resume(tmp_path: Path, invoke: Invoke) -> None:
+    """A 502 on a get_comments: exit 4, the line says how many tasks are in the file and
+    that --resume continues; the resumed file equals an uninterrupted export."""
+    from worksection_async.testing import Fault
+
+    fake = commented_fake(projects=3, tasks_per_project=10, long=10, seed=7, api_key=KEY)
+    first_cut = min(n for n, t in enumerate(fake.tasks.values()) if t.id in cut_tasks(fake))
+    assert first_cut == 3  # three tasks come out before the first get_comments
+    out, whole = tmp_path / "t.json", tmp_path / "whole.json"
+    with fake.serve_in_thread() as url:
+        code, _, err = invoke(["export", "--comments", "--out", str(whole), "--rate", "off"], url)
+        assert code == 0, err
+        fake.faults.add(Fault.http_error(502), action="get_comments")
+        code, _, err = invoke(["export", "--comments", "--out", str(out), "--rate", "off"], url)
+        assert code == 4
+        last = err.splitlines()[-1]
+        assert last.startswith("worksection: error: unreadable answer from the server")
+        assert re.search(rf"; \d+ tasks in {re.escape(str(out))}; --resume continues", last)
+        assert (
+            json.loads(out.read_text())
+            == json.loads(whole.read_text())[: len(json.loads(out.read_text()))]
+        )
+        args = ["export", "--comments", "--out", str(out), "--rate", "off", "--resume"]
+        code, _, err = invoke(args, url)
+        assert code == 0, err
+    assert out.read_bytes() == whole.read_bytes()
 
 
 # -- secrets ---------------------------------------------------------------------------

@@ -58,6 +58,8 @@ class State:
     secrets: Secrets = attrs.Factory(Secrets)
     interrupted: str = ""
     """What to say when Ctrl-C stops the command."""
+    after_failure: str = ""
+    """What to add to a failure's line (an export's file, and how to go on)."""
 
 
 def _state(ctx: click.Context) -> State:
@@ -250,7 +252,7 @@ def _execute(ctx: click.Context, job: Callable[[], Awaitable[int | None]]) -> No
         os.dup2(devnull, sys.stdout.fileno())
         code = EXIT_OK
     except Exception as exc:
-        code = report(exc, state.secrets, debug=state.debug)
+        code = report(exc, state.secrets, debug=state.debug, note=state.after_failure)
     ctx.exit(code)
 
 
@@ -577,6 +579,9 @@ def export(
                     state.interrupted = (
                         f"{file.records} tasks in {out}, valid as it stands; run the "
                         "same command with --resume to continue"
+                    )
+                    state.after_failure = (
+                        f"{file.records} tasks in {out}; --resume continues from there"
                     )
                 else:
                     state.interrupted = f"nothing was written, and {out} was removed"

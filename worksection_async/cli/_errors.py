@@ -159,8 +159,10 @@ def report(
     *,
     debug: bool = False,
     stream: TextIO | None = None,
+    note: str = "",
 ) -> int:
-    """Print ``error`` on one line (after its traceback with ``debug``); its exit code.
+    """Print ``error`` on one line (after its traceback with ``debug``), ``note`` at
+    its end; return its exit code.
 
     Every line printed has the secrets masked, the traceback included.
     """
@@ -171,6 +173,7 @@ def report(
         out.write(secrets.mask("".join(lines)))
     message = _one_line(secrets.mask(_describe(error)))
     hint = "" if debug or code in (EXIT_USAGE, EXIT_INTERRUPTED) else " (--debug for details)"
-    out.write(f"worksection: error: {message}{hint}\n")
+    tail = f"; {note}" if note else ""
+    out.write(f"worksection: error: {message}{hint}{tail}\n")
     out.flush()
     return code
