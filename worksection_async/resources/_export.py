@@ -174,8 +174,8 @@ async def export_tasks(
     tick()
 
     async def comments_of(task: Task) -> list[Comment]:
-        params = {"extra": "files" if plan.files else None}
-        payload = await send(Call.build("get_comments", task.page, params))
+        with_files = {"extra": "files" if plan.files else None}
+        payload = await send(Call.build("get_comments", task.page, with_files))
         return fill_comments(structure_list(payload, Comment), plan.files)
 
     waiting: list[Task] = []  # tasks held back until the round's answers are in
