@@ -3,6 +3,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+DEMO_STAMP := $(VENV)/.installed-demo
 
 .PHONY: test lint typecheck unit demo bench clean
 
@@ -13,6 +14,15 @@ $(BIN)/python:
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
+
+# The demo needs the package and its command (the cli extra), not the linters and type
+# checkers of .[dev]; nothing to install when .[dev] is already there and up to date.
+$(DEMO_STAMP): pyproject.toml | $(BIN)/python
+	@if [ ! $(STAMP) -nt pyproject.toml ]; then \
+		echo "$(BIN)/python -m pip install --quiet -e '.[cli]'"; \
+		$(BIN)/python -m pip install --quiet -e '.[cli]'; \
+	fi
+	touch $(DEMO_STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -29,8 +39,8 @@ unit: $(STAMP)
 test: lint typecheck unit
 
 ## The main job on the built-in FakeWorksection: no account, key or network needed.
-demo: $(STAMP)
-	$(BIN)/python -m worksection_async.testing demo
+demo: $(DEMO_STAMP)
+	$(BIN)/worksection demo
 
 ## Every benchmark, each printing its figures next to a baseline from the same run.
 bench: $(STAMP)

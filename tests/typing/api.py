@@ -111,6 +111,8 @@ async def namespaces(client: Client) -> None:
         await client.tasks.get_many([TaskPage(1, 2)], return_exceptions=True),
         list[Task | Exception],
     )
+    exported = client.tasks.export([1, "/project/2/"], comments=True, skip=[3, TaskPage(1, 4)])
+    assert_type([task async for task in exported], list[Task])
 
     assert_type(await client.members.me(), User)
     assert_type(await client.members.list(), list[User])

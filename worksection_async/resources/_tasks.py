@@ -8,7 +8,7 @@ A subtask is a task addressed by its own id: one handle class serves ``TaskPage`
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncGenerator, Iterable, Sequence
 from typing import TYPE_CHECKING, Literal, get_args, overload
 
 import attrs
@@ -32,6 +32,7 @@ from ..models import (
 )
 from . import _render as r
 from ._costs import get_costs
+from ._export import ExportPlan, export_tasks, task_id
 from ._extras import asked, fill_comments, fill_task, fill_tasks
 from ._files import AttachItem, attachments, get_files
 from ._protocol import ClientLike
@@ -459,6 +460,64 @@ class TasksNamespace:
         if return_exceptions:
             return await get_many(client, wanted, return_exceptions=True, progress=progress)
         return await get_many(client, wanted, progress=progress)
+
+    def export(
+        self,
+        projects: Iterable[r.ProjectLike] | None = None,
+        *,
+        active_only: bool = False,
+        comments: bool = False,
+        files: bool = False,
+        progress: Progress | None = None,
+        skip: Iterable[int | TaskPage | SubtaskPage] = (),
+    ) -> AsyncGenerator[Task, None]:
+        """Every task and subtask, with their complete comments when asked, in the
+        fewest requests: ``async for task in client.tasks.export(comments=True)``.
+
+        ``projects``: only these projects (ids, pages or links; ``None``: the whole
+        account but archived projects). ``active_only`` leaves out closed tasks (and
+        the subtasks of closed tasks). Each task carries its description (``text``);
+        ``comments``: all its comments, newest first; ``files``: its description's
+        files (and, with ``comments``, each comment's files).
+
+        **Requests**: one ``get_all_tasks`` (or one ``get_tasks`` per project named),
+        plus one ``get_comments`` per task whose comments the listing may have cut
+        (it inlines the last 5; with ``files`` too, per task with comments), and
+        nothing else. ``progress(done, planned)`` counts them; ``planned`` is final
+        once the listings are answered. See ``worksection_async.resources._export``.
+
+        Tasks come in listing order, each followed by its subtasks depth first, once
+        each and with ``child`` left out (``None``: a subtask is an item of its own,
+        linked by ``parent``). ``skip``: ids (or pages) of tasks not to give again,
+        such as those an interrupted export already wrote; no ``get_comments`` is
+        sent for them, and the order of the rest is the same as without ``skip``.
+
+        Bad arguments raise ``TypeError``/``ValueError`` here, before any request.
+        """
+        if projects is None:
+            pages = None
+        else:
+            if isinstance(projects, (str, bytes, ProjectPage)) or not isinstance(
+                projects, Iterable
+            ):
+                raise TypeError(
+                    f"projects must be a list of projects (ids, pages or links), got "
+                    f"{type(projects).__name__}; wrap a single project in a list"
+                )
+            unique = dict.fromkeys(r.project_page("projects", p) for p in projects)
+            if not unique:
+                raise ValueError("projects is empty: pass None to export every project")
+            pages = tuple(unique)
+        plan = ExportPlan(
+            projects=pages,
+            active_only=r.true_flag("active_only", active_only) is not None,
+            comments=r.true_flag("comments", comments) is not None,
+            files=r.true_flag("files", files) is not None,
+            skip=frozenset(task_id(item) for item in skip),
+        )
+        if progress is not None and not callable(progress):
+            raise TypeError(f"progress must be a callable(done, planned), got {progress!r}")
+        return export_tasks(self.client, plan, progress)
 
     # ``list`` last: below it, the name would shadow the builtin in annotations.
     async def list(

@@ -52,9 +52,9 @@ def _oauth_client_spec(text: str) -> tuple[str, str]:
     return client_id.strip(), secret.strip()
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(prog: str = "python -m worksection_async.testing") -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m worksection_async.testing",
+        prog=prog,
         description="A fake Worksection account for tests, demos and benchmarks.",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -197,8 +197,11 @@ def serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
+    """Run a command; ``prog`` names the program in help and errors (``worksection``
+    runs these as ``worksection fake serve`` and ``worksection demo``)."""
+    parser = build_parser() if prog is None else build_parser(prog)
+    args = parser.parse_args(argv)
     if args.command == "serve":
         return serve(args)
     if args.command == "demo":

@@ -1,0 +1,209 @@
+"""``client.tasks.export()``: every task, subtasks included, with complete comments.
+
+The plan, made from the answers of the first requests and never widened after:
+
+1. **Listings.** ``projects=None``: one ``get_all_tasks`` for the whole account, with
+   ``extra=text,subtasks`` and ``comments`` / ``files`` when asked (it leaves out the
+   tasks of archived projects, as the API does). An account over the API's 10,000
+   records per answer (``TooManyRecordsError``) is read project by project instead:
+   one ``get_projects`` and one ``get_tasks`` per project that is not archived. With
+   ``projects`` named: one ``get_tasks`` per project (archived ones included). The
+   listings run concurrently.
+2. **Comments.** A listing inlines each task's last five comments (``INLINE_COMMENTS``).
+   A task that shows fewer has no others, and its comments are complete as they are;
+   a task that shows five may have more and is read with one ``get_comments``. With
+   ``files=True`` as well, every task with comments is read with
+   ``get_comments(extra=files)``: inline comments come without their files.
+
+So an export costs **the listings (1, or one per project) plus one** ``get_comments``
+**per task whose inline comments may be cut** (per task with comments when ``files``
+is asked too), and nothing else. ``progress(done, planned)`` counts those requests;
+``planned`` is final once the listings are answered (the first requests).
+
+Tasks come out in listing order, each followed by its subtasks depth first, each task
+once with ``child`` left out (``None``: every subtask is an item of its own, linked by
+``parent``). For a given account the order is always the same, so an export stopped
+part-way and run again with ``skip`` (the ids already written) continues with exactly
+the items an uninterrupted run would have given after them. The ``get_comments``
+requests go in rounds of ``COMMENTS_ROUND`` (concurrently, through the client's quota),
+and a round's tasks are yielded in order once its answers are in: nothing runs while
+the caller holds an item, and stopping costs at most one round.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, Iterable, Sequence
+from typing import Final
+
+import attrs
+
+from .._bulk import Progress
+from .._call import Call, ParamValue
+from .._exceptions import TooManyRecordsError
+from .._json import JSONValue
+from .._pages import ProjectPage, SubtaskPage, TaskPage
+from ..models import Comment, Project, Task, TaskRef, structure_list
+from ._extras import asked, fill_comments, fill_tasks
+from ._protocol import ClientLike
+
+__all__ = ["COMMENTS_ROUND", "INLINE_COMMENTS", "ExportPlan", "export_tasks"]
+
+INLINE_COMMENTS: Final = 5
+"""The most comments a task listing inlines (its last ones): a task showing this many may
+have more."""
+
+COMMENTS_ROUND: Final = 8
+"""``get_comments`` requests sent concurrently per round of an export."""
+
+
+@attrs.frozen(kw_only=True)
+class ExportPlan:
+    """What to export (validated by ``TasksNamespace.export``)."""
+
+    projects: tuple[ProjectPage, ...] | None
+    active_only: bool
+    comments: bool
+    files: bool
+    skip: frozenset[int]
+
+    @property
+    def extra(self) -> str:
+        flags = ["text", "subtasks"]
+        if self.comments:
+            flags.append("comments")
+        if self.files:
+            flags.append("files")
+        return ",".join(flags)
+
+    def needs_comments(self, task: Task) -> bool:
+        """Whether ``task``'s comments must be read with ``get_comments``."""
+        if not self.comments:
+            return False
+        inline = task.comments or ()
+        if self.files:
+            return bool(inline) or bool(task.has_comments)
+        return len(inline) >= INLINE_COMMENTS
+
+
+def _ref(task: Task, parent: TaskRef | None) -> TaskRef:
+    return TaskRef(
+        id=task.id,
+        name=task.name,
+        page=task.page,
+        status=task.status,
+        priority=task.priority,
+        parent=parent,
+    )
+
+
+def _flatten(tops: Iterable[Task], seen: set[int]) -> list[Task]:
+    """Every task of ``tops`` and below, depth first, each once, without ``child``; a
+    subtask the listing gave without ``parent`` gets it from the tree. Iterative: a
+    hostile answer may nest far deeper than the API's two levels."""
+    out: list[Task] = []
+    stack: list[tuple[Task, TaskRef | None]] = [(top, None) for top in reversed(list(tops))]
+    while stack:
+        task, parent = stack.pop()
+        here = task.parent if task.parent is not None else parent
+        if task.id not in seen:
+            seen.add(task.id)
+            out.append(attrs.evolve(task, child=None, parent=here))
+        if task.child:
+            ref = _ref(task, here)
+            stack.extend((child, ref) for child in reversed(task.child))
+    return out
+
+
+async def export_tasks(
+    client: ClientLike, plan: ExportPlan, progress: Progress | None = None
+) -> AsyncGenerator[Task, None]:
+    """The tasks of ``plan`` (see the module docstring for the requests it sends)."""
+    extra = plan.extra
+    extras = asked(extra)
+    params: dict[str, ParamValue] = {
+        "extra": extra,
+        "filter": "active" if plan.active_only else None,
+    }
+    done = 0
+    planned = 1 if plan.projects is None else len(plan.projects)
+
+    def tick() -> None:
+        if progress is not None:
+            progress(done, planned)
+
+    async def send(call: Call) -> JSONValue:
+        nonlocal done
+        payload = await client.send(call)
+        done += 1
+        tick()
+        return payload
+
+    async def listing(project: ProjectPage) -> list[Task]:
+        payload = await send(Call.build("get_tasks", project, params))
+        return fill_tasks(structure_list(payload, Task), extras)
+
+    async def read_listings(projects: Sequence[ProjectPage]) -> list[Task]:
+        per_project = await client.map(listing, projects)
+        return [task for tasks in per_project for task in tasks]
+
+    tick()
+    if plan.projects is not None:
+        tops = await read_listings(plan.projects)
+    else:
+        try:
+            payload = await send(Call.build("get_all_tasks", None, params))
+        except TooManyRecordsError:
+            # Counted as sent: it was. Now the account project by project.
+            done += 1
+            planned += 1
+            tick()
+            answer = await send(Call.build("get_projects"))
+            projects = [
+                project.page
+                for project in structure_list(answer, Project)
+                if project.status != "archive"
+            ]
+            planned += len(projects)
+            tick()
+            tops = await read_listings(projects)
+        else:
+            tops = fill_tasks(structure_list(payload, Task), extras)
+
+    tasks = [task for task in _flatten(tops, set()) if task.id not in plan.skip]
+    planned += sum(1 for task in tasks if plan.needs_comments(task))
+    tick()
+
+    async def comments_of(task: Task) -> list[Comment]:
+        with_files = {"extra": "files" if plan.files else None}
+        payload = await send(Call.build("get_comments", task.page, with_files))
+        return fill_comments(structure_list(payload, Comment), plan.files)
+
+    waiting: list[Task] = []  # tasks held back until the round's answers are in
+    round_: list[Task] = []  # the tasks of this round that need get_comments
+    for position, task in enumerate(tasks):
+        needs = plan.needs_comments(task)
+        if needs:
+            round_.append(task)
+        elif not round_:
+            yield task
+            continue
+        waiting.append(task)
+        if len(round_) < COMMENTS_ROUND and position + 1 < len(tasks):
+            continue
+        answers = await client.map(comments_of, round_)
+        complete = {task.id: tuple(found) for task, found in zip(round_, answers, strict=True)}
+        for held in waiting:
+            found = complete.get(held.id)
+            yield held if found is None else attrs.evolve(held, comments=found)
+        waiting, round_ = [], []
+
+
+def task_id(value: int | TaskPage | SubtaskPage) -> int:
+    """The task id of a ``skip`` item: an id, or a task or subtask page."""
+    if isinstance(value, (TaskPage, SubtaskPage)):
+        return value.id
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"skip: expected task ids or task pages, got {value!r}")
+    if value <= 0:
+        raise ValueError(f"skip: a task id is positive, got {value}")
+    return value
