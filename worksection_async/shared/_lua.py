@@ -256,8 +256,9 @@ end
 local reserved, wait, closed = false, 0.0, PU > NOW
 if RESERVE then
   local t = math.max(NOW, PU)
-  if STAMP == nil then STAMP = t elseif t > STAMP then refill(t) end
+  if STAMP == nil then STAMP = t end
   local before = fmt(S) .. ',' .. fmt(P) .. ',' .. fmt(STAMP)
+  if t > STAMP then refill(t) end
   local at = STAMP
   if not (S >= 1.0 - EPS and P >= 1.0 - EPS) then
     local rs, rp = rates(STAMP)
