@@ -18,9 +18,11 @@ Both get an expiry on every call, so a key nobody uses disappears.
 (ms), 8. the process id, 9. ``1`` to reserve a moment, ``0`` only to report,
 10. the longest wait the caller accepts (s; empty: any), 11. the time to use instead of
 ``TIME`` (empty in production; the conformance test drives time with it),
-12. the channel a gate closure is published on, 13... the outcomes since the process's
-last call, oldest first: ``s`` (a success) or ``e<granted>:<u>`` (an error 20 of the
-request granted at server time ``granted``; ``u`` in [0, 1) draws the pause's jitter).
+12. the channel a gate closure is published on, 13. how late after their reserved
+moments the process's requests leave (s, its recent 95th percentile), 14... the
+outcomes since the process's last call, oldest first: ``s`` (a success) or
+``e<granted>:<u>`` (an error 20 of the request granted at server time ``granted``; ``u``
+in [0, 1) draws the pause's jitter).
 
 Reservations: a reservation takes its token at once and returns how long the caller
 must sleep (relative seconds: a host whose clock is off by minutes still sleeps the
@@ -33,6 +35,14 @@ and not used is lost. The generation ``gen`` counts closures; it is published on
 channel, and a process sleeping toward a reservation of an older generation wakes up
 and reserves again. A crashed process holds nothing: its reservation is one moment
 that passes (or is voided and given back by the next closure).
+
+One difference from the local throttle, where a caller takes its token when it wakes
+(so the spacing holds between the times requests really leave): a reservation is a
+moment computed in advance, and a process wakes a little after it, by a different
+amount each time. The processes report how late they leave; the script keeps the
+largest report (halving every ``JITTER_HALF_LIFE`` seconds) and spaces reservations by
+that much more in the spacing bucket. With no report (the conformance test) the script
+and the throttle agree exactly.
 
 The reply is a flat array of strings (Lua numbers would be truncated to integers),
 see ``_Reply`` in ``_quota.py``.
@@ -62,6 +72,14 @@ MEMBER_TTL: Final = 30.0
 MAX_QUEUE: Final = 512
 """Reservations not yet due that are remembered (only the latest, past that)."""
 
+JITTER_HALF_LIFE: Final = 10.0
+"""Seconds in which the remembered spread of send times halves (processes report it
+with every call, so it follows the slowest of them)."""
+
+MAX_JITTER: Final = 0.25
+"""The spread kept between reservations is at most this fraction of the configured
+interval."""
+
 _TEMPLATE = r"""
 if redis.replicate_commands then pcall(redis.replicate_commands) end
 
@@ -75,6 +93,8 @@ local MAX_LEARNED_MARGIN = $max_learned_margin
 local EPS = $epsilon
 local MEMBER_TTL = $member_ttl
 local MAX_QUEUE = $max_queue
+local JITTER_HALF_LIFE = $jitter_half_life
+local MAX_JITTER = $max_jitter
 local NEG = -math.huge
 
 local state_key, members_key = KEYS[1], KEYS[2]
@@ -90,6 +110,7 @@ local RESERVE = ARGV[9] == '1'
 local MAX_WAIT = tonumber(ARGV[10])
 local NOW = tonumber(ARGV[11])
 local CHANNEL = ARGV[12]
+local REPORTED_JITTER = tonumber(ARGV[13]) or 0.0
 if NOW == nil then
   local t = redis.call('TIME')
   NOW = tonumber(t[1]) + tonumber(t[2]) / 1000000
@@ -102,7 +123,7 @@ local function num(v, default)
 end
 
 local F = redis.call('HMGET', state_key, 'w', 'since', 'cu', 'streak', 'recent', 'wid',
-  'wat', 's', 'p', 'stamp', 'pu', 'lp', 'gen', 'q', 'calls', 'errors')
+  'wat', 's', 'p', 'stamp', 'pu', 'lp', 'gen', 'q', 'calls', 'errors', 'jit', 'jat')
 local W = num(F[1], nil)            -- the plateau (nil: never cut)
 local SINCE = num(F[2], NEG)        -- time of the latest cut
 local CU = num(F[3], NEG)           -- contended until
@@ -119,6 +140,11 @@ local GEN = num(F[13], 0)           -- gate closures so far
 local Q = F[14] or ''               -- reservations not yet due: 'at,s,p,stamp;...'
 local CALLS = num(F[15], 0)
 local ERRORS = num(F[16], 0)
+-- The spread of the processes' send times around their reserved moments (s), decaying.
+local JIT = num(F[17], 0.0)
+local JAT = num(F[18], NOW)
+JIT = JIT * 0.5 ^ (math.max(0.0, NOW - JAT) / JITTER_HALF_LIFE)
+JIT = math.min(MAX_JITTER / CEIL, math.max(JIT, REPORTED_JITTER))
 
 -- Reservations that are due are spent: forget them.
 local kept = {}
@@ -227,7 +253,7 @@ local function close_gate(until_, restart)
 end
 
 local started, hit, cut, turned = nil, nil, false, false
-for i = 13, #ARGV do
+for i = 14, #ARGV do
   local outcome = ARGV[i]
   if outcome == 's' then
     if on_success(NOW) then
@@ -267,7 +293,11 @@ if RESERVE then
   wait = at - NOW
   if MAX_WAIT == nil or wait <= MAX_WAIT then
     if at > STAMP then refill(at) end
-    S = math.max(0.0, S - 1.0)
+    -- A request leaves when its process wakes, up to JIT after the moment: the next
+    -- reservation keeps that much further away (the local throttle takes its token
+    -- when it wakes, so there the spacing holds from the actual time).
+    local spacing_rate = rates(at)
+    S = math.max(0.0, S - 1.0) - JIT * spacing_rate
     P = math.max(0.0, P - 1.0)
     kept[#kept + 1] = fmt(at) .. ',' .. before
     CALLS = CALLS + 1
@@ -276,7 +306,8 @@ if RESERVE then
 end
 
 local set = {'streak', STREAK, 'recent', RECENT, 'wid', fmt(WID), 's', fmt(S), 'p', fmt(P),
-  'pu', fmt(PU), 'gen', GEN, 'q', table.concat(kept, ';'), 'calls', CALLS, 'errors', ERRORS}
+  'pu', fmt(PU), 'gen', GEN, 'q', table.concat(kept, ';'), 'calls', CALLS, 'errors', ERRORS,
+  'jit', fmt(JIT), 'jat', fmt(NOW)}
 local function put(name, value)
   if value ~= nil and value ~= NEG then
     set[#set + 1] = name
@@ -297,7 +328,7 @@ redis.call('PEXPIRE', members_key, TTL_MS)
 local processes = redis.call('ZCARD', members_key)
 if published then redis.call('PUBLISH', CHANNEL, GEN) end
 
-local tokens = math.min(S, P)
+local tokens = math.max(0.0, math.min(S, P))
 if STAMP ~= nil and NOW > STAMP then
   local rs, rp = rates(NOW)
   tokens = math.min(math.min(BURST, S + (NOW - STAMP) * rs),
@@ -324,6 +355,7 @@ return {
   turned and '1' or '0',
   closed and '1' or '0',
   fmt(tokens),
+  fmt(JIT),
 }
 """
 
@@ -343,5 +375,7 @@ QUOTA_SCRIPT: Final = string.Template(_TEMPLATE).substitute(
     epsilon=_lua_number(_EPSILON),
     member_ttl=_lua_number(MEMBER_TTL),
     max_queue=str(MAX_QUEUE),
+    jitter_half_life=_lua_number(JITTER_HALF_LIFE),
+    max_jitter=_lua_number(MAX_JITTER),
 )
 """The script's source, with the throttle's constants written in."""

@@ -29,6 +29,7 @@ dropped: the shared law misses them, nothing else.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import contextvars
 import logging
@@ -38,11 +39,13 @@ import random
 import re
 import secrets
 import socket
+import time
 import urllib.parse
 from collections.abc import Callable, Sequence
 from typing import Any, Final, Literal
 
 import anyio
+import anyio.lowlevel
 import attrs
 import coredis
 import coredis.client
@@ -73,6 +76,12 @@ DEFAULT_REDIS_TIMEOUT: Final = 1.0
 
 PROBE_INTERVAL: Final = 1.0
 """While falling back, Redis is tried again at most this often (seconds)."""
+
+LATENESS_SAMPLES: Final = 64
+"""Sends over which a process measures how late it leaves after its moments."""
+
+SPIN: Final = 0.002
+"""Seconds before a reserved moment during which the caller yields instead of sleeping."""
 
 LISTEN_RETRY: Final = 0.5
 """Seconds between attempts to subscribe again after the channel's connection broke."""
@@ -146,10 +155,12 @@ class _Reply:
     closed: bool
     """The gate was closed when the reservation was made."""
     tokens: float
+    jitter: float
+    """The spread of send times kept between reservations (s)."""
 
     @classmethod
     def parse(cls, raw: object) -> _Reply:
-        if not isinstance(raw, (list, tuple)) or len(raw) != 19:
+        if not isinstance(raw, (list, tuple)) or len(raw) != 20:
             raise _Unavailable(f"unexpected answer from the shared quota's script: {raw!r:.80}")
         f = [x.decode() if isinstance(x, bytes) else str(x) for x in raw]
 
@@ -176,6 +187,7 @@ class _Reply:
             turned=f[16] == "1",
             closed=f[17] == "1",
             tokens=float(f[18]),
+            jitter=float(f[19]),
         )
 
 
@@ -509,6 +521,7 @@ class SharedBackend:
         self.now_override: float | None = None
         """Tests only: the time the script uses instead of the server's ``TIME``."""
         self._outbox: list[str] = []
+        self._lateness: collections.deque[float] = collections.deque(maxlen=LATENESS_SAMPLES)
         self._lazy_flush = False
         self._generation = 0
         self._sleeping: tuple[anyio.CancelScope, int] | None = None
@@ -560,7 +573,7 @@ class SharedBackend:
                 "(or open the quota with 'async with quota')"
             )
         while True:
-            now = self._clock.now()
+            started = now = self._clock.now()
             fallback = self._fallback
             if fallback is not None and now < self._next_probe:
                 at = await fallback.take(deadline)
@@ -574,13 +587,18 @@ class SharedBackend:
             except _Unavailable as exc:
                 self._unavailable(exc)
                 continue  # on to the fallback quota
+            answered = self._reply_at
             if not reply.reserved:
                 raise QuotaWaitExpired
             if reply.wait > 0 and not await self._sleep(reply.wait, reply.gen):
                 logger.debug("shared quota: the gate closed meanwhile, reserving again")
                 continue
+            now = self._clock.now()
+            # How late this request leaves: after the moment it was answered plus the
+            # wait, and up to the round trip after the moment the server computed.
+            self._lateness.append(max(0.0, now - answered - reply.wait) + (answered - started))
             if reply.closed:
-                self._emit(PauseEnded(at=self._clock.now()))
+                self._emit(PauseEnded(at=now))
             return reply.granted
 
     async def _sleep(self, seconds: float, generation: int) -> bool:
@@ -591,7 +609,7 @@ class SharedBackend:
         with anyio.CancelScope() as scope:
             self._sleeping = (scope, generation)
             try:
-                await self._clock.sleep(seconds)
+                await self._sleep_until(self._clock.now() + seconds)
             finally:
                 self._sleeping = None
         if scope.cancelled_caught:
@@ -601,6 +619,25 @@ class SharedBackend:
             with contextlib.suppress(_Unavailable):
                 await self._run(reserve=False)
         return self._generation <= generation
+
+    async def _sleep_until(self, target: float) -> None:
+        """Sleep until ``target`` (clock time), the last ``SPIN`` seconds yielding to the
+        event loop rather than waiting on its timer: a timer fires up to a millisecond
+        late, and requests from different processes must not bunch up by that much."""
+        wait = target - self._clock.now()
+        if wait > SPIN:
+            await self._clock.sleep(wait - SPIN)
+        give_up = time.monotonic() + 2 * SPIN  # a virtual clock does not move on its own
+        while self._clock.now() < target and time.monotonic() < give_up:
+            await anyio.lowlevel.checkpoint()
+
+    def _jitter_estimate(self) -> float:
+        """How late this process's requests leave after their reserved moments: the
+        95th percentile of its latest ``LATENESS_SAMPLES`` (0 before the first)."""
+        samples = sorted(self._lateness)
+        if not samples:
+            return 0.0
+        return samples[min(len(samples) - 1, int(0.95 * len(samples)))]
 
     def heard(self, generation: int) -> None:
         """The gate's generation is at least ``generation`` (from the channel or a
@@ -655,8 +692,10 @@ class SharedBackend:
             "" if max_wait is None else _fmt(max_wait),
             "" if self.now_override is None else _fmt(self.now_override),
             self.channel,
+            _fmt(self._jitter_estimate()),
             *outcomes,
         ]
+        asked = self._clock.now()
         reply = await self._quota._evaluate(self.keys, args)
         now = self._clock.now()
         self._reply, self._reply_at = reply, now
@@ -671,7 +710,10 @@ class SharedBackend:
                 reply.started,
                 reply.rate,
             )
-            self._emit(PauseStarted(at=now, until=now + reply.started), background=not reserve)
+            # The server closed the gate somewhere in the round trip: from its start, the
+            # pause is not said to last longer than it does.
+            until = asked + reply.started
+            self._emit(PauseStarted(at=now, until=until), background=not reserve)
         self.heard(reply.gen)
         return reply
 
@@ -764,7 +806,7 @@ class SharedBackend:
                 reply.since_age + elapsed if reply.since_age is not None else None
             ),
             contended=reply.contended,
-            learned_margin=reply.widening / reply.rate,
+            learned_margin=reply.widening / reply.rate + reply.jitter,
             tokens=reply.tokens,
             paused_until=paused_until if paused_until > now else None,
             shared=True,
