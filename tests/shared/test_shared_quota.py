@@ -390,3 +390,27 @@ def test_repr_names_the_server_not_the_secret(redis_server: RedisServer) -> None
         f"<SharedQuota redis://***@127.0.0.1:{redis_server.port}/0 key='k' "
         "on_unavailable='fallback' closed>"
     )
+
+
+async def test_a_state_that_starts_again_is_adopted(redis_server: RedisServer, key: str) -> None:
+    """The shared state disappears (a Redis restarted without persistence, an expired
+    key) after gate closures: its generations count from zero again, and the client
+    takes the new state's reservations instead of voiding them for ever."""
+    fake = FakeWorksection(quota="2/s")
+    async with Client(
+        fake.account_url,
+        fake.api_key,
+        transport=fake.transport,
+        rate_limit=RateLimit(rate=20),
+        shared_quota=SharedQuota.from_url(redis_server.url, key=key),
+    ) as client:
+        for _ in range(3):
+            await client.call("get_projects")  # the second one meets error 20: a pause
+        assert client.quota.shared_quota_errors
+        fake.set_quota(None)
+        async for r in raw(redis_server):
+            assert await r.delete([f"{{{key}}}:state", f"{{{key}}}:members"]) == 2
+        with anyio.fail_after(5):
+            for _ in range(4):
+                await client.call("get_projects")
+        assert client.quota.shared_calls == 4

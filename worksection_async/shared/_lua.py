@@ -32,9 +32,11 @@ error 20's pause, or a contended account's turn passing), every reservation not 
 is void: a pause restarts the buckets at its end (as the local throttle does), a turn
 puts them back as they were before the earliest void reservation, so nothing reserved
 and not used is lost. The generation ``gen`` counts closures; it is published on the
-channel, and a process sleeping toward a reservation of an older generation wakes up
-and reserves again. A crashed process holds nothing: its reservation is one moment
-that passes (or is voided and given back by the next closure).
+channel (after ``born``, when the state was made, since a state that expired or a
+server restarted without persistence counts again from zero), and a process sleeping
+toward a reservation of an older generation wakes up and reserves again. A crashed
+process holds nothing: its reservation is one moment that passes (or is voided and
+given back by the next closure).
 
 One difference from the local throttle, where a caller takes its token when it wakes
 (so the spacing holds between the times requests really leave): a reservation is a
@@ -123,7 +125,7 @@ local function num(v, default)
 end
 
 local F = redis.call('HMGET', state_key, 'w', 'since', 'cu', 'streak', 'recent', 'wid',
-  'wat', 's', 'p', 'stamp', 'pu', 'lp', 'gen', 'q', 'calls', 'errors', 'jit', 'jat')
+  'wat', 's', 'p', 'stamp', 'pu', 'lp', 'gen', 'q', 'calls', 'errors', 'jit', 'jat', 'born')
 local W = num(F[1], nil)            -- the plateau (nil: never cut)
 local SINCE = num(F[2], NEG)        -- time of the latest cut
 local CU = num(F[3], NEG)           -- contended until
@@ -143,6 +145,9 @@ local ERRORS = num(F[16], 0)
 -- The spread of the processes' send times around their reserved moments (s), decaying.
 local JIT = num(F[17], 0.0)
 local JAT = num(F[18], NOW)
+-- When this state was made: a generation counts closures of one state only (a server
+-- restarted without persistence, or an expired key, starts again from nothing).
+local BORN = F[19] or fmt(NOW)
 JIT = JIT * 0.5 ^ (math.max(0.0, NOW - JAT) / JITTER_HALF_LIFE)
 JIT = math.min(MAX_JITTER / CEIL, math.max(JIT, REPORTED_JITTER))
 
@@ -307,7 +312,7 @@ end
 
 local set = {'streak', STREAK, 'recent', RECENT, 'wid', fmt(WID), 's', fmt(S), 'p', fmt(P),
   'pu', fmt(PU), 'gen', GEN, 'q', table.concat(kept, ';'), 'calls', CALLS, 'errors', ERRORS,
-  'jit', fmt(JIT), 'jat', fmt(NOW)}
+  'jit', fmt(JIT), 'jat', fmt(NOW), 'born', BORN}
 local function put(name, value)
   if value ~= nil and value ~= NEG then
     set[#set + 1] = name
@@ -326,7 +331,7 @@ redis.call('ZADD', members_key, fmt(NOW), MEMBER)
 redis.call('ZREMRANGEBYSCORE', members_key, '-inf', '(' .. fmt(NOW - MEMBER_TTL))
 redis.call('PEXPIRE', members_key, TTL_MS)
 local processes = redis.call('ZCARD', members_key)
-if published then redis.call('PUBLISH', CHANNEL, GEN) end
+if published then redis.call('PUBLISH', CHANNEL, BORN .. ' ' .. GEN) end
 
 local tokens = math.max(0.0, math.min(S, P))
 if STAMP ~= nil and NOW > STAMP then
@@ -356,6 +361,7 @@ return {
   closed and '1' or '0',
   fmt(tokens),
   fmt(JIT),
+  BORN,
 }
 """
 

@@ -157,10 +157,12 @@ class _Reply:
     tokens: float
     jitter: float
     """The spread of send times kept between reservations (s)."""
+    born: str
+    """When the shared state was made (its generations count from then)."""
 
     @classmethod
     def parse(cls, raw: object) -> _Reply:
-        if not isinstance(raw, (list, tuple)) or len(raw) != 20:
+        if not isinstance(raw, (list, tuple)) or len(raw) != 21:
             raise _Unavailable(f"unexpected answer from the shared quota's script: {raw!r:.80}")
         f = [x.decode() if isinstance(x, bytes) else str(x) for x in raw]
 
@@ -188,6 +190,7 @@ class _Reply:
             closed=f[17] == "1",
             tokens=float(f[18]),
             jitter=float(f[19]),
+            born=f[20],
         )
 
 
@@ -463,12 +466,13 @@ class SharedQuota:
             channel = channel.decode()
         if isinstance(data, bytes):
             data = data.decode()
+        born, _, generation = str(data).rpartition(" ")
         try:
-            generation = int(str(data))
+            number = int(generation)
         except ValueError:
             return
         for backend in self._backends.get(str(channel), []):
-            backend.heard(generation)
+            backend.heard(number, born)
 
     # -- clients ---------------------------------------------------------------------
 
@@ -524,6 +528,7 @@ class SharedBackend:
         self._lateness: collections.deque[float] = collections.deque(maxlen=LATENESS_SAMPLES)
         self._lazy_flush = False
         self._generation = 0
+        self._born = ""
         self._sleeping: tuple[anyio.CancelScope, int] | None = None
         self._reply: _Reply | None = None
         self._reply_at = 0.0
@@ -639,9 +644,11 @@ class SharedBackend:
             return 0.0
         return samples[min(len(samples) - 1, int(0.95 * len(samples)))]
 
-    def heard(self, generation: int) -> None:
+    def heard(self, generation: int, born: str) -> None:
         """The gate's generation is at least ``generation`` (from the channel or a
         reply): a caller sleeping toward an older reservation wakes up."""
+        if born != self._born:
+            return  # another state's: the next reply says which one is current
         if generation > self._generation:
             self._generation = generation
             sleeping = self._sleeping
@@ -714,7 +721,9 @@ class SharedBackend:
             # pause is not said to last longer than it does.
             until = asked + reply.started
             self._emit(PauseStarted(at=now, until=until), background=not reserve)
-        self.heard(reply.gen)
+        if reply.born != self._born:  # a new state (Redis restarted, the key expired)
+            self._born, self._generation = reply.born, reply.gen
+        self.heard(reply.gen, reply.born)
         return reply
 
     def _unavailable(self, exc: _Unavailable, *, background: bool = False) -> None:
