@@ -62,6 +62,7 @@ class RedisServer:
 
     def start(self) -> None:
         command = [
+            *(["nice", "-n", "-10"] if shutil.which("nice") else []),
             self.binary,
             "--port", str(self.port),
             "--bind", "127.0.0.1",

@@ -78,7 +78,7 @@ JITTER_HALF_LIFE: Final = 10.0
 """Seconds in which the remembered spread of send times halves (processes report it
 with every call, so it follows the slowest of them)."""
 
-MAX_JITTER: Final = 0.25
+MAX_JITTER: Final = 0.1
 """The spread kept between reservations is at most this fraction of the configured
 interval."""
 

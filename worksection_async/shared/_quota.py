@@ -80,6 +80,9 @@ PROBE_INTERVAL: Final = 1.0
 LATENESS_SAMPLES: Final = 64
 """Sends over which a process measures how late it leaves after its moments."""
 
+CLOCK_WINDOW: Final = 10.0
+"""Seconds of round trips from which the server's clock is estimated."""
+
 SPIN: Final = 0.002
 """Seconds before a reserved moment during which the caller yields instead of sleeping."""
 
@@ -531,7 +534,13 @@ class SharedBackend:
         self._born = ""
         self._sleeping: tuple[anyio.CancelScope, int] | None = None
         self._reply: _Reply | None = None
-        self._reply_at = 0.0
+        self._asked = self._reply_at = 0.0
+        self._offsets: collections.deque[tuple[float, float, float]] = collections.deque(
+            maxlen=LATENESS_SAMPLES
+        )
+        """(when, lowest, highest offset of the server's clock from this one) of recent
+        replies."""
+        self._clock_error = 0.0
         self._processes = 1
         self._fallback: LocalQuota | None = None
         self._next_probe = 0.0
@@ -578,7 +587,7 @@ class SharedBackend:
                 "(or open the quota with 'async with quota')"
             )
         while True:
-            started = now = self._clock.now()
+            now = self._clock.now()
             fallback = self._fallback
             if fallback is not None and now < self._next_probe:
                 at = await fallback.take(deadline)
@@ -592,29 +601,52 @@ class SharedBackend:
             except _Unavailable as exc:
                 self._unavailable(exc)
                 continue  # on to the fallback quota
-            answered = self._reply_at
             if not reply.reserved:
                 raise QuotaWaitExpired
-            if reply.wait > 0 and not await self._sleep(reply.wait, reply.gen):
+            moment = self._local_moment(reply)
+            if moment > self._clock.now() and not await self._sleep(moment, reply.gen):
                 logger.debug("shared quota: the gate closed meanwhile, reserving again")
                 continue
             now = self._clock.now()
-            # How late this request leaves: after the moment it was answered plus the
-            # wait, and up to the round trip after the moment the server computed.
-            self._lateness.append(max(0.0, now - answered - reply.wait) + (answered - started))
+            self._lateness.append(max(0.0, now - moment))
             if reply.closed:
                 self._emit(PauseEnded(at=now))
             return reply.granted
 
-    async def _sleep(self, seconds: float, generation: int) -> bool:
-        """Sleep toward a reservation; ``False`` if a gate closure voided it."""
+    def _local_moment(self, reply: _Reply) -> float:
+        """The reserved moment on this process's clock, never before the real one.
+
+        The server decided at its time ``granted``, somewhere within the round trip
+        (``asked`` to ``answered`` here): the offset between its clock and this one is
+        at least ``granted - answered``. Of the round trips of the last
+        ``CLOCK_WINDOW`` seconds, the one that bounds it best from below gives the
+        moment (as NTP filters its samples): at most the best round trip late, and
+        not early. A host's clock may be off by any amount; only the two clocks'
+        rates must agree over the window."""
+        asked, answered = self._asked, self._reply_at
+        horizon = answered - CLOCK_WINDOW
+        while self._offsets and self._offsets[0][0] < horizon:
+            self._offsets.popleft()
+        self._offsets.append((answered, reply.granted - answered, reply.granted - asked))
+        low = max(sample[1] for sample in self._offsets)
+        high = min(sample[2] for sample in self._offsets)
+        if high < low:  # the clocks moved apart: start again from this round trip
+            self._offsets.clear()
+            self._offsets.append((answered, reply.granted - answered, reply.granted - asked))
+            low, high = reply.granted - answered, reply.granted - asked
+        self._clock_error = high - low
+        return min(max(reply.granted + reply.wait - low, asked + reply.wait), answered + reply.wait)
+
+    async def _sleep(self, moment: float, generation: int) -> bool:
+        """Sleep until a reservation's moment (clock time); ``False`` if a gate closure
+        voided it."""
         if self._generation > generation:
             return False
         listening = self._quota._listening(self.channel)
         with anyio.CancelScope() as scope:
             self._sleeping = (scope, generation)
             try:
-                await self._sleep_until(self._clock.now() + seconds)
+                await self._sleep_until(moment)
             finally:
                 self._sleeping = None
         if scope.cancelled_caught:
@@ -637,12 +669,13 @@ class SharedBackend:
             await anyio.lowlevel.checkpoint()
 
     def _jitter_estimate(self) -> float:
-        """How late this process's requests leave after their reserved moments: the
-        95th percentile of its latest ``LATENESS_SAMPLES`` (0 before the first)."""
+        """How late this process's requests may leave after their reserved moments:
+        the 95th percentile of how late its latest ``LATENESS_SAMPLES`` woke, plus how
+        far off its estimate of the server's clock may be (0 before the first)."""
         samples = sorted(self._lateness)
         if not samples:
             return 0.0
-        return samples[min(len(samples) - 1, int(0.95 * len(samples)))]
+        return samples[int(0.95 * (len(samples) - 1))] + self._clock_error
 
     def heard(self, generation: int, born: str) -> None:
         """The gate's generation is at least ``generation`` (from the channel or a
@@ -705,6 +738,7 @@ class SharedBackend:
         asked = self._clock.now()
         reply = await self._quota._evaluate(self.keys, args)
         now = self._clock.now()
+        self._asked = asked
         self._reply, self._reply_at = reply, now
         self._processes = max(1, reply.processes)
         if self._fallback is not None:
