@@ -51,6 +51,12 @@ being lost for good.
 With ``rate_limit=None`` there is no bucket and no gate: only the concurrency cap, and
 the retry policy alone deals with error 20.
 
+Where the state lives: the ``Throttle`` keeps the concurrency cap and the FIFO turn (who
+waits for the next token) in the process, and hands the buckets, the gate and the law to
+a ``QuotaBackend``: ``LocalQuota`` (everything above, in this process) unless the client
+has a shared quota (``worksection_async.shared``), whose backend keeps them in Redis and
+runs this same law there, as a Lua script.
+
 Both buckets start with a single token (the first call goes at once) rather than a full
 burst: a process that restarts must not fire ``burst`` requests into a bucket the
 server may already have drained.
@@ -397,6 +403,139 @@ class _Law:
         return now - self.since > self._climb(w)
 
 
+class Throttle:
+    """Shared by every call of one client. Not for use across event loops.
+
+    The concurrency cap and the FIFO turn stay in this process; the bucket, the gate and
+    the law are the backend's (``LocalQuota`` unless ``quota`` is given)."""
+
+    def __init__(
+        self,
+        limit: RateLimit | None,
+        max_concurrency: int,
+        clock: Clock,
+        *,
+        jitter: Callable[[float, float], float] = random.uniform,
+        on_event: EventHook | None = None,
+        quota: QuotaBackend | None = None,
+    ) -> None:
+        if type(max_concurrency) is not int or max_concurrency < 1:
+            raise ValueError(f"max_concurrency must be an integer >= 1, got {max_concurrency!r}")
+        self._limit = limit
+        self._clock = clock
+        self.max_concurrency = max_concurrency
+        # A semaphore, not a CapacityLimiter: no per-task borrower bookkeeping on the
+        # hot path (the slot is always released by the call that took it).
+        self._slots = anyio.Semaphore(max_concurrency)
+        self._turn = anyio.Lock()
+        self._quota: QuotaBackend = (
+            quota
+            if quota is not None
+            else LocalQuota(limit, clock, jitter=jitter, on_event=on_event)
+        )
+        self._waiting = 0
+        self._in_flight = 0
+        self.calls = 0
+        self.quota_errors = 0
+        self.retries = 0
+
+    async def _take_token(self, deadline: QuotaDeadline | None) -> object:
+        """Wait for an open gate and a token, then take it (FIFO among callers)."""
+        async with self._turn:
+            return await self._quota.take(deadline)
+
+    # -- public API for the client ---------------------------------------------------
+
+    async def open(self) -> None:
+        """Connect the backend (a shared quota); the local one needs nothing."""
+        await self._quota.open()
+
+    async def close(self) -> None:
+        await self._quota.close()
+
+    async def acquire(self, deadline: QuotaDeadline | None = None) -> object:
+        """Wait for a concurrency slot and a token; return the grant to pass back to
+        ``release()``.
+
+        ``deadline`` starts when the call first queues for a token; a wait that would
+        end past it raises ``QuotaWaitExpired`` (nothing taken)."""
+        # Fast path without a checkpoint: a free slot and a token at hand (anyio's
+        # acquire() yields to the event loop twice even when nothing is contended).
+        self._waiting += 1
+        try:
+            try:
+                self._slots.acquire_nowait()
+            except anyio.WouldBlock:
+                await self._slots.acquire()
+            try:
+                if deadline is not None:
+                    deadline.start(self._clock.now())
+                grant = self._take_token_nowait()
+                if grant is None:
+                    grant = await self._take_token(deadline)
+            except BaseException:
+                self._slots.release()
+                raise
+        finally:
+            self._waiting -= 1
+        self._in_flight += 1
+        self.calls += 1
+        return grant
+
+    def _take_token_nowait(self) -> object | None:
+        """Take a token at once if nobody queues before us and the gate is open."""
+        if self._turn.locked():
+            return None  # someone is waiting for a token: keep the queue FIFO
+        return self._quota.take_nowait()
+
+    def release(
+        self, grant: object, *, quota_exceeded: bool = False, succeeded: bool = False
+    ) -> None:
+        """Give the slot back and feed the outcome (of the request ``acquire()``
+        granted) to the adaptive rate."""
+        self._in_flight -= 1
+        self._slots.release()
+        if quota_exceeded:
+            self.quota_errors += 1
+            self._quota.on_quota_exceeded(grant)
+        elif succeeded:
+            self._quota.on_success(grant)
+
+    @property
+    def paces_retries(self) -> bool:
+        """With a bucket, the gate decides when a retry goes: the policy need not sleep."""
+        return self._limit is not None
+
+    def note_retry(self) -> None:
+        self.retries += 1
+
+    @property
+    def paused_until(self) -> float | None:
+        return self._quota.figures().paused_until
+
+    def snapshot(self) -> QuotaSnapshot:
+        figures = self._quota.figures()
+        return QuotaSnapshot(
+            configured_rate=figures.configured_rate,
+            current_rate=figures.current_rate,
+            rate_at_last_decrease=figures.rate_at_last_decrease,
+            since_last_decrease=figures.since_last_decrease,
+            contended=figures.contended,
+            learned_margin=figures.learned_margin,
+            tokens=figures.tokens,
+            waiting=self._waiting,
+            in_flight=self._in_flight,
+            paused_until=figures.paused_until,
+            calls=self.calls,
+            quota_errors=self.quota_errors,
+            retries=self.retries,
+            shared=figures.shared,
+            shared_calls=figures.shared_calls,
+            shared_quota_errors=figures.shared_quota_errors,
+            processes=figures.processes,
+        )
+
+
 class QuotaBackend(Protocol):
     """Where the bucket, the pause gate and the law live: in this process
     (``LocalQuota``) or shared by many processes (``worksection_async.shared``).
@@ -621,136 +760,3 @@ class LocalQuota:
 
     async def close(self) -> None:
         return None
-
-
-class Throttle:
-    """Shared by every call of one client. Not for use across event loops.
-
-    The concurrency cap and the FIFO turn stay in this process; the bucket, the gate and
-    the law are the backend's (``LocalQuota`` unless ``quota`` is given)."""
-
-    def __init__(
-        self,
-        limit: RateLimit | None,
-        max_concurrency: int,
-        clock: Clock,
-        *,
-        jitter: Callable[[float, float], float] = random.uniform,
-        on_event: EventHook | None = None,
-        quota: QuotaBackend | None = None,
-    ) -> None:
-        if type(max_concurrency) is not int or max_concurrency < 1:
-            raise ValueError(f"max_concurrency must be an integer >= 1, got {max_concurrency!r}")
-        self._limit = limit
-        self._clock = clock
-        self.max_concurrency = max_concurrency
-        # A semaphore, not a CapacityLimiter: no per-task borrower bookkeeping on the
-        # hot path (the slot is always released by the call that took it).
-        self._slots = anyio.Semaphore(max_concurrency)
-        self._turn = anyio.Lock()
-        self._quota: QuotaBackend = (
-            quota
-            if quota is not None
-            else LocalQuota(limit, clock, jitter=jitter, on_event=on_event)
-        )
-        self._waiting = 0
-        self._in_flight = 0
-        self.calls = 0
-        self.quota_errors = 0
-        self.retries = 0
-
-    async def _take_token(self, deadline: QuotaDeadline | None) -> object:
-        """Wait for an open gate and a token, then take it (FIFO among callers)."""
-        async with self._turn:
-            return await self._quota.take(deadline)
-
-    # -- public API for the client ---------------------------------------------------
-
-    async def open(self) -> None:
-        """Connect the backend (a shared quota); the local one needs nothing."""
-        await self._quota.open()
-
-    async def close(self) -> None:
-        await self._quota.close()
-
-    async def acquire(self, deadline: QuotaDeadline | None = None) -> object:
-        """Wait for a concurrency slot and a token; return the grant to pass back to
-        ``release()``.
-
-        ``deadline`` starts when the call first queues for a token; a wait that would
-        end past it raises ``QuotaWaitExpired`` (nothing taken)."""
-        # Fast path without a checkpoint: a free slot and a token at hand (anyio's
-        # acquire() yields to the event loop twice even when nothing is contended).
-        self._waiting += 1
-        try:
-            try:
-                self._slots.acquire_nowait()
-            except anyio.WouldBlock:
-                await self._slots.acquire()
-            try:
-                if deadline is not None:
-                    deadline.start(self._clock.now())
-                grant = self._take_token_nowait()
-                if grant is None:
-                    grant = await self._take_token(deadline)
-            except BaseException:
-                self._slots.release()
-                raise
-        finally:
-            self._waiting -= 1
-        self._in_flight += 1
-        self.calls += 1
-        return grant
-
-    def _take_token_nowait(self) -> object | None:
-        """Take a token at once if nobody queues before us and the gate is open."""
-        if self._turn.locked():
-            return None  # someone is waiting for a token: keep the queue FIFO
-        return self._quota.take_nowait()
-
-    def release(
-        self, grant: object, *, quota_exceeded: bool = False, succeeded: bool = False
-    ) -> None:
-        """Give the slot back and feed the outcome (of the request ``acquire()``
-        granted) to the adaptive rate."""
-        self._in_flight -= 1
-        self._slots.release()
-        if quota_exceeded:
-            self.quota_errors += 1
-            self._quota.on_quota_exceeded(grant)
-        elif succeeded:
-            self._quota.on_success(grant)
-
-    @property
-    def paces_retries(self) -> bool:
-        """With a bucket, the gate decides when a retry goes: the policy need not sleep."""
-        return self._limit is not None
-
-    def note_retry(self) -> None:
-        self.retries += 1
-
-    @property
-    def paused_until(self) -> float | None:
-        return self._quota.figures().paused_until
-
-    def snapshot(self) -> QuotaSnapshot:
-        figures = self._quota.figures()
-        return QuotaSnapshot(
-            configured_rate=figures.configured_rate,
-            current_rate=figures.current_rate,
-            rate_at_last_decrease=figures.rate_at_last_decrease,
-            since_last_decrease=figures.since_last_decrease,
-            contended=figures.contended,
-            learned_margin=figures.learned_margin,
-            tokens=figures.tokens,
-            waiting=self._waiting,
-            in_flight=self._in_flight,
-            paused_until=figures.paused_until,
-            calls=self.calls,
-            quota_errors=self.quota_errors,
-            retries=self.retries,
-            shared=figures.shared,
-            shared_calls=figures.shared_calls,
-            shared_quota_errors=figures.shared_quota_errors,
-            processes=figures.processes,
-        )

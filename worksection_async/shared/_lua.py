@@ -19,7 +19,7 @@ Both get an expiry on every call, so a key nobody uses disappears.
 10. the longest wait the caller accepts (s; empty: any), 11. the time to use instead of
 ``TIME`` (empty in production; the conformance test drives time with it),
 12. the channel a gate closure is published on, 13. how late after their reserved
-moments the process's requests leave (s, its recent 95th percentile), 14... the
+moments the process's requests leave (s, its recent 90th percentile), 14... the
 outcomes since the process's last call, oldest first: ``s`` (a success) or
 ``e<granted>:<u>`` (an error 20 of the request granted at server time ``granted``; ``u``
 in [0, 1) draws the pause's jitter).

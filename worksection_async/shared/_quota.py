@@ -9,6 +9,17 @@ Lua script of ``_lua.py``, which reserves the next free moment on the shared buc
 call) and answers how many seconds away it is. The caller sleeps that long locally and
 sends. So on the fast path a call costs one round trip, and nobody polls.
 
+Sleeping toward a reserved moment: the script answers the moment as a wait from its own
+``TIME``, and the process places it on its own clock with the offset between the two
+clocks that its recent round trips bound best (as NTP does), so that it never leaves
+before the moment and at most the shortest round trip after it, whatever its clock
+says; the last ``SPIN`` seconds it yields to the event loop instead of trusting a timer
+that fires up to a millisecond late. A process still wakes a little late, by a varying
+amount, and a reservation is computed before anyone knows by how much: each process
+reports how late it leaves (the 90th percentile of its recent sends, plus the
+uncertainty of its clock estimate), and the script keeps reservations that much
+further apart (see ``_lua.py``).
+
 Closing the gate for everyone: an error 20 is reported at once (a background round trip
 in the process that got it). The script closes the shared gate, voids the reservations
 not yet due, and publishes the gate's new generation on the key's channel. Every
@@ -395,9 +406,12 @@ class SharedQuota:
                         self._anchor.reset(self._anchor_token)
                     self._anchor_token = None
 
-    def _start_soon(self, function: Callable[[], Any]) -> None:
-        if self._task_group is not None:
-            self._task_group.start_soon(function)
+    def _start_soon(self, function: Callable[[], Any]) -> bool:
+        """Run ``function`` in the quota's task group; ``False`` if it is closed."""
+        if self._task_group is None:
+            return False
+        self._task_group.start_soon(function)
+        return True
 
     # -- the script ------------------------------------------------------------------
 
@@ -670,12 +684,12 @@ class SharedBackend:
 
     def _jitter_estimate(self) -> float:
         """How late this process's requests may leave after their reserved moments:
-        the 95th percentile of how late its latest ``LATENESS_SAMPLES`` woke, plus how
+        the 90th percentile of how late its latest ``LATENESS_SAMPLES`` woke, plus how
         far off its estimate of the server's clock may be (0 before the first)."""
         samples = sorted(self._lateness)
         if not samples:
             return 0.0
-        return samples[int(0.95 * (len(samples) - 1))] + self._clock_error
+        return samples[int(0.9 * (len(samples) - 1))] + self._clock_error
 
     def heard(self, generation: int, born: str) -> None:
         """The gate's generation is at least ``generation`` (from the channel or a
@@ -697,8 +711,7 @@ class SharedBackend:
         self._outbox.append("s")
         if not self._lazy_flush:
             # Usually the next reservation carries it; if none comes soon, send it.
-            self._lazy_flush = True
-            self._quota._start_soon(self._flush_later)
+            self._lazy_flush = self._quota._start_soon(self._flush_later)
 
     def on_quota_exceeded(self, grant: object) -> None:
         if isinstance(grant, _LocalGrant):
@@ -709,8 +722,10 @@ class SharedBackend:
         self._quota._start_soon(self._flush)  # every process must pause: at once
 
     async def _flush_later(self) -> None:
-        await self._clock.sleep(min(1.0, 1.0 / self._limit.configured))
-        self._lazy_flush = False
+        try:
+            await self._clock.sleep(min(1.0, 1.0 / self._limit.configured))
+        finally:
+            self._lazy_flush = False
         await self._flush()
 
     async def _flush(self) -> None:
@@ -720,6 +735,8 @@ class SharedBackend:
             await self._run(reserve=False)
         except _Unavailable as exc:
             self._unavailable(exc, background=True)
+        except Exception:  # a background task's failure would cancel the client's work
+            logger.exception("shared quota: reporting outcomes failed")
 
     # -- round trips -----------------------------------------------------------------
 
