@@ -10,6 +10,9 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from ._redis import RedisServer
+from ._scenarios import ProcessRuns
+
+_EARLY = pytest.StashKey[bool]()
 
 _keys = itertools.count()
 
@@ -60,3 +63,29 @@ def _coredis_failed_connections() -> Iterator[None]:
         warnings.filterwarnings("ignore", "Unclosed <MemoryObject", ResourceWarning)
         yield
         gc.collect()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The multi-process runs take ~45 s of wall time and little CPU: their tests go last,
+    and the runs start with the first test of this directory (below), so that the rest
+    of the suite runs while they do."""
+    late = [item for item in items if item.path.name == "test_shared_processes.py"]
+    if late:
+        items[:] = [item for item in items if item not in late] + late
+        config.stash[_EARLY] = True
+
+
+@pytest.fixture(scope="session")
+def process_runs(
+    redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ProcessRuns]:
+    """The multi-process runs of test_shared_processes.py, started in a thread."""
+    runs = ProcessRuns(tmp_path_factory.mktemp("processes"), redis_server)
+    yield runs
+    runs.close()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _start_process_runs(request: pytest.FixtureRequest) -> None:
+    if request.config.stash.get(_EARLY, False):
+        request.getfixturevalue("process_runs")
