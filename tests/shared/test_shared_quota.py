@@ -60,9 +60,9 @@ async def raw(server: RedisServer) -> AsyncIterator[coredis.Redis[str]]:
 
 async def test_two_clients_share_one_bucket(redis_server: RedisServer, key: str) -> None:
     """Two clients of 8 callers on one key against an account of 20/s, each configured
-    at 20/s: together they keep to 20/s (20 calls take >= 0.9 s) and meet at most two
-    error 20s (timer jitter), where two unshared clients would run at twice the
-    account's rate."""
+    at 20/s: together they keep to 20/s (20 calls take >= 0.9 s) and meet at most three
+    error 20s (timer jitter on a busy machine), where two unshared clients would run at
+    twice the account's rate and meet one on every other request."""
     fake = FakeWorksection(quota="20/s")
     events: list[ws.ClientEvent] = []
     quota = SharedQuota.from_url(redis_server.url, key=key)
@@ -88,7 +88,7 @@ async def test_two_clients_share_one_bucket(redis_server: RedisServer, key: str)
     elapsed = time.monotonic() - start
     assert fake.stats.by_action["get_projects"] == 20
     assert elapsed >= 19 / 20 * 0.95, elapsed
-    assert quota_errors(events) <= 2
+    assert quota_errors(events) <= 3
 
 
 async def test_snapshot_shows_the_shared_state(redis_server: RedisServer, key: str) -> None:
