@@ -164,6 +164,7 @@ def _samples() -> dict[type[BaseException], BaseException]:
         "HTML error page", http_status=502, snippet="<html>", request_sent=True
     )
     samples[ws.OAuth2Error] = ws.OAuth2Error("invalid_grant", "code expired")
+    samples[ws.QuotaBackendError] = ws.QuotaBackendError("Redis did not answer")
     samples[ws.ClientClosedError] = ws.ClientClosedError("this Client is closed")
     samples[ws.UnsupportedFieldError] = ws.UnsupportedFieldError("status")
     samples[ws.WorksectionError] = ws.WorksectionError("plain")

@@ -16,7 +16,7 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from types import TracebackType
-from typing import Literal, TypeVar, overload
+from typing import TYPE_CHECKING, Literal, TypeVar, overload
 
 import anyio
 import anyio.to_thread
@@ -51,6 +51,9 @@ from ._throttle import (
 from ._transport import ApiHttpClient, Download, HttpTransport
 from .resources._mixin import ResourcesMixin
 from .resources._protocol import Destination
+
+if TYPE_CHECKING:
+    from .shared import SharedQuota
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -153,7 +156,12 @@ class Client(ResourcesMixin):
     Every call goes through one client-side quota: ``rate_limit`` (a token bucket,
     ``RateLimit()`` = 1 request/s; ``None`` turns it off), at most ``max_concurrency``
     requests in flight, and a pause gate that holds every call back after an error 20.
-    ``on_event`` receives typed events (requests, responses, retries, pauses).
+    ``shared_quota`` (a ``worksection_async.shared.SharedQuota``, the ``redis`` extra)
+    moves the bucket, the gate and the adaptive rate into Redis, shared by every process
+    on the account; the concurrency cap stays per client. A client with a shared quota
+    is used as ``async with Client(...)`` (that connects it).
+    ``on_event`` receives typed events (requests, responses, retries, pauses, the shared
+    quota falling back and coming back).
 
     ``account_url`` is ``https://`` and carries no ``user:password@``. Plain ``http://``
     is accepted only for loopback hosts (``localhost``, 127.0.0.0/8, ``::1``: a local
@@ -197,6 +205,7 @@ class Client(ResourcesMixin):
         transport: httpx.AsyncBaseTransport | None = None,
         rate_limit: RateLimit | None = DEFAULT_RATE_LIMIT,
         max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
+        shared_quota: SharedQuota | None = None,
         on_event: EventHook | None = None,
         clock: Clock | None = None,
         wall_clock: Callable[[], float] = time.time,
@@ -219,7 +228,19 @@ class Client(ResourcesMixin):
         max_size = check_max_response_size(max_response_size)
         self._clock: Clock = clock if clock is not None else MonotonicClock()
         self._on_event = on_event
-        self._throttle = Throttle(rate_limit, max_concurrency, self._clock, on_event=on_event)
+        backend = None
+        if shared_quota is not None:
+            if rate_limit is None:
+                raise ValueError(
+                    "shared_quota needs a rate_limit (the account's quota, which the "
+                    "processes share), got rate_limit=None"
+                )
+            backend = shared_quota._backend(
+                account=self._url, limit=rate_limit, clock=self._clock, on_event=on_event
+            )
+        self._throttle = Throttle(
+            rate_limit, max_concurrency, self._clock, on_event=on_event, quota=backend
+        )
         owns_http = http_client is None
         if http_client is None:
             # The throttle does the queuing: the pool is as large as the concurrency cap
@@ -252,6 +273,7 @@ class Client(ResourcesMixin):
 
     async def __aenter__(self) -> Client:
         self._check_open()
+        await self._throttle.open()
         return self
 
     async def __aexit__(
@@ -266,7 +288,10 @@ class Client(ResourcesMixin):
         """Close the HTTP client this client created (idempotent)."""
         if not self._closed:
             self._closed = True
-            await self._transport.aclose()
+            try:
+                await self._throttle.close()
+            finally:
+                await self._transport.aclose()
 
     @property
     def is_closed(self) -> bool:
@@ -377,7 +402,7 @@ class Client(ResourcesMixin):
 
         async def attempt() -> R:
             nonlocal attempts
-            sent_at = await throttle.acquire(deadline)
+            grant = await throttle.acquire(deadline)
             attempts += 1
             outcome: BaseException | None = None
             started = self._clock.now() if hook is not None else 0.0
@@ -395,7 +420,7 @@ class Client(ResourcesMixin):
                 raise
             finally:
                 throttle.release(
-                    sent_at,
+                    grant,
                     quota_exceeded=isinstance(outcome, QuotaExceededError),
                     succeeded=outcome is None,
                 )

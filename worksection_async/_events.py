@@ -18,6 +18,8 @@ __all__ = [
     "EventHook",
     "PauseEnded",
     "PauseStarted",
+    "QuotaBackendRestored",
+    "QuotaBackendUnavailable",
     "RequestSent",
     "ResponseReceived",
     "RetryScheduled",
@@ -72,5 +74,33 @@ class PauseEnded:
     at: float
 
 
-ClientEvent: TypeAlias = RequestSent | ResponseReceived | RetryScheduled | PauseStarted | PauseEnded
+@attrs.frozen(kw_only=True)
+class QuotaBackendUnavailable:
+    """The shared quota's Redis did not answer (``error``: what went wrong, credentials
+    masked): calls go on through a local quota of ``rate`` requests per second (the
+    configured rate divided by the ``processes`` last seen on the key) until it answers
+    again. Emitted once per outage."""
+
+    at: float
+    error: str
+    rate: float
+    processes: int
+
+
+@attrs.frozen(kw_only=True)
+class QuotaBackendRestored:
+    """Redis answers again: the client is back on the shared quota."""
+
+    at: float
+
+
+ClientEvent: TypeAlias = (
+    RequestSent
+    | ResponseReceived
+    | RetryScheduled
+    | PauseStarted
+    | PauseEnded
+    | QuotaBackendUnavailable
+    | QuotaBackendRestored
+)
 EventHook: TypeAlias = Callable[[ClientEvent], None]

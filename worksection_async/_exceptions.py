@@ -30,6 +30,8 @@
     │   └── TransportTimeoutError       an attempt ran out of time (a phase, or the whole)
     ├── ProtocolError                 the answer is not the API's JSON envelope (or too
     │                                 large, too deep, a redirect)
+    ├── QuotaBackendError             the shared quota's Redis did not answer (and
+    │                                 ``on_unavailable="raise"``): nothing was sent
     ├── OAuth2Error                   the OAuth2 server refused (``_oauth.py``)
     └── StructureError                an answer does not fit its model (``models``)
 
@@ -69,6 +71,7 @@ __all__ = [
     "NotFoundError",
     "ProjectRequiredError",
     "ProtocolError",
+    "QuotaBackendError",
     "QuotaExceededError",
     "SubtaskAlreadyClosedError",
     "SubtaskHasChildrenError",
@@ -330,6 +333,23 @@ class ProtocolError(WorksectionError):
         if snippet:
             text += f": {snippet!r}"
         super().__init__(text)
+
+
+class QuotaBackendError(WorksectionError):
+    """The shared quota's store (Redis) did not answer, and the quota was made with
+    ``on_unavailable="raise"`` (or the shared quota is not open): the call sent nothing.
+
+    ``message`` says what went wrong; a Redis password or the credentials of a Redis
+    URL never appear in it, nor in the chained exception (the Redis client's error, as
+    text with them masked).
+    """
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+        super().__init__(message)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.message!r})"
 
 
 _BY_CODE: dict[int, type[APIError]] = {

@@ -51,6 +51,12 @@ being lost for good.
 With ``rate_limit=None`` there is no bucket and no gate: only the concurrency cap, and
 the retry policy alone deals with error 20.
 
+Where the state lives: the ``Throttle`` keeps the concurrency cap and the FIFO turn (who
+waits for the next token) in the process, and hands the buckets, the gate and the law to
+a ``QuotaBackend``: ``LocalQuota`` (everything above, in this process) unless the client
+has a shared quota (``worksection_async.shared``), whose backend keeps them in Redis and
+runs this same law there, as a Lua script.
+
 Both buckets start with a single token (the first call goes at once) rather than a full
 burst: a process that restarts must not fire ``burst`` requests into a bucket the
 server may already have drained.
@@ -66,7 +72,7 @@ import math
 import numbers
 import random
 from collections.abc import Callable
-from typing import Final
+from typing import Final, Protocol
 
 import attrs
 
@@ -77,7 +83,10 @@ from ._waiters import FifoLock, FifoSemaphore
 __all__ = [
     "DEFAULT_MAX_CONCURRENCY",
     "DEFAULT_RATE_LIMIT",
+    "LocalQuota",
+    "QuotaBackend",
     "QuotaDeadline",
+    "QuotaFigures",
     "QuotaSnapshot",
     "QuotaWaitExpired",
     "RateLimit",
@@ -272,6 +281,20 @@ class QuotaSnapshot:
     """Error 20 answers absorbed (or passed on)."""
     retries: int
     """Retries scheduled by the retry policy."""
+    shared: bool = False
+    """The bucket, the pause gate and the rate are shared with other processes through
+    Redis right now (``Client(shared_quota=...)``); ``False`` for a local quota, and
+    while a shared one falls back to its local quota because Redis does not answer.
+    The rate, plateau, contention, margin, tokens and ``paused_until`` are then the
+    shared state's, as of this client's latest round trip to Redis."""
+    shared_calls: int | None = None
+    """Requests sent by every process on the shared key (``None``: not shared)."""
+    shared_quota_errors: int | None = None
+    """Error 20 answers reported by every process on the shared key."""
+    processes: int | None = None
+    """Processes seen on the shared key in the last 30 seconds (``None``: not shared;
+    kept while falling back: the local quota's rate is the configured one divided by
+    it)."""
 
 
 class _Law:
@@ -381,7 +404,10 @@ class _Law:
 
 
 class Throttle:
-    """Shared by every call of one client. Not for use across event loops."""
+    """Shared by every call of one client. Not for use across event loops.
+
+    The concurrency cap and the FIFO turn stay in this process; the bucket, the gate and
+    the law are the backend's (``LocalQuota`` unless ``quota`` is given)."""
 
     def __init__(
         self,
@@ -391,30 +417,190 @@ class Throttle:
         *,
         jitter: Callable[[float, float], float] = random.uniform,
         on_event: EventHook | None = None,
+        quota: QuotaBackend | None = None,
     ) -> None:
         if type(max_concurrency) is not int or max_concurrency < 1:
             raise ValueError(f"max_concurrency must be an integer >= 1, got {max_concurrency!r}")
         self._limit = limit
         self._clock = clock
-        self._jitter = jitter
-        self._on_event = on_event
         self.max_concurrency = max_concurrency
         # A semaphore, not a CapacityLimiter: no per-task borrower bookkeeping on the
         # hot path (the slot is always released by the call that took it). FIFO queues
         # that a cancelled waiter leaves in O(1) (anyio's scan theirs: O(n^2) to cancel).
         self._slots = FifoSemaphore(max_concurrency)
         self._turn = FifoLock()
+        self._quota: QuotaBackend = (
+            quota
+            if quota is not None
+            else LocalQuota(limit, clock, jitter=jitter, on_event=on_event)
+        )
+        self._waiting = 0
+        self._in_flight = 0
+        self.calls = 0
+        self.quota_errors = 0
+        self.retries = 0
+
+    async def _take_token(self, deadline: QuotaDeadline | None) -> object:
+        """Wait for an open gate and a token, then take it (FIFO among callers)."""
+        async with self._turn:
+            return await self._quota.take(deadline)
+
+    # -- public API for the client ---------------------------------------------------
+
+    async def open(self) -> None:
+        """Connect the backend (a shared quota); the local one needs nothing."""
+        await self._quota.open()
+
+    async def close(self) -> None:
+        await self._quota.close()
+
+    async def acquire(self, deadline: QuotaDeadline | None = None) -> object:
+        """Wait for a concurrency slot and a token; return the grant to pass back to
+        ``release()``.
+
+        ``deadline`` starts when the call first queues for a token; a wait that would
+        end past it raises ``QuotaWaitExpired`` (nothing taken)."""
+        # Fast path without a checkpoint: a free slot and a token at hand (anyio's
+        # acquire() yields to the event loop twice even when nothing is contended).
+        self._waiting += 1
+        try:
+            if not self._slots.try_acquire():
+                await self._slots.acquire()
+            try:
+                if deadline is not None:
+                    deadline.start(self._clock.now())
+                grant = self._take_token_nowait()
+                if grant is None:
+                    grant = await self._take_token(deadline)
+            except BaseException:
+                self._slots.release()
+                raise
+        finally:
+            self._waiting -= 1
+        self._in_flight += 1
+        self.calls += 1
+        return grant
+
+    def _take_token_nowait(self) -> object | None:
+        """Take a token at once if nobody queues before us and the gate is open."""
+        if self._turn.locked():
+            return None  # someone is waiting for a token: keep the queue FIFO
+        return self._quota.take_nowait()
+
+    def release(
+        self, grant: object, *, quota_exceeded: bool = False, succeeded: bool = False
+    ) -> None:
+        """Give the slot back and feed the outcome (of the request ``acquire()``
+        granted) to the adaptive rate."""
+        self._in_flight -= 1
+        self._slots.release()
+        if quota_exceeded:
+            self.quota_errors += 1
+            self._quota.on_quota_exceeded(grant)
+        elif succeeded:
+            self._quota.on_success(grant)
+
+    @property
+    def paces_retries(self) -> bool:
+        """With a bucket, the gate decides when a retry goes: the policy need not sleep."""
+        return self._limit is not None
+
+    def note_retry(self) -> None:
+        self.retries += 1
+
+    @property
+    def paused_until(self) -> float | None:
+        return self._quota.figures().paused_until
+
+    def snapshot(self) -> QuotaSnapshot:
+        figures = self._quota.figures()
+        return QuotaSnapshot(
+            configured_rate=figures.configured_rate,
+            current_rate=figures.current_rate,
+            rate_at_last_decrease=figures.rate_at_last_decrease,
+            since_last_decrease=figures.since_last_decrease,
+            contended=figures.contended,
+            learned_margin=figures.learned_margin,
+            tokens=figures.tokens,
+            waiting=self._waiting,
+            in_flight=self._in_flight,
+            paused_until=figures.paused_until,
+            calls=self.calls,
+            quota_errors=self.quota_errors,
+            retries=self.retries,
+            shared=figures.shared,
+            shared_calls=figures.shared_calls,
+            shared_quota_errors=figures.shared_quota_errors,
+            processes=figures.processes,
+        )
+
+
+class QuotaBackend(Protocol):
+    """Where the bucket, the pause gate and the law live: in this process
+    (``LocalQuota``) or shared by many processes (``worksection_async.shared``).
+
+    A *grant* is what ``take`` returns and the outcome hooks get back: the backend's own
+    record of when (and under which state) the request was let go."""
+
+    def take_nowait(self) -> object | None:
+        """A grant at once, without waiting or I/O; ``None``: call ``take``."""
+        ...
+
+    async def take(self, deadline: QuotaDeadline | None) -> object:
+        """Wait for an open gate and a token (the caller holds the FIFO turn); raise
+        ``QuotaWaitExpired`` if that would end past the deadline."""
+        ...
+
+    def on_success(self, grant: object) -> None: ...
+
+    def on_quota_exceeded(self, grant: object) -> None: ...
+
+    def figures(self) -> QuotaFigures: ...
+
+    async def open(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+@attrs.frozen(kw_only=True)
+class QuotaFigures:
+    """The backend's part of a ``QuotaSnapshot``."""
+
+    configured_rate: float | None
+    current_rate: float | None
+    rate_at_last_decrease: float | None
+    since_last_decrease: float | None
+    contended: bool
+    learned_margin: float
+    tokens: float
+    paused_until: float | None
+    shared: bool = False
+    shared_calls: int | None = None
+    shared_quota_errors: int | None = None
+    processes: int | None = None
+
+
+class LocalQuota:
+    """The bucket, the pause gate and the law of one client, in this process."""
+
+    def __init__(
+        self,
+        limit: RateLimit | None,
+        clock: Clock,
+        *,
+        jitter: Callable[[float, float], float] = random.uniform,
+        on_event: EventHook | None = None,
+    ) -> None:
+        self._limit = limit
+        self._clock = clock
+        self._jitter = jitter
+        self._on_event = on_event
         self._law = _Law(limit) if limit is not None else None
         self._spacing = 1.0  # tokens of the spacing bucket (at most burst)
         self._pacing = 1.0  # tokens of the pacing bucket (at most burst + CARRY)
         self._stamp: float | None = None
         self._paused_until = 0.0
         self._last_pause = -math.inf
-        self._waiting = 0
-        self._in_flight = 0
-        self.calls = 0
-        self.quota_errors = 0
-        self.retries = 0
 
     # -- the buckets -----------------------------------------------------------------
 
@@ -459,91 +645,54 @@ class Throttle:
             _EPSILON,
         )
 
-    async def _take_token(self, deadline: QuotaDeadline | None) -> None:
-        """Wait for an open gate and a token, then take it (FIFO among callers)."""
-        async with self._turn:
-            paused = False
-            while wait := self._try_take(now := self._clock.now()):
-                if deadline is not None and deadline.at is not None and now + wait > deadline.at:
-                    if paused:
-                        self._pause_over(now)
-                    raise QuotaWaitExpired
-                if now < self._paused_until - _EPSILON:
-                    paused = True
-                else:
-                    if paused:
-                        paused = False
-                        self._pause_over(now)
-                    logger.debug("throttled: next token in %.3fs", wait)
-                await self._clock.sleep(wait)
-            if paused:
-                self._pause_over(now)
+    def take_nowait(self) -> object | None:
+        now = self._clock.now()
+        return now if self._try_take(now) == 0.0 else None
+
+    async def take(self, deadline: QuotaDeadline | None) -> object:
+        """Wait for an open gate and a token, then take it."""
+        paused = False
+        while wait := self._try_take(now := self._clock.now()):
+            if deadline is not None and deadline.at is not None and now + wait > deadline.at:
+                if paused:
+                    self._pause_over(now)
+                raise QuotaWaitExpired
+            if now < self._paused_until - _EPSILON:
+                paused = True
+            else:
+                if paused:
+                    paused = False
+                    self._pause_over(now)
+                logger.debug("throttled: next token in %.3fs", wait)
+            await self._clock.sleep(wait)
+        if paused:
+            self._pause_over(now)
+        return self._clock.now()
 
     def _pause_over(self, now: float) -> None:
         logger.debug("pause over: calls resume")
         if self._on_event is not None:
             self._on_event(PauseEnded(at=now))
 
-    # -- public API for the client ---------------------------------------------------
+    # -- outcomes --------------------------------------------------------------------
 
-    async def acquire(self, deadline: QuotaDeadline | None = None) -> float:
-        """Wait for a concurrency slot and a token; return the time the request may go.
+    def on_success(self, grant: object) -> None:
+        if self._law is None:
+            return
+        now = self._clock.now()
+        if self._law.on_success(now):
+            # Contended, and this client had its turn: leave the account to the
+            # others for two intervals (they are queued at its door).
+            until = now + 2.0 / self._law.rate(now)
+            if until > self._paused_until:
+                self._paused_until = until
+                logger.debug("sharing the account: stepping aside for %.3fs", until - now)
 
-        ``deadline`` starts when the call first queues for a token; a wait that would
-        end past it raises ``QuotaWaitExpired`` (nothing taken). Pair with
-        ``release(sent_at)``."""
-        # Fast path without a checkpoint: a free slot and a token at hand (anyio's
-        # acquire() yields to the event loop twice even when nothing is contended).
-        self._waiting += 1
-        try:
-            if not self._slots.try_acquire():
-                await self._slots.acquire()
-            try:
-                if deadline is not None:
-                    deadline.start(self._clock.now())
-                if not self._take_token_nowait():
-                    await self._take_token(deadline)
-            except BaseException:
-                self._slots.release()
-                raise
-        finally:
-            self._waiting -= 1
-        self._in_flight += 1
-        self.calls += 1
-        return self._clock.now()
-
-    def _take_token_nowait(self) -> bool:
-        """Take a token at once if nobody queues before us and the gate is open."""
-        if self._turn.locked():
-            return False  # someone is waiting for a token: keep the queue FIFO
-        if self._limit is None:
-            return True  # no bucket, and the gate only closes with a bucket
-        return self._try_take(self._clock.now()) == 0.0
-
-    def release(
-        self, sent_at: float, *, quota_exceeded: bool = False, succeeded: bool = False
-    ) -> None:
-        """Give the slot back and feed the outcome (of the request sent at ``sent_at``,
-        what ``acquire()`` returned) to the adaptive rate."""
-        self._in_flight -= 1
-        self._slots.release()
-        if quota_exceeded:
-            self._on_quota_exceeded(sent_at)
-        elif succeeded and self._law is not None:
-            now = self._clock.now()
-            if self._law.on_success(now):
-                # Contended, and this client had its turn: leave the account to the
-                # others for two intervals (they are queued at its door).
-                until = now + 2.0 / self._law.rate(now)
-                if until > self._paused_until:
-                    self._paused_until = until
-                    logger.debug("sharing the account: stepping aside for %.3fs", until - now)
-
-    def _on_quota_exceeded(self, sent_at: float) -> None:
-        self.quota_errors += 1
+    def on_quota_exceeded(self, grant: object) -> None:
         if self._law is None:
             return  # no client-side quota: the retry policy alone deals with error 20
-        if sent_at < self._last_pause:
+        assert isinstance(grant, float)
+        if grant < self._last_pause:
             return  # sent before the last pause: that pause already answered it
         now = self._clock.now()
         self._refill(now)  # bank the tokens earned at the rate before the error
@@ -565,24 +714,18 @@ class Throttle:
             if self._on_event is not None:
                 self._on_event(PauseStarted(at=now, until=until))
 
-    @property
-    def paces_retries(self) -> bool:
-        """With a bucket, the gate decides when a retry goes: the policy need not sleep."""
-        return self._limit is not None
-
-    def note_retry(self) -> None:
-        self.retries += 1
+    # -- state -----------------------------------------------------------------------
 
     @property
     def paused_until(self) -> float | None:
         return self._paused_until if self._paused_until > self._clock.now() else None
 
-    def snapshot(self) -> QuotaSnapshot:
+    def figures(self) -> QuotaFigures:
         now = self._clock.now()
         limit, law = self._limit, self._law
         tokens = min(self._spacing, self._pacing)
         if limit is None or law is None:
-            return QuotaSnapshot(
+            return QuotaFigures(
                 configured_rate=None,
                 current_rate=None,
                 rate_at_last_decrease=None,
@@ -590,12 +733,7 @@ class Throttle:
                 contended=False,
                 learned_margin=0.0,
                 tokens=tokens,
-                waiting=self._waiting,
-                in_flight=self._in_flight,
                 paused_until=self.paused_until,
-                calls=self.calls,
-                quota_errors=self.quota_errors,
-                retries=self.retries,
             )
         spacing_rate, pacing_rate = self._rates(now)
         if self._stamp is not None and now > self._stamp:
@@ -605,7 +743,7 @@ class Throttle:
                 min(limit.burst + CARRY, self._pacing + elapsed * pacing_rate),
             )
         rate = law.rate(now)
-        return QuotaSnapshot(
+        return QuotaFigures(
             configured_rate=limit.per_second,
             current_rate=rate,
             rate_at_last_decrease=law.plateau,
@@ -613,10 +751,11 @@ class Throttle:
             contended=law.contended(now),
             learned_margin=1.0 / spacing_rate - 1.0 / rate,
             tokens=tokens,
-            waiting=self._waiting,
-            in_flight=self._in_flight,
             paused_until=self.paused_until,
-            calls=self.calls,
-            quota_errors=self.quota_errors,
-            retries=self.retries,
         )
+
+    async def open(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None

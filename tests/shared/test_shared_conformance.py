@@ -1,0 +1,360 @@
+"""The Lua script is the throttle, moved: same outcomes at the same times, same answers.
+
+The script runs in a real redis-server with its time driven by the tests (the
+``now_override`` hook in place of ``TIME``), next to ``_throttle._Law`` and
+``_throttle.LocalQuota`` on a virtual clock. Every step compares the decisions (the
+rate an error hit, a cut, a turn passed to the neighbours, the moment a request may
+go, the pause) and the whole state (plateau, time of the cut, contention, streak,
+recent outcomes, learned margin, both buckets). Times sit near today's Unix time, as
+Redis's ``TIME`` does, so the floats are as large as in production.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import AsyncIterator, Callable
+
+import coredis
+import httpx
+import pytest
+
+from worksection_async import RateLimit
+from worksection_async._throttle import _EPSILON, LocalQuota, _Law
+from worksection_async.shared import SharedQuota
+from worksection_async.shared._quota import SharedBackend, _Reply
+
+from ._redis import RedisServer
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    """A comparison of two computations: one event loop is enough (the round trips run
+    on both in test_shared_quota.py)."""
+    return "asyncio"
+
+
+T0 = 1_800_000_000.0
+
+LIMITS = [
+    RateLimit(),
+    RateLimit(rate=10),
+    RateLimit(rate=2, decrease=0.5, recovery=10, floor=0.1, margin=0.05, burst=2),
+]
+
+
+def slack(time: float) -> float:
+    """How far apart two computations of one time may land: 64 units in the last place
+    (a double near 1.8e9 s resolves 2.4e-7 s; near 1e5 s, 1.5e-11 s)."""
+    return max(1e-9, 64 * math.ulp(time))
+
+
+def close(a: float | None, b: float | None, *, time: float = 0.0) -> bool:
+    """Equal but for rounding: 1e-12 relative for rates, the clock's slack for times
+    (and for token counts, which are times by a rate, ``time`` being the clock)."""
+    if a is None or b is None:
+        return a is b
+    if abs(b) > 1e4:
+        return abs(a - b) <= slack(b)
+    return a == pytest.approx(b, rel=1e-12, abs=100 * slack(time))
+
+
+class VirtualClock:
+    def __init__(self, t: float) -> None:
+        self.t = t
+
+    def now(self) -> float:
+        return self.t
+
+    async def sleep(self, seconds: float) -> None:
+        # A real sleep always lets time move on, even by less than a double resolves.
+        self.t = max(self.t + seconds, math.nextafter(self.t, math.inf))
+
+
+class Lua:
+    """The production script through a ``SharedBackend``, one step at a time."""
+
+    def __init__(self, backend: SharedBackend, redis: coredis.Redis[str]) -> None:
+        self.backend = backend
+        self.redis = redis
+
+    async def step(
+        self,
+        now: float,
+        outcomes: list[str] | None = None,
+        *,
+        reserve: bool = False,
+        max_wait: float | None = None,
+    ) -> _Reply:
+        self.backend.now_override = now
+        self.backend._outbox = list(outcomes or [])
+        return await self.backend._run(reserve=reserve, max_wait=max_wait)
+
+    async def state(self) -> dict[str, str]:
+        return dict(await self.redis.hgetall(self.backend.keys[0]))
+
+
+@pytest.fixture
+async def make_lua(
+    redis_server: RedisServer, key: str
+) -> AsyncIterator[Callable[[RateLimit, str], Lua]]:
+    """``make_lua(limit, name)``: a fresh shared state (a key of its own) for ``limit``."""
+    quota = SharedQuota.from_url(redis_server.url, key=key)
+    redis = coredis.Redis.from_url(redis_server.url, decode_responses=True)
+    async with quota, redis:
+
+        def make(limit: RateLimit, name: str) -> Lua:
+            backend = quota._backend(
+                account=httpx.URL("https://acme.worksection.com"),
+                limit=limit,
+                clock=VirtualClock(T0),
+                on_event=None,
+            )
+            backend.keys = (f"{{{key}-{name}}}:state", f"{{{key}-{name}}}:members")
+            backend._opened = True
+            return Lua(backend, redis)
+
+        yield make
+
+
+def law_state(law: _Law) -> dict[str, object]:
+    return {
+        "w": law.plateau,
+        "since": law.since if law.plateau is not None else None,
+        "cu": law.contended_until if law.contended_until != float("-inf") else None,
+        "streak": law._streak,
+        "recent": "".join("1" if e else "0" for e in law._recent),
+        "wid": law._widened,
+        "wat": law._widened_at if law._widened_at != float("-inf") else None,
+    }
+
+
+def lua_law_state(state: dict[str, str]) -> dict[str, object]:
+    def opt(name: str) -> float | None:
+        return float(state[name]) if name in state else None
+
+    return {
+        "w": opt("w"),
+        "since": opt("since") if "w" in state else None,
+        "cu": opt("cu"),
+        "streak": int(state["streak"]),
+        "recent": state["recent"],
+        "wid": float(state["wid"]),
+        "wat": opt("wat"),
+    }
+
+
+def assert_same_law(python: dict[str, object], redis: dict[str, object], where: str) -> None:
+    for name, value in python.items():
+        other = redis[name]
+        if isinstance(value, float) or isinstance(other, float):
+            assert close(value, other), (where, name, value, other)  # type: ignore[arg-type]
+        else:
+            assert value == other, (where, name, value, other)
+
+
+def outcome_sequence(rng: random.Random, rate: float, n: int) -> list[tuple[float, bool]]:
+    """``n`` outcomes (time, is an error 20): runs of successes at about the rate,
+    isolated errors, runs of back-to-back errors, long quiet spells (recovery)."""
+    t = T0
+    events: list[tuple[float, bool]] = []
+    while len(events) < n:
+        kind = rng.random()
+        if kind < 0.55:  # a run of successes
+            for _ in range(rng.randint(1, 12)):
+                t += rng.uniform(0.5, 1.5) / rate
+                events.append((t, False))
+        elif kind < 0.75:  # an isolated error
+            t += rng.uniform(0.5, 1.5) / rate
+            events.append((t, True))
+        elif kind < 0.9:  # back-to-back errors: a neighbour
+            for _ in range(rng.randint(2, 3)):
+                t += rng.uniform(0.5, 2.0) / rate
+                events.append((t, True))
+        else:  # a quiet spell, long enough to climb back or to end contention
+            t += rng.uniform(5.0, 80.0) / rate
+    return events[:n]
+
+
+@pytest.mark.parametrize("index", range(len(LIMITS)))
+@pytest.mark.parametrize("seed", [1, 2, 3])
+async def test_the_law_makes_the_same_decisions(
+    make_lua: Callable[[RateLimit, str], Lua], index: int, seed: int
+) -> None:
+    """300 outcomes (successes, isolated and repeated error 20s, quiet spells) fed to
+    _Law and to the script at the same times: the same hit rates, cuts and turns, the
+    same plateau, cut time, contention, streak, window and margin after every step, and
+    the same rate at times in between."""
+    limit = LIMITS[index]
+    lua = make_lua(limit, f"law-{index}-{seed}")
+    law = _Law(limit)
+    rng = random.Random(seed)
+    cuts = turns = 0
+    for step, (t, error) in enumerate(outcome_sequence(rng, limit.configured, 300)):
+        where = f"step {step} at +{t - T0:.3f}s"
+        if error:
+            before = law.plateau, law.since
+            hit = law.on_quota_exceeded(t)
+            reply = await lua.step(t, [f"e{t!r}:0.5"])
+            assert reply.hit is not None
+            assert close(hit, reply.hit), (where, hit, reply.hit)
+            cut = (law.plateau, law.since) != before
+            assert cut == reply.cut, where
+            cuts += cut
+        else:
+            turn = law.on_success(t)
+            reply = await lua.step(t, ["s"])
+            assert turn == reply.turned, where
+            turns += turn
+        assert close(law.rate(t), reply.rate), (where, law.rate(t), reply.rate)
+        assert law.contended(t) == reply.contended, where
+        assert close(law.widening(t), reply.widening), where
+        assert_same_law(law_state(law), lua_law_state(await lua.state()), where)
+        later = t + rng.uniform(0.0, 3.0 * limit.recovery_seconds)
+        probe = await lua.step(later)
+        assert close(law.rate(later), probe.rate), (where, "probe", later - t)
+    assert cuts >= 2
+    assert turns >= 1
+
+
+async def python_take(quota: LocalQuota, clock: VirtualClock, at: float) -> float:
+    clock.t = max(clock.t, at)
+    grant = await quota.take(None)
+    assert isinstance(grant, float)
+    return grant
+
+
+def bucket_state(quota: LocalQuota) -> tuple[float, float, float | None, float]:
+    return quota._spacing, quota._pacing, quota._stamp, quota._paused_until
+
+
+def lua_bucket_state(state: dict[str, str]) -> tuple[float, float, float | None, float]:
+    stamp = float(state["stamp"]) if "stamp" in state else None
+    return float(state["s"]), float(state["p"]), stamp, float(state["pu"])
+
+
+@pytest.mark.parametrize("index", range(len(LIMITS)))
+@pytest.mark.parametrize(("seed", "base"), [(1, T0), (2, 100_000.0)])
+async def test_buckets_and_gate_let_the_same_requests_go(
+    make_lua: Callable[[RateLimit, str], Lua], index: int, seed: int, base: float
+) -> None:
+    """One caller taking tokens and reporting outcomes, through LocalQuota on a virtual
+    clock and through the script: every request may go at the same moment, every pause
+    (error 20, or a contended client's turn passing) ends at the same time, and both
+    buckets hold the same tokens after every step."""
+    limit = LIMITS[index]
+    lua = make_lua(limit, f"bucket-{index}-{seed}")
+    rng = random.Random(seed)
+    u = 0.0
+
+    def jitter(low: float, high: float) -> float:
+        return low + (high - low) * u
+
+    clock = VirtualClock(base)
+    local = LocalQuota(limit, clock, jitter=jitter)
+    t = base
+    pauses = 0
+    for step in range(250):
+        where = f"step {step}"
+        t += rng.choice([0.0, 0.0, 0.1, 0.5, 2.0, 30.0]) / limit.configured
+        moment = await python_take(local, clock, t)
+        reply = await lua.step(t, reserve=True)
+        assert reply.reserved
+        assert close(moment, t + reply.wait, time=t), (where, moment - t, reply.wait)
+        assert_same_buckets(local, await lua.state(), where)
+        t = moment + rng.uniform(0.05, 0.5) / limit.configured
+        clock.t = t
+        u = rng.random()
+        if rng.random() < 0.25:
+            local.on_quota_exceeded(moment)
+            reply = await lua.step(t, [f"e{reply.granted!r}:{u!r}"])
+            pauses += reply.started is not None
+        else:
+            local.on_success(moment)
+            reply = await lua.step(t, ["s"])
+        python_pause = max(0.0, local._paused_until - t)
+        assert close(python_pause, reply.paused_for, time=t), (where, python_pause)
+        assert_same_buckets(local, await lua.state(), where)
+    assert pauses >= 10
+
+
+def assert_same_buckets(local: LocalQuota, state: dict[str, str], where: str) -> None:
+    python, redis = bucket_state(local), lua_bucket_state(state)
+    names = ("spacing", "pacing", "stamp", "paused_until")
+    for name, a, b in zip(names, python, redis, strict=True):
+        assert close(a, b, time=local._clock.now()), (where, name, a, b)
+
+
+async def test_reservations_queue_like_callers_at_the_lock(
+    make_lua: Callable[[RateLimit, str], Lua],
+) -> None:
+    """Five reservations made at one instant get the moments that five callers queued
+    at the local throttle's FIFO lock get one after the other."""
+    limit = RateLimit(rate=4, burst=2)
+    lua = make_lua(limit, "queue")
+    clock = VirtualClock(T0)
+    local = LocalQuota(limit, clock)
+    moments = [await python_take(local, clock, T0) for _ in range(5)]
+    replies = [await lua.step(T0, reserve=True) for _ in range(5)]
+    for moment, reply in zip(moments, replies, strict=True):
+        assert close(moment, T0 + reply.wait), (moment - T0, reply.wait)
+    assert replies[-1].wait > 4 * 0.9 / limit.configured
+
+
+async def test_a_wait_past_the_deadline_reserves_nothing(
+    make_lua: Callable[[RateLimit, str], Lua],
+) -> None:
+    """A reservation further away than the caller's deadline is refused and takes no
+    token: the next caller gets the moment it would have had."""
+    limit = RateLimit(rate=1)
+    lua = make_lua(limit, "deadline")
+    first = await lua.step(T0, reserve=True)
+    assert first.reserved and first.wait == 0.0
+    refused = await lua.step(T0, reserve=True, max_wait=0.5)
+    assert not refused.reserved
+    assert refused.wait == pytest.approx(1 / 0.97)
+    taken = await lua.step(T0, reserve=True)
+    assert taken.reserved
+    assert taken.wait == pytest.approx(refused.wait)
+
+
+async def test_a_closed_gate_gives_back_what_was_reserved(
+    make_lua: Callable[[RateLimit, str], Lua],
+) -> None:
+    """Reservations not yet due when the gate closes for a turn are void, and their
+    tokens come back: the buckets are as they were before the earliest of them (what a
+    crashed process reserved is not lost either); one already due stays spent."""
+    limit = RateLimit(rate=1, recovery=40)
+    lua = make_lua(limit, "void")
+    t = T0
+    for _ in range(2):  # back-to-back errors: contended
+        t += 1.0
+        await lua.step(t, [f"e{t!r}:0.0"])
+    t += 5.0
+    for _ in range(7):
+        await lua.step(t, reserve=True)  # its own requests are granted...
+        t += 1.1
+        await lua.step(t, ["s"])
+    due = await lua.step(t, reserve=True)  # its next request goes at once...
+    assert due.wait == 0.0
+    before = await lua.state()
+    queued = [await lua.step(t, reserve=True) for _ in range(2)]  # ...two more queue up
+    assert queued[-1].wait > 1.0
+    turn = await lua.step(t + 0.01, ["s"])  # the 8th success in a row: the turn passes
+    assert turn.turned
+    assert turn.gen == queued[-1].gen + 1
+    after = await lua.state()
+    assert lua_bucket_state(after)[:3] == lua_bucket_state(before)[:3]
+    assert after["q"] == ""
+    again = await lua.step(t + 0.02, reserve=True)
+    assert again.closed
+    assert again.wait == pytest.approx(turn.paused_for - 0.01, abs=1e-6)
+
+
+def test_epsilon_is_the_throttles() -> None:
+    """The script's float slack is the throttle's (written in from one constant)."""
+    from worksection_async.shared._lua import QUOTA_SCRIPT
+
+    assert f"local EPS = {_EPSILON!r}" in QUOTA_SCRIPT

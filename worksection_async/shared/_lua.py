@@ -1,0 +1,387 @@
+"""The shared quota's one Lua script: every decision on the shared state, atomically.
+
+It is ``_throttle.py`` moved into Redis: the control law (``_Law``), the two pacing
+buckets and the pause gate, line for line (``tests/test_shared_conformance.py`` feeds
+the same outcomes at the same times to both and compares them). One call of the script
+is one atomic decision: it applies the outcomes a process reports, then (when asked)
+reserves the next moment a request may leave, all timed by the Redis server's clock
+(``TIME``), never a process's.
+
+``KEYS``: ``{tag}:state`` (a hash: the law, the buckets, the gate, the counters) and
+``{tag}:members`` (a sorted set: process ids by the server time they were last seen).
+Both get an expiry on every call, so a key nobody uses disappears.
+
+``ARGV``:
+
+1. ``ceiling`` (the configured rate, requests/s), 2. ``floor`` (requests/s),
+3. ``decrease``, 4. ``margin``, 5. ``recovery`` (s), 6. ``burst``, 7. the keys' expiry
+(ms), 8. the process id, 9. ``1`` to reserve a moment, ``0`` only to report,
+10. the longest wait the caller accepts (s; empty: any), 11. the time to use instead of
+``TIME`` (empty in production; the conformance test drives time with it),
+12. the channel a gate closure is published on, 13. how late after their reserved
+moments the process's requests leave (s, its recent 90th percentile), 14... the
+outcomes since the process's last call, oldest first: ``s`` (a success) or
+``e<granted>:<u>`` (an error 20 of the request granted at server time ``granted``; ``u``
+in [0, 1) draws the pause's jitter).
+
+Reservations: a reservation takes its token at once and returns how long the caller
+must sleep (relative seconds: a host whose clock is off by minutes still sleeps the
+right time). The buckets may run ahead of the server's clock; ``q`` keeps, for each
+reservation not yet due, the buckets as they were before it. When the gate closes (an
+error 20's pause, or a contended account's turn passing), every reservation not yet due
+is void: a pause restarts the buckets at its end (as the local throttle does), a turn
+puts them back as they were before the earliest void reservation, so nothing reserved
+and not used is lost. The generation ``gen`` counts closures; it is published on the
+channel (after ``born``, when the state was made, since a state that expired or a
+server restarted without persistence counts again from zero), and a process sleeping
+toward a reservation of an older generation wakes up and reserves again. A crashed
+process holds nothing: its reservation is one moment that passes (or is voided and
+given back by the next closure).
+
+One difference from the local throttle, where a caller takes its token when it wakes
+(so the spacing holds between the times requests really leave): a reservation is a
+moment computed in advance, and a process wakes a little after it, by a different
+amount each time. The processes report how late they leave; the script keeps the
+largest report (halving every ``JITTER_HALF_LIFE`` seconds) and spaces reservations by
+that much more in the spacing bucket. With no report (the conformance test) the script
+and the throttle agree exactly.
+
+The reply is a flat array of strings (Lua numbers would be truncated to integers),
+see ``_Reply`` in ``_quota.py``.
+"""
+
+from __future__ import annotations
+
+import string
+from typing import Final
+
+from .._throttle import (
+    _EPSILON,
+    CARRY,
+    CUT_WINDOW,
+    MARGIN_HALF_LIFE,
+    MARGIN_STEP,
+    MAX_LEARNED_MARGIN,
+    PAUSE_JITTER,
+    TURN,
+)
+
+__all__ = ["MEMBER_TTL", "QUOTA_SCRIPT"]
+
+MEMBER_TTL: Final = 30.0
+"""Seconds a process counts as present on the key after its last call."""
+
+MAX_QUEUE: Final = 512
+"""Reservations not yet due that are remembered (only the latest, past that)."""
+
+JITTER_HALF_LIFE: Final = 10.0
+"""Seconds in which the remembered spread of send times halves (processes report it
+with every call, so it follows the slowest of them)."""
+
+MAX_JITTER: Final = 0.1
+"""The spread kept between reservations is at most this fraction of the configured
+interval."""
+
+_TEMPLATE = r"""
+if redis.replicate_commands then pcall(redis.replicate_commands) end
+
+local PAUSE_JITTER = $pause_jitter
+local CUT_WINDOW = $cut_window
+local TURN = $turn
+local CARRY = $carry
+local MARGIN_STEP = $margin_step
+local MARGIN_HALF_LIFE = $margin_half_life
+local MAX_LEARNED_MARGIN = $max_learned_margin
+local EPS = $epsilon
+local MEMBER_TTL = $member_ttl
+local MAX_QUEUE = $max_queue
+local JITTER_HALF_LIFE = $jitter_half_life
+local MAX_JITTER = $max_jitter
+local NEG = -math.huge
+
+local state_key, members_key = KEYS[1], KEYS[2]
+local CEIL = tonumber(ARGV[1])
+local FLOOR = tonumber(ARGV[2])
+local BETA = tonumber(ARGV[3])
+local MARGIN = tonumber(ARGV[4])
+local RECOVERY = tonumber(ARGV[5])
+local BURST = tonumber(ARGV[6])
+local TTL_MS = ARGV[7]
+local MEMBER = ARGV[8]
+local RESERVE = ARGV[9] == '1'
+local MAX_WAIT = tonumber(ARGV[10])
+local NOW = tonumber(ARGV[11])
+local CHANNEL = ARGV[12]
+local REPORTED_JITTER = tonumber(ARGV[13]) or 0.0
+if NOW == nil then
+  local t = redis.call('TIME')
+  NOW = tonumber(t[1]) + tonumber(t[2]) / 1000000
+end
+
+local function fmt(x) return string.format('%.17g', x) end
+local function num(v, default)
+  if v then return tonumber(v) end
+  return default
+end
+
+local F = redis.call('HMGET', state_key, 'w', 'since', 'cu', 'streak', 'recent', 'wid',
+  'wat', 's', 'p', 'stamp', 'pu', 'lp', 'gen', 'q', 'calls', 'errors', 'jit', 'jat', 'born')
+local W = num(F[1], nil)            -- the plateau (nil: never cut)
+local SINCE = num(F[2], NEG)        -- time of the latest cut
+local CU = num(F[3], NEG)           -- contended until
+local STREAK = num(F[4], 0)         -- successes in a row
+local RECENT = F[5] or ''           -- latest outcomes, oldest first: '1' an error 20
+local WID = num(F[6], 0)            -- the learned margin when it was last widened...
+local WAT = num(F[7], NEG)          -- ...and when
+local S = num(F[8], 1)              -- the spacing bucket's tokens at STAMP
+local P = num(F[9], 1)              -- the pacing bucket's tokens at STAMP
+local STAMP = num(F[10], nil)       -- nil: never used
+local PU = num(F[11], 0)            -- paused until
+local LP = num(F[12], NEG)          -- the latest pause started then
+local GEN = num(F[13], 0)           -- gate closures so far
+local Q = F[14] or ''               -- reservations not yet due: 'at,s,p,stamp;...'
+local CALLS = num(F[15], 0)
+local ERRORS = num(F[16], 0)
+-- The spread of the processes' send times around their reserved moments (s), decaying.
+local JIT = num(F[17], 0.0)
+local JAT = num(F[18], NOW)
+-- When this state was made: a generation counts closures of one state only (a server
+-- restarted without persistence, or an expired key, starts again from nothing).
+local BORN = F[19] or fmt(NOW)
+JIT = JIT * 0.5 ^ (math.max(0.0, NOW - JAT) / JITTER_HALF_LIFE)
+JIT = math.min(MAX_JITTER / CEIL, math.max(JIT, REPORTED_JITTER))
+
+-- Reservations that are due are spent: forget them.
+local kept = {}
+for entry in string.gmatch(Q, '[^;]+') do
+  local at = tonumber(string.match(entry, '^[^,]+'))
+  if at > NOW then kept[#kept + 1] = entry end
+end
+while #kept > MAX_QUEUE do table.remove(kept, 1) end
+
+-- The law (_throttle._Law) ------------------------------------------------------------
+
+local function climb(w) return RECOVERY * (w / CEIL) ^ (1.0 / 3.0) end
+
+local function rate(now)
+  if W == nil then return CEIL end
+  local k = climb(W)
+  local t = now - SINCE
+  local r
+  if t <= k then
+    r = W - W * (1.0 - BETA) * (1.0 - t / k) ^ 3
+  else
+    r = W + (CEIL - W) * ((t - k) / RECOVERY) ^ 3
+  end
+  return math.min(CEIL, math.max(FLOOR, r))
+end
+
+local function contended(now) return now < CU end
+
+local function widening(now)
+  if WID == 0 then return 0.0 end
+  local half_life = MARGIN_HALF_LIFE / CEIL
+  return WID * 0.5 ^ ((now - WAT) / half_life)
+end
+
+local function on_success(now)
+  RECENT = string.sub(RECENT .. '0', -CUT_WINDOW)
+  STREAK = STREAK + 1
+  if STREAK >= TURN and contended(now) then
+    STREAK = 0
+    return true
+  end
+  return false
+end
+
+local function repeated()
+  local turns = 0
+  for i = 1, #RECENT - 1 do
+    if string.sub(RECENT, i, i + 1) == '01' then turns = turns + 1 end
+  end
+  return turns >= 2
+end
+
+local function lost_probe(now, hit)
+  if W == nil or contended(now) or hit >= CEIL then return false end
+  return now - SINCE > climb(W)
+end
+
+local function on_quota_exceeded(now)
+  local hit = rate(now)
+  local last = string.sub(RECENT, -1)
+  if last == '1' then CU = now + RECOVERY end
+  local after_success = last == '0'
+  RECENT = string.sub(RECENT .. '1', -CUT_WINDOW)
+  STREAK = 0
+  local cut = false
+  if after_success and (repeated() or lost_probe(now, hit)) then
+    W = hit * (1.0 - MARGIN)
+    SINCE = now
+    WID = 0.0
+    cut = true
+  elseif hit >= CEIL and not contended(now) then
+    WID = math.min(MAX_LEARNED_MARGIN, widening(now) + MARGIN_STEP)
+    WAT = now
+  end
+  return hit, cut
+end
+
+-- The buckets and the gate (_throttle.LocalQuota) -------------------------------------
+
+local function rates(t)
+  local spacing = rate(t) / (1.0 + widening(t))
+  return spacing, spacing * (1.0 - MARGIN)
+end
+
+local function refill(to)
+  local s2, p2 = rates(to)
+  local s1, p1 = rates(STAMP)
+  local elapsed = to - STAMP
+  S = math.min(BURST, S + elapsed * (s2 + s1) / 2)
+  P = math.min(BURST + CARRY, P + elapsed * (p2 + p1) / 2)
+  STAMP = to
+end
+
+local published = false
+local function close_gate(until_, restart)
+  PU = until_
+  if restart then
+    S, P, STAMP = 1.0, 1.0, until_
+  elseif #kept > 0 then
+    local s, p, stamp = string.match(kept[1], '^[^,]+,([^,]+),([^,]+),([^,]+)$$')
+    S, P, STAMP = tonumber(s), tonumber(p), tonumber(stamp)
+  end
+  kept = {}
+  GEN = GEN + 1
+  published = true
+end
+
+local started, hit, cut, turned = nil, nil, false, false
+for i = 14, #ARGV do
+  local outcome = ARGV[i]
+  if outcome == 's' then
+    if on_success(NOW) then
+      turned = true
+      local until_ = NOW + 2.0 / rate(NOW)
+      if until_ > PU then close_gate(until_, false) end
+    end
+  else
+    local granted, u = string.match(outcome, '^e([^:]+):(.+)$$')
+    granted, u = tonumber(granted), tonumber(u)
+    ERRORS = ERRORS + 1
+    if granted >= LP then
+      if STAMP == nil then STAMP = NOW elseif NOW > STAMP then refill(NOW) end
+      hit, cut = on_quota_exceeded(NOW)
+      LP = NOW
+      local interval = 1.0 / hit
+      local until_ = NOW + interval + u * (interval * PAUSE_JITTER)
+      if until_ > PU then
+        close_gate(until_, true)
+        started = until_ - NOW
+      end
+    end
+  end
+end
+
+local reserved, wait, closed = false, 0.0, PU > NOW
+if RESERVE then
+  local t = math.max(NOW, PU)
+  if STAMP == nil then STAMP = t end
+  local before = fmt(S) .. ',' .. fmt(P) .. ',' .. fmt(STAMP)
+  if t > STAMP then refill(t) end
+  local at = STAMP
+  if not (S >= 1.0 - EPS and P >= 1.0 - EPS) then
+    local rs, rp = rates(STAMP)
+    at = STAMP + math.max((1.0 - S) / rs, (1.0 - P) / rp, EPS)
+  end
+  wait = at - NOW
+  if MAX_WAIT == nil or wait <= MAX_WAIT then
+    if at > STAMP then refill(at) end
+    -- A request leaves when its process wakes, up to JIT after the moment: the next
+    -- reservation keeps that much further away (the local throttle takes its token
+    -- when it wakes, so there the spacing holds from the actual time).
+    local spacing_rate = rates(at)
+    S = math.max(0.0, S - 1.0) - JIT * spacing_rate
+    P = math.max(0.0, P - 1.0)
+    kept[#kept + 1] = fmt(at) .. ',' .. before
+    CALLS = CALLS + 1
+    reserved = true
+  end
+end
+
+local set = {'streak', STREAK, 'recent', RECENT, 'wid', fmt(WID), 's', fmt(S), 'p', fmt(P),
+  'pu', fmt(PU), 'gen', GEN, 'q', table.concat(kept, ';'), 'calls', CALLS, 'errors', ERRORS,
+  'jit', fmt(JIT), 'jat', fmt(NOW), 'born', BORN}
+local function put(name, value)
+  if value ~= nil and value ~= NEG then
+    set[#set + 1] = name
+    set[#set + 1] = fmt(value)
+  end
+end
+put('w', W)
+put('since', SINCE)
+put('cu', CU)
+put('wat', WAT)
+put('stamp', STAMP)
+put('lp', LP)
+redis.call('HSET', state_key, unpack(set))
+redis.call('PEXPIRE', state_key, TTL_MS)
+redis.call('ZADD', members_key, fmt(NOW), MEMBER)
+redis.call('ZREMRANGEBYSCORE', members_key, '-inf', '(' .. fmt(NOW - MEMBER_TTL))
+redis.call('PEXPIRE', members_key, TTL_MS)
+local processes = redis.call('ZCARD', members_key)
+if published then redis.call('PUBLISH', CHANNEL, BORN .. ' ' .. GEN) end
+
+local tokens = math.max(0.0, math.min(S, P))
+if STAMP ~= nil and NOW > STAMP then
+  local rs, rp = rates(NOW)
+  tokens = math.min(math.min(BURST, S + (NOW - STAMP) * rs),
+    math.min(BURST + CARRY, P + (NOW - STAMP) * rp))
+end
+local r = rate(NOW)
+return {
+  reserved and '1' or '0',
+  fmt(wait),
+  fmt(NOW),
+  tostring(GEN),
+  fmt(r),
+  W and fmt(W) or '',
+  W and fmt(NOW - SINCE) or '',
+  contended(NOW) and '1' or '0',
+  fmt(widening(NOW)),
+  fmt(math.max(0.0, PU - NOW)),
+  tostring(CALLS),
+  tostring(ERRORS),
+  tostring(processes),
+  started and fmt(started) or '',
+  hit and fmt(hit) or '',
+  cut and '1' or '0',
+  turned and '1' or '0',
+  closed and '1' or '0',
+  fmt(tokens),
+  fmt(JIT),
+  BORN,
+}
+"""
+
+
+def _lua_number(value: float) -> str:
+    return repr(float(value))
+
+
+QUOTA_SCRIPT: Final = string.Template(_TEMPLATE).substitute(
+    pause_jitter=_lua_number(PAUSE_JITTER),
+    cut_window=str(CUT_WINDOW),
+    turn=str(TURN),
+    carry=_lua_number(CARRY),
+    margin_step=_lua_number(MARGIN_STEP),
+    margin_half_life=_lua_number(MARGIN_HALF_LIFE),
+    max_learned_margin=_lua_number(MAX_LEARNED_MARGIN),
+    epsilon=_lua_number(_EPSILON),
+    member_ttl=_lua_number(MEMBER_TTL),
+    max_queue=str(MAX_QUEUE),
+    jitter_half_life=_lua_number(JITTER_HALF_LIFE),
+    max_jitter=_lua_number(MAX_JITTER),
+)
+"""The script's source, with the throttle's constants written in."""
