@@ -5,10 +5,12 @@ from __future__ import annotations
 import itertools
 from collections.abc import AsyncIterator
 
+import anyio.lowlevel
 import pytest
 
 import worksection_async as ws
 from worksection_async import Client, RateLimit, RetryPolicy
+from worksection_async._throttle import Throttle
 from worksection_async.testing import FakeWorksection, Fault, ManualClock
 
 pytestmark = pytest.mark.anyio
@@ -259,3 +261,29 @@ async def test_retries_wait_at_the_gate_not_in_the_policy(autojump: ManualClock)
         assert any(p.at < retry.at and retry.at >= p.until for p in pauses)
     gaps = [b.at - a.at for a, b in itertools.pairwise(sent)]
     assert min(gaps) > 0.9  # nothing ever stampedes, retries included
+
+
+async def test_a_clock_far_from_zero_never_spins() -> None:
+    """On a float clock near a Unix time (1.8e9 s, where time moves in steps of 2.4e-7 s)
+    a token a few nanoseconds short is taken, not waited for forever."""
+
+    class UnixClock:
+        def __init__(self) -> None:
+            self.t = 1.8e9
+            self.sleeps = 0
+
+        def now(self) -> float:
+            return self.t
+
+        async def sleep(self, seconds: float) -> None:
+            self.sleeps += 1
+            assert self.sleeps < 10_000, "the throttle is spinning"
+            self.t += seconds  # rounds away waits shorter than half an ulp
+            await anyio.lowlevel.checkpoint()
+
+    clock = UnixClock()
+    throttle = Throttle(RateLimit(rate=3, margin=0), 1, clock)
+    for _ in range(60):
+        sent = await throttle.acquire()
+        throttle.release(sent, succeeded=True)
+    assert 19.0 <= clock.t - 1.8e9 <= 21.0  # 60 requests at 3/s

@@ -635,15 +635,14 @@ class LocalQuota:
         if self._limit is None:
             return 0.0
         spacing_rate, pacing_rate = self._refill(now)
-        if self._spacing >= 1.0 - _EPSILON and self._pacing >= 1.0 - _EPSILON:
+        wait = max((1.0 - self._spacing) / spacing_rate, (1.0 - self._pacing) / pacing_rate)
+        # A wait shorter than the clock can tell apart from ``now`` (a float clock far
+        # from zero moves in steps of ulp(now)) would never end: the token is there.
+        if wait <= max(_EPSILON, 4.0 * math.ulp(now)):
             self._spacing = max(0.0, self._spacing - 1.0)
             self._pacing = max(0.0, self._pacing - 1.0)
             return 0.0
-        return max(
-            (1.0 - self._spacing) / spacing_rate,
-            (1.0 - self._pacing) / pacing_rate,
-            _EPSILON,
-        )
+        return wait
 
     def take_nowait(self) -> object | None:
         now = self._clock.now()
