@@ -48,6 +48,9 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/big_responses.py
 	$(BIN)/python benchmarks/fewest_requests.py
 	$(BIN)/python benchmarks/quota_saturation.py
+	$(BIN)/python benchmarks/shared_account.py
+	$(BIN)/python benchmarks/cancellation.py
+	$(BIN)/python benchmarks/shared_quota.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
