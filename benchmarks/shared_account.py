@@ -34,8 +34,16 @@ CALLERS = 8
 
 
 class _BaselineThrottle(baseline.Throttle):
+    """The previous throttle behind today's client: same calls, nothing shared."""
+
     async def acquire(self, deadline: object = None) -> float:
         return await super().acquire()
+
+    async def open(self) -> None:
+        pass
+
+    async def close(self) -> None:
+        pass
 
 
 def make_client(url: str, rate: float, law: str, hook: Callable[[ClientEvent], None]) -> Client:
