@@ -47,14 +47,19 @@ BATCH_THRESHOLD = 2
 
 @attrs.frozen
 class Unit:
-    """One request of the plan: ``get_tasks`` for a project, or ``get_task`` for a page."""
+    """One request of the plan: ``get_tasks`` for a project, or ``get_task`` for a page.
+
+    ``needs_subtasks`` (a subtask page is among ``pages``) is worked out once, here:
+    reading it per returned task made a big project's answer quadratic.
+    """
 
     project: ProjectPage
     pages: tuple[TaskPage | SubtaskPage, ...]
     batch: bool
+    needs_subtasks: bool = attrs.field(init=False)
 
-    @property
-    def needs_subtasks(self) -> bool:
+    @needs_subtasks.default
+    def _any_subtask_page(self) -> bool:
         return any(isinstance(page, SubtaskPage) for page in self.pages)
 
 
@@ -66,12 +71,17 @@ def _task_page(value: TaskPageLike) -> TaskPage | SubtaskPage:
 
 
 def plan(pages: Sequence[TaskPage | SubtaskPage]) -> list[Unit]:
-    """The requests that read ``pages``: one per project, or one per page for loners."""
-    by_project: dict[int, list[TaskPage | SubtaskPage]] = {}
+    """The requests that read ``pages``: one per project, or one per page for loners.
+
+    Linear in ``pages``: duplicates are dropped with a dict (first occurrence wins, so
+    the order within a project is the input order).
+    """
+    by_project: dict[int, dict[TaskPage | SubtaskPage, None]] = {}
     for page in pages:
-        unique = by_project.setdefault(page.project_id, [])
-        if page not in unique:
-            unique.append(page)
+        unique = by_project.get(page.project_id)
+        if unique is None:
+            unique = by_project[page.project_id] = {}
+        unique[page] = None
     units: list[Unit] = []
     for project_id, unique in by_project.items():
         project = ProjectPage(project_id)
