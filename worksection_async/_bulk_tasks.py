@@ -10,19 +10,20 @@ they share the client's quota and cancel together.
 
 from __future__ import annotations
 
+import contextlib
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from typing import Literal, Protocol, TypeVar, overload
+from typing import Final, Literal, Protocol, TypeVar, overload
 
 import attrs
 
-from ._bulk import Progress
+from ._bulk import Breather, Progress
 from ._call import Call
 from ._exceptions import InvalidTaskError, TooManyRecordsError
 from ._json import JSONValue
 from ._pages import Page, ProjectPage, SubtaskPage, TaskPage, parse_page
-from .models import StructureError, Task, structure, structure_list, structure_one
-from .resources._extras import fill_tasks
+from .models import StructureError, Task, structure, structure_one
+from .resources._extras import fill_task, read_tasks
 
 __all__ = ["BulkClient", "TaskPageLike", "get_many", "plan"]
 
@@ -43,6 +44,8 @@ TaskPageLike = TaskPage | SubtaskPage | str
 
 BATCH_THRESHOLD = 2
 """A project with at least this many requested pages is read with one get_tasks."""
+
+_SUBTASKS: Final = frozenset(("subtasks",))
 
 
 @attrs.frozen
@@ -154,21 +157,26 @@ async def get_many(
         except Exception as exc:
             fail((page,), exc)
 
-    def read_batch(unit: Unit, payload: JSONValue) -> None:
+    async def read_batch(unit: Unit, payload: JSONValue) -> None:
+        # structured, filled in and indexed in time slices: an answer of 10,000 tasks
+        # is about a second of CPU, which must not hold the event loop in one piece
+        breathe = Breather()
         failure: StructureError | None = None
+        extras = _SUBTASKS if unit.needs_subtasks else frozenset()
         try:
-            tops = structure_list(payload, Task)
+            tops = await read_tasks(payload, extras, breathe=breathe)
         except StructureError as exc:
             if not return_exceptions:
                 raise
-            tops, failure = _salvage(payload), exc
-        if unit.needs_subtasks:
-            tops = fill_tasks(tops, frozenset(("subtasks",)))
-        index = {
-            task.id: task
-            for top in tops
-            for task in (top.walk() if unit.needs_subtasks else (top,))
-        }
+            tops, failure = await _salvage(payload, extras, breathe), exc
+        index: dict[int, Task] = {}
+        for top in tops:
+            if unit.needs_subtasks:
+                for below in top.walk():
+                    index[below.id] = below
+            else:
+                index[top.id] = top
+            await breathe()
         for page in unit.pages:
             task = index.get(page.id)
             if task is not None:
@@ -189,7 +197,7 @@ async def get_many(
             except Exception as exc:
                 fail(unit.pages, exc)
             else:
-                read_batch(unit, payload)
+                await read_batch(unit, payload)
         done += sum(copies[page] for page in unit.pages)
         if progress is not None:
             progress(done, total)
@@ -198,8 +206,9 @@ async def get_many(
     return [found[page] for page in wanted]
 
 
-def _salvage(payload: JSONValue) -> list[Task]:
-    """The tasks of a ``get_tasks`` answer that fit, one by one (the answer did not)."""
+async def _salvage(payload: JSONValue, extras: frozenset[str], breathe: Breather) -> list[Task]:
+    """The tasks of a ``get_tasks`` answer that fit, one by one (the answer did not),
+    filled in as asked (``extras``)."""
     items: Iterable[JSONValue]
     if isinstance(payload, list):
         items = payload
@@ -209,8 +218,7 @@ def _salvage(payload: JSONValue) -> list[Task]:
         return []
     tasks: list[Task] = []
     for item in items:
-        try:
-            tasks.append(structure(item, Task))
-        except StructureError:
-            continue  # its pages get the answer's StructureError
+        with contextlib.suppress(StructureError):  # its pages get the answer's error
+            tasks.append(fill_task(structure(item, Task), extras))
+        await breathe()
     return tasks

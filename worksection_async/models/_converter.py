@@ -59,7 +59,7 @@ import reprlib
 import threading
 import types
 import typing
-from collections.abc import Callable, Iterator, Mapping, Sized
+from collections.abc import Callable, Generator, Iterator, Mapping, Sized
 from decimal import Decimal, InvalidOperation
 from operator import itemgetter
 from typing import Any, Final, TypeVar, overload
@@ -434,6 +434,47 @@ for _type, _hook in (
 converter.register_structure_hook(int, converter._structure_call)  # int(value), in C
 
 
+# ------------------------------------------------------- containers structured ahead
+
+
+class _Prebuilt:
+    """A container that :mod:`._slicing` structured ahead, in slices, put where its
+    JSON was: the container's hook returns ``value`` (or raises ``error``, the error
+    it would have raised itself) instead of structuring it again."""
+
+    __slots__ = ("error", "value")
+
+    def __init__(self, value: object, error: Exception | None) -> None:
+        self.value = value
+        self.error = error
+
+    def unwrap(self) -> object:
+        if self.error is not None:
+            raise self.error
+        return self.value
+
+
+@attrs.frozen
+class _SequenceSlicer:
+    """What structuring a ``tuple[X, ...]`` / ``list[X]`` item by item takes."""
+
+    tp: object
+    item_tp: object
+    item_hook: Callable[[], Hook]  # late: a self-referencing model's hook is a stub at first
+    build: Callable[[Iterator[object]], object]
+
+
+@attrs.frozen
+class _MappingSlicer:
+    """What structuring a ``Mapping[K, V]`` pair by pair takes."""
+
+    tp: object
+    key_tp: object
+    value_tp: object
+    key_hook: Hook
+    value_hook: Hook
+
+
 # --------------------------------------------------------------------- type plumbing
 
 
@@ -535,6 +576,7 @@ def _make_optional(tp: object) -> Hook:
                 return None
             return container(value)
 
+        optional_container.sliced = getattr(container, "sliced", None)  # type: ignore[attr-defined]
         return optional_container
 
     slow = converter.get_structure_hook(inner_tp)
@@ -591,11 +633,36 @@ def _locate(
     errors costs time linear in the size of the answer. (Redoing the failed item would
     redo its own failed items, and so on down: exponential in the depth.)
     """
+    return _finish(_locating(exc, tp, item_tp, hook, value, failed, key_hook, key_tp))
+
+
+def _finish(steps: Generator[None, None, Exception]) -> Exception:
+    """Run :func:`_locating` to its end, in one go."""
+    while True:
+        try:
+            next(steps)
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]
+
+
+def _locating(
+    exc: Exception,
+    tp: object,
+    item_tp: object,
+    hook: Hook,
+    value: Any,
+    failed: int,
+    key_hook: Hook | None = None,
+    key_tp: object = None,
+) -> Generator[None, None, Exception]:
+    """:func:`_locate` in steps: it yields after each item it tries, and returns the
+    error (:func:`astructure` lets the event loop run between steps)."""
     if not 0 <= failed < len(value):  # cannot happen; keep the error, without a path
         return IterableValidationError(f"While structuring {tp!r}", [exc], typing.cast(type, tp))
     pairs = value.items() if value.__class__ is dict else enumerate(value)
     errors: list[Exception] = []
     for position, (index, item) in enumerate(itertools.islice(pairs, failed, None), failed):
+        yield
         failed_tp = key_tp
         try:
             if key_hook is not None:
@@ -665,6 +732,8 @@ def _make_sequence(tp: object, optional: bool = False) -> Hook:
             items = iter(value)
         elif value.__class__ is dict:
             items = iter(value.values())
+        elif value.__class__ is _Prebuilt:
+            return value.unwrap()
         elif optional and (value is None or value == ""):
             return None
         else:
@@ -676,6 +745,10 @@ def _make_sequence(tp: object, optional: bool = False) -> Hook:
             failed = _failed_position(value, items)
             raise _locate(exc, tp, elem_tp, hook, value, failed) from None
 
+    def item_hook() -> Hook:
+        return inner if deferred is None else _MODEL_HOOKS[deferred]
+
+    structure_sequence.sliced = _SequenceSlicer(tp, elem_tp, item_hook, build)  # type: ignore[attr-defined]
     return structure_sequence
 
 
@@ -721,8 +794,11 @@ def _make_mapping(tp: object) -> Hook:
                         f"While structuring {tp!r}", [exc], typing.cast(type, tp)
                     ) from None
             return result
+        if value.__class__ is _Prebuilt:
+            return typing.cast(dict[object, object], value.unwrap())
         raise TypeError(f"expected a JSON object, got {_show(value)}")
 
+    structure_mapping.sliced = _MappingSlicer(tp, key_tp, value_tp, key_hook, value_hook)  # type: ignore[attr-defined]
     return structure_mapping
 
 

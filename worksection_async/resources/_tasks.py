@@ -32,7 +32,7 @@ from ..models import (
 )
 from . import _render as r
 from ._costs import get_costs
-from ._extras import asked, fill_comments, fill_task, fill_tasks
+from ._extras import asked, fill_comments, fill_task, read_tasks
 from ._files import AttachItem, attachments, get_files
 from ._protocol import ClientLike
 from ._tags import update_tags
@@ -412,7 +412,7 @@ class TasksNamespace:
             "extra": r.flags("extra", extra, _SEARCH_EXTRA),
         }
         payload = await self.client.send(Call.build("search_tasks", page, params))
-        return fill_tasks(structure_list(payload, Task), asked(params["extra"]))
+        return await read_tasks(payload, asked(params["extra"]))
 
     async def custom_fields(self) -> list[CustomField]:
         """The account's task custom field definitions (``get_task_custom_fields``)."""
@@ -477,4 +477,4 @@ class TasksNamespace:
             "extra": r.flags("extra", extra, _ALL_TASKS_EXTRA),
         }
         payload = await self.client.send(Call.build("get_all_tasks", None, params))
-        return fill_tasks(structure_list(payload, Task), asked(params["extra"]))
+        return await read_tasks(payload, asked(params["extra"]))
