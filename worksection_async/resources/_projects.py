@@ -20,6 +20,7 @@ from ..models import (
     ProjectGroup,
     Task,
     Upload,
+    astructure_list,
     structure_list,
     structure_one,
 )
@@ -312,4 +313,4 @@ class ProjectsNamespace:
             "extra": r.flags("extra", extra, _PROJECT_EXTRA),
         }
         payload = await self.client.send(Call.build("get_projects", None, params))
-        return structure_list(payload, Project)
+        return await astructure_list(payload, Project)

@@ -26,6 +26,7 @@ from ..models import (
     File,
     Task,
     Upload,
+    astructure_list,
     structure,
     structure_list,
     structure_one,
@@ -179,7 +180,7 @@ class TaskHandle:
             "extra": "files" if r.true_flag("with_files", with_files) else None
         }
         payload = await self.client.send(Call.build("get_comments", self.page, params))
-        return fill_comments(structure_list(payload, Comment), with_files)
+        return fill_comments(await astructure_list(payload, Comment), with_files)
 
     async def files(self) -> list[File]:
         """The files of the task's description and comments (``get_files``)."""
