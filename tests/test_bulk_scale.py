@@ -9,11 +9,14 @@ from __future__ import annotations
 import random
 import time
 
+import anyio
+import anyio.lowlevel
 import pytest
 
 import worksection_async as ws
+import worksection_async._bulk as bulk
 from worksection_async import Client, ProjectPage, SubtaskPage, TaskPage, parse_page
-from worksection_async._bulk_tasks import Unit, plan
+from worksection_async._bulk_tasks import Unit, _task_page, plan, task_pages
 from worksection_async.testing import FakeWorksection
 
 pytestmark = pytest.mark.anyio
@@ -79,3 +82,27 @@ async def test_one_project_of_8000_pages_is_one_request_in_input_order() -> None
     for extra, index in enumerate(twice, start=len(pages)):
         assert tasks[extra] is tasks[index]
     assert seen == [(len(wanted), len(wanted))]
+
+
+async def test_many_links_are_parsed_in_slices(monkeypatch: pytest.MonkeyPatch) -> None:
+    """5,000 links are parsed in chunks with a turn for other tasks between them (with
+    zero-length slices: after every chunk), in order; a bad one still fails the call."""
+    monkeypatch.setattr(bulk, "SLICE_SECONDS", 0.0)
+    links = [f"/project/{1 + n % 7}/{100 + n}/" for n in range(5_000)]
+    turns = 0
+    done = anyio.Event()
+
+    async def count() -> None:
+        nonlocal turns
+        while not done.is_set():
+            turns += 1
+            await anyio.lowlevel.checkpoint()
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(count)
+        pages = await task_pages(links, _task_page)
+        done.set()
+    assert [page.path for page in pages] == links
+    assert turns >= 5_000 // 512
+    with pytest.raises(ValueError, match="task or subtask pages"):
+        await task_pages([*links[:600], "/project/3/"], _task_page)

@@ -11,6 +11,7 @@ they share the client's quota and cancel together.
 from __future__ import annotations
 
 import contextlib
+import itertools
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Final, Literal, Protocol, TypeVar, overload
@@ -25,10 +26,11 @@ from ._pages import Page, ProjectPage, SubtaskPage, TaskPage, parse_page
 from .models import StructureError, Task, structure, structure_one
 from .resources._extras import fill_task, read_tasks
 
-__all__ = ["BulkClient", "TaskPageLike", "get_many", "plan"]
+__all__ = ["BulkClient", "TaskPageLike", "get_many", "plan", "task_pages"]
 
 T = TypeVar("T")
 R = TypeVar("R")
+P = TypeVar("P")
 
 
 class BulkClient(Protocol):
@@ -46,6 +48,7 @@ BATCH_THRESHOLD = 2
 """A project with at least this many requested pages is read with one get_tasks."""
 
 _SUBTASKS: Final = frozenset(("subtasks",))
+_PARSE_CHUNK: Final = 512
 
 
 @attrs.frozen
@@ -71,6 +74,19 @@ def _task_page(value: TaskPageLike) -> TaskPage | SubtaskPage:
     if not isinstance(page, (TaskPage, SubtaskPage)):
         raise ValueError(f"get_many() takes task or subtask pages, got {value!r}")
     return page
+
+
+async def task_pages(
+    pages: Iterable[P], parse: Callable[[P], TaskPage | SubtaskPage]
+) -> list[TaskPage | SubtaskPage]:
+    """``parse`` over ``pages``, in time slices: 50,000 links take about 0.2 s to parse."""
+    breathe = Breather()
+    wanted: list[TaskPage | SubtaskPage] = []
+    items = iter(pages)
+    while chunk := list(map(parse, itertools.islice(items, _PARSE_CHUNK))):
+        wanted += chunk
+        await breathe()
+    return wanted
 
 
 def plan(pages: Sequence[TaskPage | SubtaskPage]) -> list[Unit]:
@@ -138,7 +154,7 @@ async def get_many(
     still arrive, and the pages not found among them hold the ``StructureError``.
     Otherwise the first failure cancels the rest and is raised.
     """
-    wanted = [_task_page(page) for page in pages]  # bad input fails before any request
+    wanted = await task_pages(pages, _task_page)  # bad input fails before any request
     total = len(wanted)
     copies = Counter(wanted)
     found: dict[TaskPage | SubtaskPage, Task | Exception] = {}

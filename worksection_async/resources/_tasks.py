@@ -8,6 +8,7 @@ A subtask is a task addressed by its own id: one handle class serves ``TaskPage`
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Literal, get_args, overload
 
@@ -453,9 +454,9 @@ class TasksNamespace:
         got no answer or a broken one, an answer the models cannot read), and the other
         items still arrive; ``progress(done, total)`` reports as units finish.
         """
-        from .._bulk_tasks import get_many
+        from .._bulk_tasks import get_many, task_pages
 
-        wanted = [r.task_page("pages", page) for page in pages]
+        wanted = await task_pages(pages, functools.partial(r.task_page, "pages"))
         client = self.client
         if return_exceptions:
             return await get_many(client, wanted, return_exceptions=True, progress=progress)
