@@ -606,6 +606,7 @@ def _make_optional(tp: object) -> Hook:
             return value
         return slow(value, inner_tp)
 
+    optional_parsed.parser = fast  # type: ignore[attr-defined]  # inlined by model hooks
     return optional_parsed
 
 
@@ -1017,7 +1018,7 @@ def _direct_model_hook(
             extra_default = a.default
             continue
         spec = overrides.get(a.name)
-        field_hook = spec.struct_hook if spec is not None else None
+        field_hook: Any = spec.struct_hook if spec is not None else None
         if field_hook is None:  # the hook cattrs' generated code would call
             field_hook = converter.get_structure_hook(a.type, cache_result=False)
         json_key = _json_key(a)
@@ -1036,6 +1037,40 @@ def _direct_model_hook(
             set_value = [
                 f"v = {value}",
                 f"__s{index}(self, v if {passes} else __h{index}(v, __t{index}))",
+            ]
+        elif getattr(field_hook, "parser", None) is not None:
+            # an optional date, time, number: the parser inline, the hook for the rest
+            glob[f"__h{index}"] = field_hook
+            glob[f"__f{index}"] = field_hook.parser
+            glob["__null"] = _NULL_STRINGS
+            set_value = [
+                f"v = {value}",
+                "if v.__class__ is str and v not in __null:",
+                "  try:",
+                f"    v = __f{index}(v)",
+                "  except (ValueError, ArithmeticError):",
+                f"    v = __h{index}(v, __t{index})",
+                "else:",
+                f"  v = __h{index}(v, __t{index})",
+                f"__s{index}(self, v)",
+            ]
+        elif getattr(field_hook, "table", None) is not None:
+            # an interned reference: a hit in the table inline, the hook for the rest
+            table, key_of, size = field_hook.table
+            glob[f"__h{index}"] = field_hook
+            glob[f"__tab{index}"] = table
+            glob[f"__key{index}"] = key_of
+            set_value = [
+                f"v = {value}",
+                "r = None",
+                f"if v.__class__ is dict and len(v) == {size}:",
+                "  try:",
+                f"    r = __tab{index}.get(__key{index}(v))",
+                "  except (KeyError, TypeError):",
+                "    pass",
+                "if r is None:",
+                f"  r = __h{index}(v, __t{index})",
+                f"__s{index}(self, r)",
             ]
         else:
             glob[f"__h{index}"] = field_hook
@@ -1102,6 +1137,7 @@ def _interning(
             return None
         return hook(value)
 
+    interned.table = (table, key_of, size)  # type: ignore[attr-defined]  # inlined by model hooks
     return interned
 
 
