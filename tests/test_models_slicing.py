@@ -36,6 +36,7 @@ from worksection_async.models import (
 )
 from worksection_async.testing import FakeWorksection
 
+from .test_models_direct import _too_deep
 from .test_models_fuzz import FUZZ, HOSTILE, model_data
 
 pytestmark = pytest.mark.anyio
@@ -139,19 +140,6 @@ async def test_sliced_errors_are_the_errors_of_structure(data: st.DataObject) ->
         assert isinstance(got, str) and isinstance(expected, str)
     else:
         assert got == expected
-
-
-def _too_deep(error: BaseException) -> bool:
-    """Whether a RecursionError is anywhere in the error's tree."""
-    stack: list[BaseException] = [error]
-    while stack:
-        current = stack.pop()
-        if isinstance(current, RecursionError):
-            return True
-        if current.__cause__ is not None:
-            stack.append(current.__cause__)
-        stack.extend(getattr(current, "exceptions", ()))
-    return False
 
 
 async def test_a_bad_item_late_in_a_big_answer_is_located() -> None:
