@@ -52,10 +52,14 @@ class Breather:
 
     async def __call__(self) -> None:
         if time.perf_counter() >= self._deadline:
-            for _ in range(_CHECKPOINTS_PER_TURN):
-                await anyio.lowlevel.checkpoint()
-            self.checkpoints += 1
-            self._deadline = time.perf_counter() + self._seconds
+            await self.turn()
+
+    async def turn(self) -> None:
+        """Let the other tasks run now, and start a new slice."""
+        for _ in range(_CHECKPOINTS_PER_TURN):
+            await anyio.lowlevel.checkpoint()
+        self.checkpoints += 1
+        self._deadline = time.perf_counter() + self._seconds
 
 
 @overload

@@ -245,13 +245,20 @@ async def astructure(data: JSONValue, cls: object, *, slice_seconds: float | Non
     slices = _Slices(slice_seconds)
     try:
         hook = converter.get_structure_hook(cls)
-        with _gc_paused() if _pauses_gc(data) else contextlib.nullcontext():
+        pause = _pauses_gc(data)
+        with _gc_paused() if pause else contextlib.nullcontext():
             slicer = _slicer(hook, data)
             if slicer is not None and len(data) >= _SLICED_MIN_ITEMS:  # type: ignore[arg-type]
-                return await _container(data, slicer, slices)
-            if data.__class__ is dict and _is_model(cls):
-                return await _model(data, typing.cast(type, cls), hook, slices)
-            return slices.run(hook, data, cls)
+                result = await _container(data, slicer, slices)
+            elif data.__class__ is dict and _is_model(cls):
+                result = await _model(data, typing.cast(type, cls), hook, slices)
+            else:
+                return slices.run(hook, data, cls)
+            if pause:
+                # the collection the pause deferred runs when it ends, in one piece (a
+                # gen-0 pass over every new model): not on top of the last slice
+                await slices.breathe.turn()
+        return result
     except Exception as exc:
         raise _fail(cls, exc) from exc
 
