@@ -6,6 +6,11 @@ subtask pages are among them), a project with a single page with one ``get_task`
 project too big for one answer (more than 10,000 tasks: ``TooManyRecordsError``) falls
 back to one ``get_task`` per page. Units run concurrently through ``Client.map``, so
 they share the client's quota and cancel together.
+
+Everything is linear in the pages (10,000 pages of one project cost what 10,000
+spread over 100 projects do), and nothing holds the event loop for long: pages are
+parsed, answers structured (``models.astructure``), filled in and indexed in time
+slices with a turn for the other tasks between them.
 """
 
 from __future__ import annotations
