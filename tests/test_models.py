@@ -862,7 +862,7 @@ def _collections_while(run: Any) -> int:
             passes += 1
 
     old = gc.get_threshold()
-    gc.set_threshold(50, 10, 10)
+    gc.set_threshold(10, 10, 10)
     gc.callbacks.append(count)
     try:
         run()

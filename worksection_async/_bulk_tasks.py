@@ -6,28 +6,36 @@ subtask pages are among them), a project with a single page with one ``get_task`
 project too big for one answer (more than 10,000 tasks: ``TooManyRecordsError``) falls
 back to one ``get_task`` per page. Units run concurrently through ``Client.map``, so
 they share the client's quota and cancel together.
+
+Everything is linear in the pages (10,000 pages of one project cost what 10,000
+spread over 100 projects do), and nothing holds the event loop for long: pages are
+parsed, answers structured (``models.astructure``), filled in and indexed in time
+slices with a turn for the other tasks between them.
 """
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from typing import Literal, Protocol, TypeVar, overload
+from typing import Final, Literal, Protocol, TypeVar, overload
 
 import attrs
 
-from ._bulk import Progress
+from ._bulk import Breather, Progress
 from ._call import Call
 from ._exceptions import InvalidTaskError, TooManyRecordsError
 from ._json import JSONValue
 from ._pages import Page, ProjectPage, SubtaskPage, TaskPage, parse_page
-from .models import StructureError, Task, structure, structure_list, structure_one
-from .resources._extras import fill_tasks
+from .models import StructureError, Task, structure, structure_one
+from .resources._extras import fill_task, read_tasks
 
-__all__ = ["BulkClient", "TaskPageLike", "get_many", "plan"]
+__all__ = ["BulkClient", "TaskPageLike", "get_many", "plan", "task_pages"]
 
 T = TypeVar("T")
 R = TypeVar("R")
+P = TypeVar("P")
 
 
 class BulkClient(Protocol):
@@ -44,17 +52,25 @@ TaskPageLike = TaskPage | SubtaskPage | str
 BATCH_THRESHOLD = 2
 """A project with at least this many requested pages is read with one get_tasks."""
 
+_SUBTASKS: Final = frozenset(("subtasks",))
+_PARSE_CHUNK: Final = 512
+
 
 @attrs.frozen
 class Unit:
-    """One request of the plan: ``get_tasks`` for a project, or ``get_task`` for a page."""
+    """One request of the plan: ``get_tasks`` for a project, or ``get_task`` for a page.
+
+    ``needs_subtasks`` (a subtask page is among ``pages``) is worked out once, here:
+    reading it per returned task made a big project's answer quadratic.
+    """
 
     project: ProjectPage
     pages: tuple[TaskPage | SubtaskPage, ...]
     batch: bool
+    needs_subtasks: bool = attrs.field(init=False)
 
-    @property
-    def needs_subtasks(self) -> bool:
+    @needs_subtasks.default
+    def _any_subtask_page(self) -> bool:
         return any(isinstance(page, SubtaskPage) for page in self.pages)
 
 
@@ -65,13 +81,31 @@ def _task_page(value: TaskPageLike) -> TaskPage | SubtaskPage:
     return page
 
 
+async def task_pages(
+    pages: Iterable[P], parse: Callable[[P], TaskPage | SubtaskPage]
+) -> list[TaskPage | SubtaskPage]:
+    """``parse`` over ``pages``, in time slices: 50,000 links take about 0.2 s to parse."""
+    breathe = Breather()
+    wanted: list[TaskPage | SubtaskPage] = []
+    items = iter(pages)
+    while chunk := list(map(parse, itertools.islice(items, _PARSE_CHUNK))):
+        wanted += chunk
+        await breathe()
+    return wanted
+
+
 def plan(pages: Sequence[TaskPage | SubtaskPage]) -> list[Unit]:
-    """The requests that read ``pages``: one per project, or one per page for loners."""
-    by_project: dict[int, list[TaskPage | SubtaskPage]] = {}
+    """The requests that read ``pages``: one per project, or one per page for loners.
+
+    Linear in ``pages``: duplicates are dropped with a dict (first occurrence wins, so
+    the order within a project is the input order).
+    """
+    by_project: dict[int, dict[TaskPage | SubtaskPage, None]] = {}
     for page in pages:
-        unique = by_project.setdefault(page.project_id, [])
-        if page not in unique:
-            unique.append(page)
+        unique = by_project.get(page.project_id)
+        if unique is None:
+            unique = by_project[page.project_id] = {}
+        unique[page] = None
     units: list[Unit] = []
     for project_id, unique in by_project.items():
         project = ProjectPage(project_id)
@@ -125,7 +159,7 @@ async def get_many(
     still arrive, and the pages not found among them hold the ``StructureError``.
     Otherwise the first failure cancels the rest and is raised.
     """
-    wanted = [_task_page(page) for page in pages]  # bad input fails before any request
+    wanted = await task_pages(pages, _task_page)  # bad input fails before any request
     total = len(wanted)
     copies = Counter(wanted)
     found: dict[TaskPage | SubtaskPage, Task | Exception] = {}
@@ -144,21 +178,26 @@ async def get_many(
         except Exception as exc:
             fail((page,), exc)
 
-    def read_batch(unit: Unit, payload: JSONValue) -> None:
+    async def read_batch(unit: Unit, payload: JSONValue) -> None:
+        # structured, filled in and indexed in time slices: an answer of 10,000 tasks
+        # is about a second of CPU, which must not hold the event loop in one piece
+        breathe = Breather()
         failure: StructureError | None = None
+        extras = _SUBTASKS if unit.needs_subtasks else frozenset()
         try:
-            tops = structure_list(payload, Task)
+            tops = await read_tasks(payload, extras, breathe=breathe)
         except StructureError as exc:
             if not return_exceptions:
                 raise
-            tops, failure = _salvage(payload), exc
-        if unit.needs_subtasks:
-            tops = fill_tasks(tops, frozenset(("subtasks",)))
-        index = {
-            task.id: task
-            for top in tops
-            for task in (top.walk() if unit.needs_subtasks else (top,))
-        }
+            tops, failure = await _salvage(payload, extras, breathe), exc
+        index: dict[int, Task] = {}
+        for top in tops:
+            if unit.needs_subtasks:
+                for below in top.walk():
+                    index[below.id] = below
+            else:
+                index[top.id] = top
+            await breathe()
         for page in unit.pages:
             task = index.get(page.id)
             if task is not None:
@@ -179,7 +218,7 @@ async def get_many(
             except Exception as exc:
                 fail(unit.pages, exc)
             else:
-                read_batch(unit, payload)
+                await read_batch(unit, payload)
         done += sum(copies[page] for page in unit.pages)
         if progress is not None:
             progress(done, total)
@@ -188,8 +227,9 @@ async def get_many(
     return [found[page] for page in wanted]
 
 
-def _salvage(payload: JSONValue) -> list[Task]:
-    """The tasks of a ``get_tasks`` answer that fit, one by one (the answer did not)."""
+async def _salvage(payload: JSONValue, extras: frozenset[str], breathe: Breather) -> list[Task]:
+    """The tasks of a ``get_tasks`` answer that fit, one by one (the answer did not),
+    filled in as asked (``extras``)."""
     items: Iterable[JSONValue]
     if isinstance(payload, list):
         items = payload
@@ -199,8 +239,7 @@ def _salvage(payload: JSONValue) -> list[Task]:
         return []
     tasks: list[Task] = []
     for item in items:
-        try:
-            tasks.append(structure(item, Task))
-        except StructureError:
-            continue  # its pages get the answer's StructureError
+        with contextlib.suppress(StructureError):  # its pages get the answer's error
+            tasks.append(fill_task(structure(item, Task), extras))
+        await breathe()
     return tasks

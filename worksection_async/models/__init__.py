@@ -9,6 +9,9 @@ Turn a decoded payload into models with :func:`structure` (one cattrs converter)
 
 :data:`RESPONSE_MODELS` says which model each action answers with and where it sits
 in the answer; :func:`structure_response` applies it to a whole answer.
+:func:`astructure` and :func:`astructure_list` do what :func:`structure` and
+:func:`structure_list` do, in time slices (:data:`SLICE_SECONDS`) with checkpoints
+between them, so that a big answer does not hold the event loop.
 :func:`unstructure` turns models back into JSON-ready data (dates as ISO strings,
 ``Decimal`` as strings, pages as paths, ``extra`` merged back) that structures into
 equal models.
@@ -51,6 +54,7 @@ from ._oauth import Created, OAuthUser, TokenResponse
 from ._projects import Project, ProjectGroup, ProjectOptions
 from ._refs import ANYONE_EMAIL, NOONE_EMAIL, FileRef, ProjectRef, TaskRef, UserRef
 from ._responses import RESPONSE_MODELS, ResponseModel, structure_response
+from ._slicing import SLICE_SECONDS, astructure, astructure_list
 from ._tags import Tag, TagGroup
 from ._tasks import Comment, Relation, Task, TaskRelations
 from ._unstructure import unstructure
@@ -84,6 +88,7 @@ __all__ = [
     "RESPONSE_MODELS",
     "Relation",
     "ResponseModel",
+    "SLICE_SECONDS",
     "StructureError",
     "Tag",
     "TagGroup",
@@ -99,6 +104,8 @@ __all__ = [
     "UserRef",
     "UserSchedule",
     "Webhook",
+    "astructure",
+    "astructure_list",
     "clear_intern_tables",
     "structure",
     "structure_list",

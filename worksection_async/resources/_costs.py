@@ -12,7 +12,7 @@ from .._call import Call, ParamValue
 from .._filters import Filter
 from .._json import JSONValue
 from .._pages import Page
-from ..models import CostReport, CostTotals, structure
+from ..models import CostReport, CostTotals, astructure
 from . import _render as r
 from ._protocol import ClientLike
 
@@ -55,7 +55,7 @@ async def get_costs(
         payload = {}
     elif not isinstance(payload, dict):  # an answer with ``data`` only, no ``total``
         payload = {"data": payload}
-    return structure(payload, CostReport)
+    return await astructure(payload, CostReport)
 
 
 @attrs.frozen
@@ -86,7 +86,7 @@ class CostsNamespace:
         chosen = r.choice("breakdown", breakdown, tuple(_BREAKDOWN_EXTRA))
         params["extra"] = _BREAKDOWN_EXTRA[chosen] if chosen is not None else None
         payload = await self.client.send(Call.build("get_costs_total", page, params))
-        return structure(payload, CostTotals)
+        return await astructure(payload, CostTotals)
 
     async def update(
         self,

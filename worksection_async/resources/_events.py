@@ -33,7 +33,7 @@ from .._clock import Clock, MonotonicClock
 from .._exceptions import ProtocolError, QuotaExceededError, TransportError
 from .._pages import ProjectPage
 from .._webhooks import SeenEvents
-from ..models import Event, structure_list
+from ..models import Event, astructure_list
 from . import _render as r
 from ._protocol import ClientLike
 
@@ -70,7 +70,8 @@ async def get_events(
 ) -> list[Event]:
     """``get_events`` over the last ``period``, of the account or one project."""
     params = {"period": r.period(period)}
-    return structure_list(await client.send(Call.build("get_events", project, params)), Event)
+    payload = await client.send(Call.build("get_events", project, params))
+    return await astructure_list(payload, Event)
 
 
 def covering_period(seconds: float) -> str:

@@ -20,10 +20,12 @@ from typing import Any, Final
 
 import attrs
 
+from .._bulk import Breather
 from .._call import ParamValue
-from ..models import Comment, Task, TaskRelations
+from .._json import JSONValue
+from ..models import Comment, Task, TaskRelations, astructure_list
 
-__all__ = ["asked", "fill_comments", "fill_task", "fill_tasks"]
+__all__ = ["asked", "fill_comments", "fill_task", "fill_tasks", "read_tasks"]
 
 _EMPTY_RELATIONS: Final = TaskRelations()
 
@@ -74,6 +76,22 @@ def fill_tasks(
     if not extras.intersection(_TASK_FIELDS):
         return list(tasks)
     return [fill_task(task, extras, brief_children=brief_children) for task in tasks]
+
+
+async def read_tasks(
+    payload: JSONValue, extras: frozenset[str], *, breathe: Breather | None = None
+) -> list[Task]:
+    """A list of tasks answered with ``extra=extras``: structured and filled in (as
+    :func:`fill_tasks`) in time slices, never holding the event loop for long."""
+    tasks = await astructure_list(payload, Task)
+    if not extras.intersection(_TASK_FIELDS):
+        return tasks
+    breathe = breathe if breathe is not None else Breather()
+    filled: list[Task] = []
+    for task in tasks:
+        filled.append(fill_task(task, extras))
+        await breathe()
+    return filled
 
 
 def fill_comments(comments: list[Comment], with_files: bool) -> list[Comment]:

@@ -28,7 +28,7 @@ import attrs
 from .._call import Call, UploadFile
 from .._pages import Page
 from .._transport import Download
-from ..models import File, Upload, structure_list
+from ..models import File, Upload, astructure_list, structure_list
 from ._protocol import ClientLike, Destination
 from ._render import HasId, positive_id
 
@@ -113,7 +113,7 @@ async def attachments(
 
 async def get_files(client: ClientLike, page: Page) -> list[File]:
     """``get_files`` of a project (its description and Files section) or a task."""
-    return structure_list(await client.send(Call.build("get_files", page)), File)
+    return await astructure_list(await client.send(Call.build("get_files", page)), File)
 
 
 @attrs.frozen

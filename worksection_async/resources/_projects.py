@@ -20,13 +20,14 @@ from ..models import (
     ProjectGroup,
     Task,
     Upload,
+    astructure_list,
     structure_list,
     structure_one,
 )
 from . import _render as r
 from ._costs import get_costs
 from ._events import get_events
-from ._extras import asked, fill_tasks
+from ._extras import asked, read_tasks
 from ._files import AttachItem, attachments, get_files
 from ._protocol import ClientLike
 from ._tags import update_tags
@@ -84,7 +85,7 @@ class ProjectHandle:
             "extra": r.flags("extra", extra, _TASKS_EXTRA),
         }
         payload = await self.client.send(Call.build("get_tasks", self.page, params))
-        return fill_tasks(structure_list(payload, Task), asked(params["extra"]))
+        return await read_tasks(payload, asked(params["extra"]))
 
     async def files(self) -> list[File]:
         """The files of the project's description and Files section (``get_files``)."""
@@ -312,4 +313,4 @@ class ProjectsNamespace:
             "extra": r.flags("extra", extra, _PROJECT_EXTRA),
         }
         payload = await self.client.send(Call.build("get_projects", None, params))
-        return structure_list(payload, Project)
+        return await astructure_list(payload, Project)

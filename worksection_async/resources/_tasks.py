@@ -8,6 +8,7 @@ A subtask is a task addressed by its own id: one handle class serves ``TaskPage`
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import AsyncGenerator, Iterable, Sequence
 from typing import TYPE_CHECKING, Literal, get_args, overload
 
@@ -26,6 +27,7 @@ from ..models import (
     File,
     Task,
     Upload,
+    astructure_list,
     structure,
     structure_list,
     structure_one,
@@ -33,7 +35,7 @@ from ..models import (
 from . import _render as r
 from ._costs import get_costs
 from ._export import ExportPlan, export_tasks, task_id
-from ._extras import asked, fill_comments, fill_task, fill_tasks
+from ._extras import asked, fill_comments, fill_task, read_tasks
 from ._files import AttachItem, attachments, get_files
 from ._protocol import ClientLike
 from ._tags import update_tags
@@ -180,7 +182,7 @@ class TaskHandle:
             "extra": "files" if r.true_flag("with_files", with_files) else None
         }
         payload = await self.client.send(Call.build("get_comments", self.page, params))
-        return fill_comments(structure_list(payload, Comment), with_files)
+        return fill_comments(await astructure_list(payload, Comment), with_files)
 
     async def files(self) -> list[File]:
         """The files of the task's description and comments (``get_files``)."""
@@ -413,7 +415,7 @@ class TasksNamespace:
             "extra": r.flags("extra", extra, _SEARCH_EXTRA),
         }
         payload = await self.client.send(Call.build("search_tasks", page, params))
-        return fill_tasks(structure_list(payload, Task), asked(params["extra"]))
+        return await read_tasks(payload, asked(params["extra"]))
 
     async def custom_fields(self) -> list[CustomField]:
         """The account's task custom field definitions (``get_task_custom_fields``)."""
@@ -453,9 +455,9 @@ class TasksNamespace:
         got no answer or a broken one, an answer the models cannot read), and the other
         items still arrive; ``progress(done, total)`` reports as units finish.
         """
-        from .._bulk_tasks import get_many
+        from .._bulk_tasks import get_many, task_pages
 
-        wanted = [r.task_page("pages", page) for page in pages]
+        wanted = await task_pages(pages, functools.partial(r.task_page, "pages"))
         client = self.client
         if return_exceptions:
             return await get_many(client, wanted, return_exceptions=True, progress=progress)
@@ -536,4 +538,4 @@ class TasksNamespace:
             "extra": r.flags("extra", extra, _ALL_TASKS_EXTRA),
         }
         payload = await self.client.send(Call.build("get_all_tasks", None, params))
-        return fill_tasks(structure_list(payload, Task), asked(params["extra"]))
+        return await read_tasks(payload, asked(params["extra"]))
