@@ -13,11 +13,13 @@ import datetime as dt
 import enum
 import json
 import math
+import re
 from collections.abc import AsyncIterator
 from typing import Final, NoReturn
 
 import httpx
 
+from ._bulk import Breather
 from ._json import JSONValue
 
 __all__ = [
@@ -25,6 +27,8 @@ __all__ = [
     "FROM_TIMEOUT",
     "AnswerTooLarge",
     "FromTimeout",
+    "INCREMENTAL_JSON_FROM",
+    "aparse_json",
     "check_max_response_size",
     "parse_json",
     "read_limited",
@@ -151,6 +155,10 @@ def _refuse_constant(name: str) -> NoReturn:
 _DECODER: Final = json.JSONDecoder(parse_constant=_refuse_constant)
 
 
+def _text(body: bytes) -> str:
+    return body.decode(json.detect_encoding(body), "surrogatepass")
+
+
 def parse_json(body: bytes) -> JSONValue:
     """Decode ``body`` as strict JSON (UTF-8/16/32, as ``json.loads``).
 
@@ -159,8 +167,99 @@ def parse_json(body: bytes) -> JSONValue:
     the parser (Python's ``RecursionError``).
     """
     try:
-        text = body.decode(json.detect_encoding(body), "surrogatepass")
-        value: JSONValue = _DECODER.decode(text)
+        value: JSONValue = _DECODER.decode(_text(body))
     except RecursionError as exc:
         raise ValueError("JSON nested too deeply to decode") from exc
     return value
+
+
+INCREMENTAL_JSON_FROM: Final = 256 * 1024
+"""Answers of this many bytes or more are decoded by ``aparse_json`` in time slices."""
+
+_WHITESPACE: Final = re.compile(r"[ \t\n\r]*")
+
+
+async def aparse_json(body: bytes, *, seconds: float | None = None) -> JSONValue:
+    """``parse_json``, giving the event loop a turn every ``seconds`` (``SLICE_SECONDS``).
+
+    ``json.loads`` of a 14 MiB answer holds the loop for 180 ms in one C call. Here the
+    top-level object's members, and the items of any array among them (the API's
+    ``data`` list), are decoded one by one with the same strict decoder, with turns in
+    between; every nested value is decoded whole. The value and every error are those of
+    ``parse_json``. Bodies under ``INCREMENTAL_JSON_FROM`` are decoded in one go.
+    """
+    if len(body) < INCREMENTAL_JSON_FROM:
+        return parse_json(body)
+    text = _text(body)
+    breathe = Breather(seconds)
+    try:
+        value, end = await _value(text, _skip(text, 0), breathe, members=True)
+    except RecursionError as exc:
+        raise ValueError("JSON nested too deeply to decode") from exc
+    end = _skip(text, end)
+    if end != len(text):
+        raise json.JSONDecodeError("Extra data", text, end)
+    return value
+
+
+def _skip(text: str, index: int) -> int:
+    match = _WHITESPACE.match(text, index)
+    assert match is not None  # the pattern matches the empty string
+    return match.end()
+
+
+async def _value(
+    text: str, index: int, breathe: Breather, *, members: bool
+) -> tuple[JSONValue, int]:
+    """The value at ``index`` (no whitespace before it) and where it ends. With
+    ``members``, an object's members are decoded one by one; an array's items always."""
+    opening = text[index : index + 1]
+    if opening == "[":
+        return await _array(text, index + 1, breathe)
+    if opening == "{" and members:
+        return await _object(text, index + 1, breathe)
+    value, end = _DECODER.raw_decode(text, index)
+    return value, end
+
+
+async def _array(text: str, index: int, breathe: Breather) -> tuple[JSONValue, int]:
+    items: list[JSONValue] = []
+    index = _skip(text, index)
+    if text.startswith("]", index):
+        return items, index + 1
+    while True:
+        item, index = _DECODER.raw_decode(text, index)
+        items.append(item)
+        await breathe()
+        index = _skip(text, index)
+        if text.startswith(",", index):
+            index = _skip(text, index + 1)
+        elif text.startswith("]", index):
+            return items, index + 1
+        else:
+            raise json.JSONDecodeError("Expecting ',' delimiter", text, index)
+
+
+async def _object(text: str, index: int, breathe: Breather) -> tuple[JSONValue, int]:
+    members: dict[str, JSONValue] = {}
+    index = _skip(text, index)
+    if text.startswith("}", index):
+        return members, index + 1
+    while True:
+        if not text.startswith('"', index):
+            raise json.JSONDecodeError(
+                "Expecting property name enclosed in double quotes", text, index
+            )
+        key, index = _DECODER.raw_decode(text, index)
+        assert isinstance(key, str)
+        index = _skip(text, index)
+        if not text.startswith(":", index):
+            raise json.JSONDecodeError("Expecting ':' delimiter", text, index)
+        members[key], index = await _value(text, _skip(text, index + 1), breathe, members=False)
+        index = _skip(text, index)
+        if text.startswith(",", index):
+            index = _skip(text, index + 1)
+        elif text.startswith("}", index):
+            return members, index + 1
+        else:
+            raise json.JSONDecodeError("Expecting ',' delimiter", text, index)

@@ -13,6 +13,8 @@ Error messages mask the request's own secrets in every encoding (``mask_secrets`
 
 from __future__ import annotations
 
+import contextlib
+import enum
 import logging
 import re
 import time
@@ -35,7 +37,9 @@ from ._exceptions import (
 from ._json import JSONValue
 from ._limits import (
     DEFAULT_MAX_RESPONSE_SIZE,
+    INCREMENTAL_JSON_FROM,
     AnswerTooLarge,
+    aparse_json,
     parse_json,
     read_limited,
     redirect_target,
@@ -200,6 +204,15 @@ def _as_code(value: JSONValue) -> int | None:
     return None
 
 
+class _NotParsed(enum.Enum):
+    """The body has not been decoded yet."""
+
+    TOKEN = 0
+
+
+_NOT_PARSED: Final = _NotParsed.TOKEN
+
+
 def decode_envelope(
     status: int,
     headers: httpx.Headers,
@@ -208,6 +221,7 @@ def decode_envelope(
     *,
     signer: str,
     secrets: tuple[str, ...] = (),
+    parsed: JSONValue | _NotParsed = _NOT_PARSED,
 ) -> JSONValue:
     """Turn an answer into the payload, or raise the exception it stands for.
 
@@ -235,7 +249,7 @@ def decode_envelope(
         reason = "HTML error page" if _looks_like_html(headers, body) else "unexpected HTTP status"
         raise ProtocolError(reason, http_status=status, snippet=_snippet(body, secrets))
     try:
-        envelope = parse_json(body)
+        envelope = parse_json(body) if isinstance(parsed, _NotParsed) else parsed
     except ValueError as exc:
         if isinstance(exc.__cause__, RecursionError):
             reason = "response is JSON nested too deeply to decode"
@@ -514,8 +528,14 @@ class HttpTransport:
     async def _send_once(self, call: Call, wire: WireRequest) -> JSONValue:
         secrets = self._secrets(wire)
         status, headers, body = await self._exchange(self._to_httpx(wire), call, secrets)
+        parsed: JSONValue | _NotParsed = _NOT_PARSED
+        if status == 200 and len(body) >= INCREMENTAL_JSON_FROM:
+            # A big answer is decoded in slices, letting other tasks run in between;
+            # when it is not JSON, decode_envelope parses again to say why.
+            with contextlib.suppress(ValueError):
+                parsed = await aparse_json(body)
         return decode_envelope(
-            status, headers, body, call, signer=self._signer.name, secrets=secrets
+            status, headers, body, call, signer=self._signer.name, secrets=secrets, parsed=parsed
         )
 
     async def _exchange(
