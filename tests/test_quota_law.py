@@ -232,14 +232,14 @@ class TestLaw:
         assert law.rate(61.0) == pytest.approx(0.7 * hit * 0.97)
 
     def test_isolated_errors_at_full_rate_teach_a_margin(self) -> None:
-        """At the configured rate, an isolated error widens the interval by 5 %; the
-        widening halves every 100 intervals and a cut (the rate was the trouble)
+        """At the configured rate, an isolated error widens the interval by 2 %; the
+        widening halves every 200 intervals and a cut (the rate was the trouble)
         clears it."""
         law = self.law(rate=2.0)
         law.on_success(0.0)
         law.on_quota_exceeded(1.0)
-        assert law.widening(1.0) == pytest.approx(0.05)
-        assert law.widening(51.0) == pytest.approx(0.025)  # 100 intervals at 2/s
+        assert law.widening(1.0) == pytest.approx(0.02)
+        assert law.widening(101.0) == pytest.approx(0.01)  # 200 intervals at 2/s
         law.on_success(2.0)
         law.on_quota_exceeded(3.0)  # the second turn: a cut
         assert law.plateau is not None

@@ -168,7 +168,7 @@ class RateLimit:
       below it), so that requests that left late can be caught up without two ever
       leaving closer than the account's interval. On top of it the client learns a
       margin from the jitter it meets: each isolated error 20 widens the interval by
-      5 %, and the widening halves every 100 intervals without one
+      2 %, and the widening halves every 200 intervals without one
       (``client.quota.learned_margin``).
     """
 
@@ -219,12 +219,12 @@ two intervals."""
 CARRY: Final = 1.0
 """Tokens the pacing bucket may hold beyond ``burst``: how much lateness is caught up."""
 
-MARGIN_STEP: Final = 0.05
+MARGIN_STEP: Final = 0.02
 """An isolated error 20 at the configured rate (alone on the account, no cut) widens
 the interval by this fraction: requests arrive less evenly than they leave (a busy
 event loop, the network), and the account counted two of them too close together..."""
 
-MARGIN_HALF_LIFE: Final = 100.0
+MARGIN_HALF_LIFE: Final = 200.0
 """...and the widening halves every this many intervals of the configured rate...."""
 
 MAX_LEARNED_MARGIN: Final = 0.25
