@@ -116,28 +116,36 @@ async def test_three_clients_started_30_s_apart_get_fair_shares() -> None:
     assert all(n / total >= 0.2 for n in served), served
 
 
-async def test_rate_recovers_within_90_s_after_a_squeeze() -> None:
-    """Quota 1/s, squeezed to 0.2/s from t = 60 to 120 s, then 1/s again: 8 callers run
-    at >= 0.85/s between t = 210 and 400 s."""
+async def squeezed(
+    *, quota: str, squeeze: str, start: float, end: float, until: float
+) -> list[ws.ClientEvent]:
+    """One default client of 8 callers until ``until``; the account's quota drops from
+    ``quota`` to ``squeeze`` between ``start`` and ``end``. Returns the client's events."""
     clock = ManualClock()
-    fake = FakeWorksection(clock=clock, quota="1/s")
+    fake = FakeWorksection(clock=clock, quota=quota)
     events: list[ws.ClientEvent] = []
 
-    async def squeeze() -> None:
-        await clock.sleep(60)
-        fake.set_quota("1/5s")
-        await clock.sleep(60)
-        fake.set_quota("1/s")
+    async def squeezer() -> None:
+        await clock.sleep(start)
+        fake.set_quota(squeeze)
+        await clock.sleep(end - start)
+        fake.set_quota(quota)
 
     async with (
         clock.autojump(),
         client_for(fake, clock, events) as client,
         anyio.create_task_group() as tg,
     ):
-        tg.start_soon(squeeze)
+        tg.start_soon(squeezer)
         for _ in range(8):
-            tg.start_soon(call_until, client, clock, 400.0)
+            tg.start_soon(call_until, client, clock, until)
+    return events
 
+
+async def test_rate_recovers_within_90_s_after_a_squeeze() -> None:
+    """Quota 1/s, squeezed to 0.2/s from t = 60 to 120 s, then 1/s again: 8 callers run
+    at >= 0.85/s between t = 210 and 400 s."""
+    events = await squeezed(quota="1/s", squeeze="1/5s", start=60, end=120, until=400)
     assert successes(events, 60, 120) <= 14  # the squeeze was real
     assert successes(events, 210, 400) / 190 >= 0.85
 
@@ -292,24 +300,7 @@ async def test_the_deadline_bounds_waits_at_the_gate() -> None:
 async def test_default_policy_rides_out_a_long_squeeze() -> None:
     """The default RetryPolicy with the quota on: 8 callers through a 120 s squeeze to
     1/30s get no QuotaExceededError (time, not a count of attempts, bounds retries)."""
-    clock = ManualClock()
-    fake = FakeWorksection(clock=clock, quota="1/s")
-    events: list[ws.ClientEvent] = []
-
-    async def squeeze() -> None:
-        await clock.sleep(10)
-        fake.set_quota("1/30s")
-        await clock.sleep(120)
-        fake.set_quota("1/s")
-
-    async with (
-        clock.autojump(),
-        client_for(fake, clock, events) as client,
-        anyio.create_task_group() as tg,
-    ):
-        tg.start_soon(squeeze)
-        for _ in range(8):
-            tg.start_soon(call_until, client, clock, 200.0)
+    events = await squeezed(quota="1/s", squeeze="1/30s", start=10, end=130, until=200)
     retried = max(e.attempt for e in events if isinstance(e, ws.RequestSent))
     assert retried > 8  # more attempts than the old count allowed, and no error raised
 
