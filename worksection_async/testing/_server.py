@@ -68,8 +68,8 @@ from ._quota import (
     quota_answer,
 )
 from ._render import render_file
-from ._state import MemberRef
 from ._transport import FakeTransport
+from ._values import MemberRef
 from ._webhooks import WebhookDelivery
 
 __all__ = [

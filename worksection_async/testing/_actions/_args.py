@@ -8,7 +8,7 @@ from typing import Final
 
 from .._filters import FilterError, Predicate, compile_filter
 from .._records import ANYONE_ID, NOBODY_ID, Member, Project, Task
-from .._state import is_email, parse_request_day
+from .._values import is_email, parse_request_day
 from ._core import ApiError, Ctx
 
 _ID = re.compile(r"\s*\d{1,18}\s*")

@@ -16,7 +16,7 @@ from .._render import (
     task_brief,
     user_ref,
 )
-from .._state import clip_text
+from .._values import clip_text
 from ._args import (
     _compiled,
     as_id,

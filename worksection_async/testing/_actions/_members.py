@@ -8,7 +8,7 @@ import json
 from ..._json import JSONObject, JSONValue
 from .._records import Member
 from .._render import fmt_day, render_contact, render_member, render_team
-from .._state import CONTACT_PRESETS, is_email, parse_day
+from .._values import CONTACT_PRESETS, is_email, parse_day
 from ._args import as_id, day_param, flag_param, required
 from ._core import ApiError, Ctx, Reply, ok
 

@@ -7,7 +7,7 @@ import datetime as dt
 from ..._json import JSONObject, JSONValue
 from .._records import Tag, TagScope
 from .._render import PROJECT_OPTIONS, fmt_day, render_project, render_team, user_ref
-from .._state import clip_text
+from .._values import clip_text
 from ._args import (
     _UNSET,
     assignee_param,

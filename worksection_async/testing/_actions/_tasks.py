@@ -9,7 +9,8 @@ from typing import Final
 from ..._json import JSONObject
 from .._records import Member, Tag, Task
 from .._render import fmt_day, render_task, user_ref
-from .._state import MAX_DEPTH, Account, clip_text
+from .._state import Account
+from .._values import MAX_DEPTH, clip_text
 from ._args import (
     _UNSET,
     _compiled,
