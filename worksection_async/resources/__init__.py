@@ -19,9 +19,10 @@ from ._contacts import ContactsNamespace
 from ._costs import CostsNamespace
 from ._events import EventsNamespace, EventWatch
 from ._files import AttachItem, FilesNamespace
+from ._handles import ProjectHandle, TaskHandle
 from ._members import MembersNamespace
 from ._mixin import ResourcesMixin
-from ._projects import ProjectHandle, ProjectsNamespace
+from ._projects import ProjectsNamespace
 from ._protocol import AsyncWritable, ClientLike, Destination
 from ._render import (
     AllTasksExtra,
@@ -53,7 +54,7 @@ from ._render import (
 )
 from ._schedules import SchedulesNamespace, ScheduleUpdate
 from ._tags import TagsNamespace
-from ._tasks import TaskHandle, TasksNamespace
+from ._tasks import TasksNamespace
 from ._timers import TimersNamespace
 from ._webhooks import WebhooksNamespace
 

@@ -15,12 +15,13 @@ from ._contacts import ContactsNamespace
 from ._costs import CostsNamespace
 from ._events import EventsNamespace
 from ._files import FilesNamespace
+from ._handles import ProjectHandle, TaskHandle
 from ._members import MembersNamespace
-from ._projects import ProjectHandle, ProjectsNamespace
+from ._projects import ProjectsNamespace
 from ._protocol import ClientLike
 from ._schedules import SchedulesNamespace
 from ._tags import TagsNamespace
-from ._tasks import TaskHandle, TasksNamespace
+from ._tasks import TasksNamespace
 from ._timers import TimersNamespace
 from ._webhooks import WebhooksNamespace
 

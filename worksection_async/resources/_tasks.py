@@ -1,8 +1,7 @@
-"""Tasks and subtasks: ``TaskHandle`` (``client.task(page)``) and ``client.tasks``.
+"""Tasks and subtasks: ``create_task`` and ``client.tasks``.
 
-A subtask is a task addressed by its own id: one handle class serves ``TaskPage`` and
-``SubtaskPage``. Creating a subtask is ``post_task`` on the parent's project with
-``id_parent``.
+Creating a subtask is ``post_task`` on the parent's project with ``id_parent``. The
+handle on one task, ``TaskHandle`` (``client.task(page)``), is in ``_handles``.
 """
 
 from __future__ import annotations
@@ -10,43 +9,31 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from collections.abc import AsyncGenerator, Iterable, Sequence
-from typing import TYPE_CHECKING, Literal, get_args, overload
+from typing import Literal, get_args, overload
 
 import attrs
 
 from .._bulk import Progress
+from .._bulk_tasks import get_many, task_pages
 from .._call import Call, JSONParam, ParamValue
 from .._filters import Filter
 from .._json import JSONValue
 from .._pages import ProjectPage, SubtaskPage, TaskPage
 from ..models import (
-    Comment,
-    CostReport,
-    Created,
     CustomField,
-    File,
     Task,
     Upload,
-    astructure_list,
-    structure,
     structure_list,
     structure_one,
 )
 from . import _render as r
-from ._costs import get_costs
 from ._export import ExportPlan, export_tasks, task_id
-from ._extras import asked, fill_comments, fill_task, read_tasks
-from ._files import AttachItem, attachments, get_files
+from ._extras import asked, read_tasks
+from ._files import AttachItem, attachments
 from ._protocol import ClientLike
-from ._tags import update_tags
-from ._timers import start_my_timer
 
-if TYPE_CHECKING:
-    from ._projects import ProjectHandle
+__all__ = ["TasksNamespace", "create_task"]
 
-__all__ = ["TaskHandle", "TasksNamespace", "create_task"]
-
-_TASK_EXTRA = get_args(r.TaskExtra)
 _ALL_TASKS_EXTRA = get_args(r.AllTasksExtra)
 _SEARCH_EXTRA = get_args(r.SearchExtra)
 _STATUSES = get_args(r.TaskStatus)
@@ -115,267 +102,6 @@ async def create_task(
     async with attachments("attach", attach, "attach[{n}]") as parts:
         payload = await client.send(Call.build("post_task", project, params, parts))
     return structure_one(payload, Task)
-
-
-@attrs.frozen
-class TaskHandle:
-    """A task or subtask and the actions on it: ``client.task(page)``.
-
-    ``client.project(1).task(2)`` and ``client.task("/project/1/2/").subtask(3)``
-    navigate; nothing is sent until a method is awaited.
-    """
-
-    client: ClientLike = attrs.field(repr=False)
-    page: TaskPage | SubtaskPage
-
-    @property
-    def id(self) -> int:
-        """The task's own id (``id_task``)."""
-        return self.page.id
-
-    @property
-    def project(self) -> ProjectHandle:
-        """The project this task belongs to."""
-        from ._projects import ProjectHandle
-
-        return ProjectHandle(self.client, self.page.project)
-
-    def subtask(self, subtask_id: int) -> TaskHandle:
-        """A subtask (or sub-subtask) below this task, by its id."""
-        return TaskHandle(self.client, self.page.subtask(subtask_id))
-
-    # -- reading -----------------------------------------------------------------
-
-    async def get(
-        self,
-        *,
-        extra: r.TaskExtra | Iterable[r.TaskExtra] | None = None,
-        active_only: bool = False,
-    ) -> Task:
-        """The task (``get_task``); ``extra`` adds text, files, comments, relations,
-        subtasks (``child``, only open ones with ``active_only``), subscribers...
-
-        A list asked for in ``extra`` is ``()`` when the task has none; ``None`` means
-        it was not asked for. The subtasks in ``child`` are brief (id, name, page,
-        status, priority and their own ``child``).
-        """
-        params: dict[str, ParamValue] = {
-            "extra": r.flags("extra", extra, _TASK_EXTRA),
-            "filter": "active" if r.true_flag("active_only", active_only) else None,
-        }
-        payload = await self.client.send(Call.build("get_task", self.page, params))
-        task = structure_one(payload, Task)
-        return fill_task(task, asked(params["extra"]), brief_children=True)
-
-    async def subtasks(self, *, active_only: bool = False) -> list[Task]:
-        """The direct subtasks (``get_task`` with ``extra=subtasks``)."""
-        task = await self.get(extra="subtasks", active_only=active_only)
-        return list(task.child or ())
-
-    async def comments(self, *, with_files: bool = False) -> list[Comment]:
-        """The comments, newest first as the API lists them (``get_comments``).
-
-        ``with_files``: each comment's ``files`` (``()`` for a comment without files;
-        ``None`` without ``with_files``).
-        """
-        params: dict[str, ParamValue] = {
-            "extra": "files" if r.true_flag("with_files", with_files) else None
-        }
-        payload = await self.client.send(Call.build("get_comments", self.page, params))
-        return fill_comments(await astructure_list(payload, Comment), with_files)
-
-    async def files(self) -> list[File]:
-        """The files of the task's description and comments (``get_files``)."""
-        return await get_files(self.client, self.page)
-
-    async def costs(
-        self,
-        *,
-        start: dt.date | None = None,
-        end: dt.date | None = None,
-        timer: bool | None = None,
-        filter: Filter | str | None = None,
-    ) -> CostReport:
-        """The cost rows of this task and its subtasks, with their total (``get_costs``)."""
-        return await get_costs(
-            self.client, self.page, start=start, end=end, timer=timer, filter=filter
-        )
-
-    # -- writing -----------------------------------------------------------------
-
-    async def update(
-        self,
-        *,
-        title: str | None = None,
-        assignee: r.Assignee | None = None,
-        priority: int | None = None,
-        start: dt.date | None = None,
-        end: dt.date | None = None,
-        closed: dt.date | None = None,
-        max_time: r.Hours | None = None,
-        max_money: r.Money | None = None,
-        tags: r.TagRefs | None = None,
-    ) -> Task:
-        """Change the task (``update_task``); returns it as changed.
-
-        ``tags`` replaces every tag (``[]`` removes them all); use :meth:`update_tags`
-        to add or remove some. ``closed`` moves a done task's close date.
-        """
-        params: dict[str, ParamValue] = {
-            "title": r.title("title", title) if title is not None else None,
-            "email_user_to": r.assignee("assignee", assignee),
-            "priority": r.priority(priority),
-            "datestart": r.day("start", start),
-            "dateend": r.day("end", end),
-            "dateclosed": r.day("closed", closed),
-            "max_time": r.decimal("max_time", max_time),
-            "max_money": r.decimal("max_money", max_money),
-            "tags": r.names("tags", tags, empty_means_none=False),
-        }
-        if all(value is None for value in params.values()):
-            raise ValueError(
-                "update() needs at least one of title, assignee, priority, start, end, "
-                "closed, max_time, max_money, tags"
-            )
-        payload = await self.client.send(Call.build("update_task", self.page, params))
-        return structure_one(payload, Task)
-
-    async def complete(self) -> None:
-        """Close the task (``complete_task``); its subtasks must be closed first."""
-        await self.client.send(Call.build("complete_task", self.page))
-
-    async def reopen(self) -> None:
-        """Reopen a closed task (``reopen_task``)."""
-        await self.client.send(Call.build("reopen_task", self.page))
-
-    async def post_comment(
-        self,
-        text: str | None = None,
-        *,
-        todo: Sequence[str] | None = None,
-        author: str | None = None,
-        hidden: r.Emails | None = None,
-        mention: r.Emails | None = None,
-        attach: Sequence[AttachItem] | None = None,
-    ) -> Comment:
-        """Comment on the task (``post_comment``): ``text`` and/or a ``todo`` checklist.
-
-        ``hidden``: only these members see it; ``mention``: members appended as
-        mentions; ``attach``: files sent as ``attach[n]`` parts.
-        """
-        rendered_text = r.text("text", text)
-        items = r.checklist("todo", todo)
-        if (rendered_text is None or not rendered_text.strip()) and not items:
-            raise ValueError("post_comment() needs a non-empty text or todo items")
-        params: dict[str, ParamValue] = {
-            "text": rendered_text,
-            "todo": items,
-            "email_user_from": r.optional_email("author", author),
-            "hidden": r.emails("hidden", hidden),
-            "mention": r.emails("mention", mention),
-        }
-        async with attachments("attach", attach, "attach[{n}]") as parts:
-            payload = await self.client.send(Call.build("post_comment", self.page, params, parts))
-        return structure_one(payload, Comment)
-
-    async def post_subtask(
-        self,
-        title: str,
-        *,
-        assignee: r.Assignee | None = None,
-        author: str | None = None,
-        priority: int | None = None,
-        text: str | None = None,
-        todo: Sequence[str] | None = None,
-        start: dt.date | None = None,
-        end: dt.date | None = None,
-        subscribers: r.Emails | None = None,
-        hidden: r.Emails | None = None,
-        mention: r.Emails | None = None,
-        max_time: r.Hours | None = None,
-        max_money: r.Money | None = None,
-        tags: r.TagRefs | None = None,
-        attach: Sequence[AttachItem] | None = None,
-        uploads: Sequence[Upload] | None = None,
-    ) -> Task:
-        """Create a subtask of this task (``post_task`` with ``id_parent``).
-
-        Arguments as :meth:`ProjectHandle.post_task`.
-        """
-        return await create_task(
-            self.client,
-            self.page.project,
-            title,
-            parent=self.id,
-            assignee=assignee,
-            author=author,
-            priority=priority,
-            text=text,
-            todo=todo,
-            start=start,
-            end=end,
-            subscribers=subscribers,
-            hidden=hidden,
-            mention=mention,
-            max_time=max_time,
-            max_money=max_money,
-            tags=tags,
-            attach=attach,
-            uploads=uploads,
-        )
-
-    async def subscribe(self, email: str) -> None:
-        """Subscribe a member to the task's notifications (``subscribe``)."""
-        params = {"email_user": r.email("email", email)}
-        await self.client.send(Call.build("subscribe", self.page, params))
-
-    async def unsubscribe(self, email: str) -> None:
-        """Unsubscribe a member (``unsubscribe``)."""
-        params = {"email_user": r.email("email", email)}
-        await self.client.send(Call.build("unsubscribe", self.page, params))
-
-    async def update_tags(
-        self, *, add: r.TagRefs | None = None, remove: r.TagRefs | None = None
-    ) -> None:
-        """Add and remove tags by name or id, keeping the others (``update_task_tags``)."""
-        await update_tags(self.client, "update_task_tags", self.page, add=add, remove=remove)
-
-    async def add_cost(
-        self,
-        *,
-        time: r.CostTime | None = None,
-        money: r.Money | None = None,
-        from_rate: bool = False,
-        author: str | None = None,
-        comment: str | None = None,
-        date: dt.date | None = None,
-    ) -> int:
-        """Record time and/or money spent (``add_costs``); returns the new cost's id.
-
-        ``time`` is a ``timedelta`` of whole minutes or decimal hours; ``from_rate``
-        computes the money from the author's hourly rate. With an admin key the API
-        wants ``author`` (the member who spent it).
-        """
-        params: dict[str, ParamValue] = {
-            "time": r.cost_time("time", time),
-            "money": r.decimal("money", money),
-            "is_rate": r.true_flag("from_rate", from_rate),
-            "email_user_from": r.optional_email("author", author),
-            "comment": r.text("comment", comment),
-            "date": r.day("date", date),
-        }
-        if params["time"] is None and params["money"] is None:
-            raise ValueError("add_cost() needs time or money")
-        if from_rate and params["money"] is not None:
-            raise ValueError("add_cost(): from_rate computes the money; do not pass money too")
-        if from_rate and params["time"] is None:
-            raise ValueError("add_cost(): from_rate needs the time to multiply the rate by")
-        payload = await self.client.send(Call.build("add_costs", self.page, params))
-        return structure(payload, Created).id
-
-    async def start_timer(self) -> None:
-        """Start the caller's timer on this task (``start_my_timer``, OAuth2 only)."""
-        await start_my_timer(self.client, self.page)
 
 
 @attrs.frozen
@@ -455,8 +181,6 @@ class TasksNamespace:
         got no answer or a broken one, an answer the models cannot read), and the other
         items still arrive; ``progress(done, total)`` reports as units finish.
         """
-        from .._bulk_tasks import get_many, task_pages
-
         wanted = await task_pages(pages, functools.partial(r.task_page, "pages"))
         client = self.client
         if return_exceptions:

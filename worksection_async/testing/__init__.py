@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from ._actions import DIALECTS, MAX_RECORDS, TOO_MANY_TASKS_CODE, Dialect
 from ._asgi import FakeASGIApp
+from ._base import FakeStats
 from ._clock import ManualClock
 from ._faults import Fault, FaultKind, FaultPlan, FaultRule
 from ._http import FakeRequest, FakeResponse
@@ -43,7 +44,7 @@ from ._records import (
     Timer,
     Webhook,
 )
-from ._server import DEFAULT_ACCOUNT_URL, DEFAULT_API_KEY, FakeStats, FakeWorksection
+from ._server import DEFAULT_ACCOUNT_URL, DEFAULT_API_KEY, FakeWorksection
 from ._transport import FakeTransport
 from ._webhooks import Delivery, WebhookDelivery
 

@@ -9,12 +9,10 @@ server closes the connection mid-answer.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, MutableMapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from ._base import FakeBase
 from ._http import JSON_CONTENT_TYPE, FakeRequest
-
-if TYPE_CHECKING:
-    from ._server import FakeWorksection
 
 __all__ = ["FakeASGIApp"]
 
@@ -27,7 +25,7 @@ Send = Callable[[Message], Awaitable[None]]
 class FakeASGIApp:
     """ASGI 3 callable wrapping a ``FakeWorksection``."""
 
-    def __init__(self, fake: FakeWorksection) -> None:
+    def __init__(self, fake: FakeBase) -> None:
         self.fake = fake
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

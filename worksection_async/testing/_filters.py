@@ -20,7 +20,7 @@ import datetime as dt
 import re
 from collections.abc import Callable, Mapping
 
-from ._state import parse_request_day
+from ._values import parse_request_day
 
 __all__ = ["FilterError", "Predicate", "compile_filter"]
 

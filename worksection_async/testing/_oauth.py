@@ -22,7 +22,8 @@ from .._json import JSONObject
 from ._http import FakeResponse, json_response
 from ._params import Params
 from ._records import Member
-from ._state import Account, MemberRef
+from ._state import Account
+from ._values import MemberRef
 
 __all__ = ["ALL_SCOPES", "OAuthApp", "OAuthServer", "OAuthToken"]
 

@@ -29,13 +29,10 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import random
-from typing import TYPE_CHECKING
 
+from ._base import FakeBase
 from ._records import Event, Member, Project, Tag, Task
 from ._render import fmt_day, user_ref
-
-if TYPE_CHECKING:
-    from ._server import FakeWorksection
 
 __all__ = ["populate"]
 
@@ -143,7 +140,7 @@ def _day(offset_days: int) -> dt.date:
 
 
 def populate(
-    fake: FakeWorksection, *, projects: int = 20, tasks_per_project: int = 100, seed: int = 1
+    fake: FakeBase, *, projects: int = 20, tasks_per_project: int = 100, seed: int = 1
 ) -> None:
     """Fill ``fake`` with a realistic account (see the module docstring)."""
     if projects < 0 or tasks_per_project < 0:
@@ -290,7 +287,7 @@ def populate(
 
 
 def _project(
-    fake: FakeWorksection,
+    fake: FakeBase,
     rng: random.Random,
     index: int,
     staff: list[Member],
@@ -325,7 +322,7 @@ def _project(
 
 
 def _task(
-    fake: FakeWorksection,
+    fake: FakeBase,
     rng: random.Random,
     project: Project,
     team: list[Member],
@@ -370,7 +367,7 @@ def _task(
     )
 
 
-def _details(fake: FakeWorksection, details: random.Random, task: Task) -> None:
+def _details(fake: FakeBase, details: random.Random, task: Task) -> None:
     """Times of day on some dated tasks, a budget on some."""
     if task.date_start is not None and details.random() < 0.25:
         task.time_start, task.time_end = details.choice(_TIMES)
@@ -378,7 +375,7 @@ def _details(fake: FakeWorksection, details: random.Random, task: Task) -> None:
         task.max_money = task.max_time * details.choice((40, 55, 70))
 
 
-def _relate(fake: FakeWorksection, details: random.Random, project: Project) -> None:
+def _relate(fake: FakeBase, details: random.Random, project: Project) -> None:
     """Some tasks of a project wait for the one before them."""
     top = fake.tasks_of(project)
     for before, after in itertools.pairwise(top):
@@ -387,7 +384,7 @@ def _relate(fake: FakeWorksection, details: random.Random, project: Project) -> 
             fake.add_relation(before, after, kind)
 
 
-def _showcase(fake: FakeWorksection, project_id: int) -> None:
+def _showcase(fake: FakeBase, project_id: int) -> None:
     """Make sure the first project shows every kind of field, and a recent event log."""
     project = fake.projects[project_id]
     top = fake.tasks_of(project)
@@ -433,7 +430,7 @@ def _showcase(fake: FakeWorksection, project_id: int) -> None:
 
 
 def _recent_events(
-    fake: FakeWorksection, project: Project, task: Task, comment_id: int, team: list[Member]
+    fake: FakeBase, project: Project, task: Task, comment_id: int, team: list[Member]
 ) -> None:
     """A task posted, changed and commented on in the last hours (``get_events``)."""
     now = fake.wall_now()

@@ -23,10 +23,8 @@ import logging
 import socket
 import threading
 import time
-from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
 import attrs
@@ -45,7 +43,9 @@ from ._actions import (
     check_dialect,
     page_of,
 )
+from ._asgi import FakeASGIApp
 from ._auth import check_admin_signature
+from ._base import FakeBase, FakeStats
 from ._faults import FaultKind, FaultPlan
 from ._http import (
     MAX_URL_BYTES,
@@ -57,6 +57,7 @@ from ._http import (
 )
 from ._oauth import ALL_SCOPES, OAuthApp, OAuthServer, OAuthToken
 from ._params import BodyKind, Params, parse_params
+from ._populate import populate
 from ._quota import (
     DEFAULT_QUOTA_STYLE,
     QuotaStyle,
@@ -67,18 +68,14 @@ from ._quota import (
     quota_answer,
 )
 from ._render import render_file
-from ._state import Account, MemberRef
-
-if TYPE_CHECKING:
-    from ._asgi import FakeASGIApp
-    from ._transport import FakeTransport
-    from ._webhooks import WebhookDelivery
+from ._transport import FakeTransport
+from ._values import MemberRef
+from ._webhooks import WebhookDelivery
 
 __all__ = [
     "DEFAULT_ACCOUNT_URL",
     "DEFAULT_API_KEY",
     "DEFAULT_HMAC_SKEW",
-    "FakeStats",
     "FakeWorksection",
 ]
 
@@ -96,59 +93,11 @@ QUOTA_PATH = "/_fake/quota"
 logger = logging.getLogger("worksection_async.testing")
 
 
-@attrs.define
-class FakeStats:
-    """Request counters (reset with ``reset()``).
-
-    ``served`` counts requests that reached an action (answered ``ok`` or with an API
-    error); ``rejected_quota`` the answers over the quota (error 20, or HTTP 429 with
-    ``quota_style="http429"``), ``rejected_auth`` the error-2 and
-    HTTP 401 answers, ``faults`` the injected failures (5xx, dropped connections).
-    """
-
-    requests: int = 0
-    served: int = 0
-    rejected_quota: int = 0
-    rejected_auth: int = 0
-    faults: int = 0
-    in_flight: int = 0
-    max_in_flight: int = 0
-    by_action: Counter[str] = attrs.Factory(Counter)
-    """Served requests per action."""
-    rejected_by_action: Counter[str] = attrs.Factory(Counter)
-    """Error-20 answers per action."""
-    errors: Counter[int] = attrs.Factory(Counter)
-    """API error envelopes per ``status_code`` (2 and 20 included)."""
-
-    def reset(self) -> None:
-        """Zero every counter (requests still in flight stay counted as such)."""
-        self.requests = self.served = self.rejected_quota = self.rejected_auth = 0
-        self.faults = 0
-        self.max_in_flight = self.in_flight
-        self.by_action.clear()
-        self.rejected_by_action.clear()
-        self.errors.clear()
-
-    def as_dict(self) -> JSONObject:
-        return {
-            "requests": self.requests,
-            "served": self.served,
-            "rejected_quota": self.rejected_quota,
-            "rejected_auth": self.rejected_auth,
-            "faults": self.faults,
-            "in_flight": self.in_flight,
-            "max_in_flight": self.max_in_flight,
-            "by_action": dict[str, JSONValue](sorted(self.by_action.items())),
-            "rejected_by_action": dict[str, JSONValue](sorted(self.rejected_by_action.items())),
-            "errors": {str(k): v for k, v in sorted(self.errors.items())},
-        }
-
-
 def _accept_any_url(url: str) -> bool:
     return True
 
 
-class FakeWorksection(Account):
+class FakeWorksection(FakeBase):
     """A fake Worksection account: state, the 63 actions, signatures, quota and faults.
 
     ``api_key`` is the admin key requests must be signed with; ``quota`` (``None``: no
@@ -249,8 +198,6 @@ class FakeWorksection(Account):
         **kwargs: object,
     ) -> FakeWorksection:
         """A realistic, reproducible account (see ``populate``); ``kwargs`` go to ``__init__``."""
-        from ._populate import populate
-
         fake = cls(seed=seed, **kwargs)  # type: ignore[arg-type]
         populate(fake, projects=projects, tasks_per_project=tasks_per_project, seed=seed)
         return fake
@@ -329,8 +276,6 @@ class FakeWorksection(Account):
     def transport(self) -> FakeTransport:
         """An ``httpx.AsyncBaseTransport`` answering in-process, without sockets."""
         if self._transport is None:
-            from ._transport import FakeTransport
-
             self._transport = FakeTransport(self)
         return self._transport
 
@@ -338,8 +283,6 @@ class FakeWorksection(Account):
     def asgi_app(self) -> FakeASGIApp:
         """An ASGI 3 application (serve it with uvicorn: ``python -m ... serve``)."""
         if self._asgi is None:
-            from ._asgi import FakeASGIApp
-
             self._asgi = FakeASGIApp(self)
         return self._asgi
 
@@ -352,8 +295,6 @@ class FakeWorksection(Account):
         Until one is set, the fake delivers nothing and checks no URL (``_webhooks``).
         """
         if self._webhook_delivery is None:
-            from ._webhooks import WebhookDelivery
-
             self._webhook_delivery = WebhookDelivery(self)
         return self._webhook_delivery
 

@@ -12,14 +12,10 @@ closes the connection without answering makes httpx do.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import httpx
 
+from ._base import FakeBase
 from ._http import FakeRequest
-
-if TYPE_CHECKING:
-    from ._server import FakeWorksection
 
 __all__ = ["FakeTransport"]
 
@@ -27,7 +23,7 @@ __all__ = ["FakeTransport"]
 class FakeTransport(httpx.AsyncBaseTransport):
     """Hands each request to a ``FakeWorksection`` and returns its answer."""
 
-    def __init__(self, fake: FakeWorksection) -> None:
+    def __init__(self, fake: FakeBase) -> None:
         self.fake = fake
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:

@@ -30,7 +30,7 @@ import json
 import logging
 from collections import Counter
 from collections.abc import Awaitable, Callable, MutableMapping
-from typing import TYPE_CHECKING, Any, Final, TypeAlias
+from typing import Any, Final, TypeAlias
 
 import anyio
 import attrs
@@ -38,12 +38,10 @@ import httpx
 
 from .._json import JSONValue
 from ._actions import ApiError
+from ._base import FakeBase
 from ._http import FakeResponse, json_response
 from ._records import Event, Webhook
 from ._render import render_event
-
-if TYPE_CHECKING:
-    from ._server import FakeWorksection
 
 __all__ = [
     "DEFAULT_DELIVERY_TIMEOUT",
@@ -116,7 +114,7 @@ class WebhookDelivery:
 
     def __init__(
         self,
-        fake: FakeWorksection,
+        fake: FakeBase,
         *,
         timeout: float = DEFAULT_DELIVERY_TIMEOUT,
         max_failures: int = DEFAULT_MAX_FAILURES,
