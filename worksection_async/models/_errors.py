@@ -21,16 +21,13 @@ from __future__ import annotations
 import itertools
 import operator
 import typing
-from collections.abc import Callable, Generator, Iterator, Sized
+from collections.abc import Generator, Iterator, Sized
 from typing import Any, Final
 
 from cattrs.errors import ClassValidationError, IterableValidationError, IterableValidationNote
 
 from .._exceptions import WorksectionError
-from ._values import show
-
-Hook = Callable[..., Any]
-"""A structure hook: ``hook(value)`` or ``hook(value, type)``."""
+from ._values import Hook, show
 
 
 class StructureError(WorksectionError, ValueError):
@@ -46,6 +43,9 @@ class StructureError(WorksectionError, ValueError):
 
 # ---------------------------------------------------------------------- locating
 
+_MAX_REPORTED: Final = 10
+"""Failed items of one container that :func:`locate` records before it stops."""
+
 
 def locate(
     exc: Exception,
@@ -58,7 +58,7 @@ def locate(
     key_tp: object = None,
 ) -> Exception:
     """On failure only: say which items failed, as cattrs' ``IterableValidationError``,
-    so that :func:`structure`'s message shows the path.
+    so that :func:`fail`'s message shows the path.
 
     ``exc`` is the error of the item at position ``failed`` (the items before it
     succeeded). It is kept, never redone: only the items after it are tried, until
@@ -90,7 +90,7 @@ def locating(
     key_tp: object = None,
 ) -> Generator[None, None, Exception]:
     """:func:`locate` in steps: it yields after each item it tries, and returns the
-    error (:func:`astructure` lets the event loop run between steps)."""
+    error (:func:`~._slicing.astructure` lets the event loop run between steps)."""
     if not 0 <= failed < len(value):  # cannot happen; keep the error, without a path
         return IterableValidationError(f"While structuring {tp!r}", [exc], typing.cast(type, tp))
     pairs = value.items() if value.__class__ is dict else enumerate(value)
@@ -121,9 +121,6 @@ def failed_position(value: Sized, items: Iterator[object]) -> int:
     length hint is exact): it had just yielded the failed item.
     """
     return len(value) - operator.length_hint(items) - 1
-
-
-_MAX_REPORTED: Final = 10
 
 
 # --------------------------------------------------------------------- reporting

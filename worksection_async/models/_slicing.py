@@ -61,7 +61,8 @@ from ._converter import (
     _SequenceSlicer,
     converter,
 )
-from ._errors import Hook, fail, failed_position, locating
+from ._errors import fail, failed_position, locating
+from ._values import Hook
 
 __all__ = ["SLICE_SECONDS", "astructure", "astructure_list"]
 
