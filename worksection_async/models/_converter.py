@@ -165,30 +165,10 @@ def _model_hook(cls: type, optional: bool = False) -> Hook:
     return _MODEL_HOOKS[cls, optional]
 
 
-def _register_model_hooks(cls: type, required: Hook) -> None:
-    intern_keys = _INTERN_KEYS.get(cls)
-    if intern_keys is not None:
-        table: dict[tuple[object, ...], object] = {}
-        _INTERN_TABLES.append(table)
-        _MODEL_HOOKS[cls, True] = _interning(required, table, intern_keys, optional=True)
-        _MODEL_HOOKS[cls, False] = _interning(required, table, intern_keys, optional=False)
-    else:
-        _MODEL_HOOKS[cls, True] = _optional_model(required)
-        _MODEL_HOOKS[cls, False] = required
-
-
-def _optional_model(required: Hook) -> Hook:
-    def optional_model(value: object, _: object = None) -> object:
-        if value.__class__ is dict:
-            return required(value)
-        if value is None or value == [] or value == "":
-            return None
-        return required(value)  # raises the model's own error
-
-    return optional_model
-
-
 def _build_model_hook(cls: type) -> Hook:
+    """cattrs' code for ``cls`` (JSON keys of renamed fields and raw fields as
+    overrides), behind ``structure_model``: it refuses what is not an object, and
+    passes the keys ``cls`` does not know to cattrs as one ``extra`` value."""
     attrs.resolve_types(cls)
     if "extra" not in attrs.fields_dict(cls):
         # without it, unknown keys would vanish: cattrs ignores keys it does not know
@@ -225,6 +205,29 @@ def _build_model_hook(cls: type) -> Hook:
         return base(fields)
 
     return structure_model
+
+
+def _register_model_hooks(cls: type, required: Hook) -> None:
+    intern_keys = _INTERN_KEYS.get(cls)
+    if intern_keys is not None:
+        table: dict[tuple[object, ...], object] = {}
+        _INTERN_TABLES.append(table)
+        _MODEL_HOOKS[cls, True] = _interning(required, table, intern_keys, optional=True)
+        _MODEL_HOOKS[cls, False] = _interning(required, table, intern_keys, optional=False)
+    else:
+        _MODEL_HOOKS[cls, True] = _optional_model(required)
+        _MODEL_HOOKS[cls, False] = required
+
+
+def _optional_model(required: Hook) -> Hook:
+    def optional_model(value: object, _: object = None) -> object:
+        if value.__class__ is dict:
+            return required(value)
+        if value is None or value == [] or value == "":
+            return None
+        return required(value)  # raises the model's own error
+
+    return optional_model
 
 
 def _interning(
