@@ -15,9 +15,11 @@ from typing import Any
 
 import attrs
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import worksection_async.models as models_module
-from worksection_async import ProjectPage, SubtaskPage, TaskPage
+from worksection_async import ProjectPage, SubtaskPage, TaskPage, parse_page
 from worksection_async._json import JSONValue
 from worksection_async.models import (
     GC_PAUSE_MIN_ITEMS,
@@ -755,6 +757,34 @@ def test_interned_page_values_are_equal_values() -> None:
     tasks = structure_list([task(id="1"), task(id="2")], Task)
     assert tasks[0].page == tasks[1].page
     assert tasks[0].page is tasks[1].page
+
+
+@given(
+    ids=st.lists(
+        st.one_of(st.integers(-2, 10**18 + 1), st.sampled_from(["01", "x", ""])),
+        min_size=1,
+        max_size=3,
+    ),
+    tail=st.sampled_from(["/", "", "/#com5", "/?a=1", "//"]),
+)
+def test_links_read_as_parse_page_reads_them(ids: list[int | str], tail: str) -> None:
+    """The shortcut for canonical links gives parse_page's page, or its refusal."""
+    link = "/project/" + "/".join(map(str, ids)) + tail
+    try:
+        expected: object = parse_page(link)
+    except ValueError:
+        expected = ValueError
+    try:
+        got: object = structure({"id": 1, "name": "P", "page": link}, ProjectRef).page
+    except StructureError:
+        got = ValueError
+    if isinstance(expected, ProjectPage) or expected is ValueError:
+        assert got == expected
+    try:
+        found: object = structure(task(page=link), Task).page
+    except StructureError:
+        found = ValueError
+    assert found == (expected if isinstance(expected, (TaskPage, SubtaskPage)) else ValueError)
 
 
 # ------------------------------------------------------------------- value semantics

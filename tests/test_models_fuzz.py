@@ -272,6 +272,19 @@ def model_data(
     )
 
 
+def _too_deep(error: BaseException) -> bool:
+    """Whether a RecursionError is anywhere in the error's tree."""
+    stack: list[BaseException] = [error]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, RecursionError):
+            return True
+        if current.__cause__ is not None:
+            stack.append(current.__cause__)
+        stack.extend(getattr(current, "exceptions", ()))
+    return False
+
+
 def _name(cls: type, json_key: str) -> str:
     for field in attrs.fields(cls):
         if field.metadata.get(JSON_KEY, field.name) == json_key:

@@ -18,7 +18,7 @@ import pytest
 
 from worksection_async import WorksectionError
 from worksection_async.models import CostTotal, StructureError, Task, structure, structure_list
-from worksection_async.models._converter import _MAX_DETAILS
+from worksection_async.models._errors import _MAX_DETAILS
 
 
 class TooMuchWork(BaseException):

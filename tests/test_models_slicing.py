@@ -27,7 +27,7 @@ from worksection_async.models import (
     CostTotals,
     StructureError,
     Task,
-    _converter,
+    _values,
     astructure,
     astructure_list,
     clear_intern_tables,
@@ -36,8 +36,7 @@ from worksection_async.models import (
 )
 from worksection_async.testing import FakeWorksection
 
-from .test_models_direct import _too_deep
-from .test_models_fuzz import FUZZ, HOSTILE, model_data
+from .test_models_fuzz import FUZZ, HOSTILE, _too_deep, model_data
 
 pytestmark = pytest.mark.anyio
 
@@ -206,7 +205,7 @@ async def test_cancelling_sliced_structuring_leaves_nothing_behind() -> None:
     """Cancelled between slices: the GC is enabled again and the call's page memo is
     not left in place of the shared one."""
     data = _big_answer(400)
-    shared_memo = _converter._PAGES
+    shared_memo = _values.PAGES
     assert gc.isenabled()
     with anyio.CancelScope() as scope:
 
@@ -219,7 +218,7 @@ async def test_cancelling_sliced_structuring_leaves_nothing_behind() -> None:
             await astructure_list(data, Task, slice_seconds=0)
     assert scope.cancelled_caught
     assert gc.isenabled()
-    assert _converter._PAGES is shared_memo
+    assert _values.PAGES is shared_memo
 
 
 async def test_get_many_gives_the_loop_back_while_it_structures(

@@ -30,7 +30,6 @@ from __future__ import annotations
 from ._converter import (
     GC_PAUSE_MIN_ITEMS,
     INTERN_LIMIT,
-    StructureError,
     clear_intern_tables,
     structure,
     structure_list,
@@ -47,6 +46,7 @@ from ._costs import (
     Timer,
 )
 from ._custom_fields import CustomField, CustomFieldValue
+from ._errors import StructureError
 from ._events import Event, EventObject, Webhook
 from ._files import File, Upload
 from ._members import Contact, ContactGroup, User, UserGroup, UserSchedule

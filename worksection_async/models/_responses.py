@@ -15,9 +15,10 @@ from typing import Final, Literal
 import attrs
 
 from .._json import JSONValue
-from ._converter import StructureError, _show, structure, structure_list, structure_one
+from ._converter import structure, structure_list, structure_one
 from ._costs import CostReport, CostTotals, MyTimer, Timer
 from ._custom_fields import CustomField
+from ._errors import StructureError
 from ._events import Event, Webhook
 from ._files import File, Upload
 from ._members import Contact, ContactGroup, User, UserGroup, UserSchedule
@@ -25,6 +26,7 @@ from ._oauth import Created, OAuthUser, TokenResponse
 from ._projects import Project, ProjectGroup
 from ._tags import Tag, TagGroup
 from ._tasks import Comment, Task
+from ._values import show
 
 __all__ = ["RESPONSE_MODELS", "ResponseModel", "structure_response"]
 
@@ -135,7 +137,7 @@ def structure_response(action: str, answer: Mapping[str, JSONValue]) -> object:
     """
     spec = RESPONSE_MODELS[action]
     if not isinstance(answer, Mapping):
-        raise StructureError(f"cannot structure {action}: expected an object, got {_show(answer)}")
+        raise StructureError(f"cannot structure {action}: expected an object, got {show(answer)}")
     if spec.source == "body":
         return structure({k: v for k, v in answer.items() if k != "status"}, spec.model)
     data = answer.get("data")

@@ -50,21 +50,19 @@ import attrs
 from .._bulk import SLICE_SECONDS, Breather
 from .._json import JSONValue
 from .._pages import Page
-from . import _converter
+from . import _values
 from ._converter import (
     GC_PAUSE_MIN_ITEMS,
-    Hook,
-    _fail,
-    _failed_position,
     _gc_paused,
     _is_model,
     _json_key,
-    _locating,
     _MappingSlicer,
     _Prebuilt,
     _SequenceSlicer,
     converter,
 )
+from ._errors import fail, failed_position, locating
+from ._values import Hook
 
 __all__ = ["SLICE_SECONDS", "astructure", "astructure_list"]
 
@@ -91,12 +89,12 @@ class _Slices:
     def run(self, fn: Callable[..., T], *args: Any) -> T:
         """``fn(*args)`` with this call's page memo (another call may run between
         slices, with its own)."""
-        saved = _converter._PAGES
-        _converter._PAGES = self.memo
+        saved = _values.PAGES
+        _values.PAGES = self.memo
         try:
             return fn(*args)
         finally:
-            _converter._PAGES = saved
+            _values.PAGES = saved
 
 
 def _next_chunk(chunk: int, took: float, budget: float) -> int:
@@ -107,7 +105,7 @@ def _next_chunk(chunk: int, took: float, budget: float) -> int:
 
 
 async def _locate(slices: _Slices, steps: Generator[None, None, Exception]) -> Exception:
-    """Run :func:`~._converter._locating` with checkpoints between its steps."""
+    """Run :func:`~._errors.locating` with checkpoints between its steps."""
     while True:
         try:
             slices.run(next, steps)
@@ -129,8 +127,8 @@ async def _sequence(value: Any, slicer: _SequenceSlicer, slices: _Slices) -> obj
             chunk = _next_chunk(chunk, time.perf_counter() - started, slices.budget)
             await slices.breathe()
     except Exception as exc:
-        failed = _failed_position(value, items)
-        steps = _locating(exc, slicer.tp, slicer.item_tp, hook, value, failed)
+        failed = failed_position(value, items)
+        steps = locating(exc, slicer.tp, slicer.item_tp, hook, value, failed)
         raise await _locate(slices, steps) from None
     return slicer.build(iter(done))
 
@@ -154,8 +152,8 @@ async def _mapping(value: dict[str, Any], slicer: _MappingSlicer, slices: _Slice
             chunk = _next_chunk(chunk, time.perf_counter() - started, slices.budget)
             await slices.breathe()
     except Exception as exc:
-        failed = _failed_position(value, items)
-        steps = _locating(
+        failed = failed_position(value, items)
+        steps = locating(
             exc,
             slicer.tp,
             slicer.value_tp,
@@ -265,7 +263,7 @@ async def astructure(data: JSONValue, cls: object, *, slice_seconds: float | Non
                 await slices.breathe.turn()
         return result
     except Exception as exc:
-        raise _fail(cls, exc) from exc
+        raise fail(cls, exc) from exc
 
 
 async def astructure_list(
