@@ -27,6 +27,7 @@ import attrs
 import httpx
 
 from ._call import Call
+from ._events import EventHook, RequestPrepared
 from ._exceptions import (
     AuthenticationError,
     ProtocolError,
@@ -413,6 +414,7 @@ class HttpTransport:
         "_base_url",
         "_http",
         "_max_size",
+        "_on_event",
         "_owns_http",
         "_paths",
         "_signer",
@@ -431,7 +433,9 @@ class HttpTransport:
         wall_clock: Callable[[], float] = time.time,
         total_timeout: float | None = None,
         max_response_size: int | None = DEFAULT_MAX_RESPONSE_SIZE,
+        on_event: EventHook | None = None,
     ) -> None:
+        self._on_event = on_event
         self._base_url = base_url
         self._base = str(base_url).rstrip("/")
         self._api_key = api_key
@@ -491,8 +495,11 @@ class HttpTransport:
             return _replace_query(template, query)
         return httpx.URL(self._base + wire.target)
 
-    def _to_httpx(self, wire: WireRequest) -> httpx.Request:
+    def _to_httpx(self, wire: WireRequest, call: Call | None = None) -> httpx.Request:
         url = self._url(wire)
+        if self._on_event is not None and call is not None:
+            shown = redact_hash(str(url))  # also a webhook's http_pass
+            self._on_event(RequestPrepared(action=call.action, method=wire.method, url=shown))
         headers = dict(wire.headers)
         if wire.files:
             files = [(f.field, (f.filename, f.content, f.content_type)) for f in wire.files]
@@ -527,7 +534,7 @@ class HttpTransport:
 
     async def _send_once(self, call: Call, wire: WireRequest) -> JSONValue:
         secrets = self._secrets(wire)
-        status, headers, body = await self._exchange(self._to_httpx(wire), call, secrets)
+        status, headers, body = await self._exchange(self._to_httpx(wire, call), call, secrets)
         parsed: JSONValue | _NotParsed = _NOT_PARSED
         if status == 200 and len(body) >= INCREMENTAL_JSON_FROM:
             # A big answer is decoded in slices, letting other tasks run in between;
@@ -608,7 +615,7 @@ class HttpTransport:
         """
         wire = self._sign(call)
         secrets = self._secrets(wire)
-        request = self._to_httpx(wire)
+        request = self._to_httpx(wire, call)
         progress = _Progress()
         request.extensions = {**request.extensions, "trace": progress}
         response: httpx.Response | None = None
