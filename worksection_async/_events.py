@@ -34,10 +34,15 @@ __all__ = [
     "PauseStarted",
     "QuotaBackendRestored",
     "QuotaBackendUnavailable",
+    "ReceiverEvent",
+    "ReceiverEventHook",
     "RequestPrepared",
     "RequestSent",
     "ResponseReceived",
     "RetryScheduled",
+    "WebhookDeliveryAccepted",
+    "WebhookDeliveryRefused",
+    "WebhookEventHandled",
     "bulk_of",
     "section_of",
     "start_bulk",
@@ -288,3 +293,38 @@ def bulk_of(client: object, kind: BulkKind, items: int | None) -> Iterator[Bulk 
         bulk.end(exc)
         raise
     bulk.end()
+
+
+@attrs.frozen(kw_only=True)
+class WebhookDeliveryAccepted:
+    """``WebhookReceiver`` answered a delivery 200: ``events`` in it, ``new`` of them
+    queued (the rest were repeats within the deduplication window)."""
+
+    at: float
+    events: int
+    new: int
+
+
+@attrs.frozen(kw_only=True)
+class WebhookDeliveryRefused:
+    """``WebhookReceiver`` refused a request with HTTP ``status`` (``reason``: a few
+    words, never the request's content or credentials)."""
+
+    at: float
+    status: int
+    reason: str
+
+
+@attrs.frozen(kw_only=True)
+class WebhookEventHandled:
+    """The receiver's handler returned from an event of ``action`` after ``elapsed``
+    seconds (``error``: the exception class it raised, if it failed)."""
+
+    at: float
+    action: str
+    elapsed: float
+    error: str | None = None
+
+
+ReceiverEvent: TypeAlias = WebhookDeliveryAccepted | WebhookDeliveryRefused | WebhookEventHandled
+ReceiverEventHook: TypeAlias = Callable[[ReceiverEvent], None]
