@@ -30,4 +30,4 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
 from ._hook import OpenTelemetryHook
 from ._names import METRICS, SCOPE
 
-__all__ = ["METRICS", "SCOPE", "OpenTelemetryHook"]
+__all__ = ["METRICS", "OpenTelemetryHook", "SCOPE"]
