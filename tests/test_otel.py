@@ -189,9 +189,10 @@ async def test_a_scripted_run_matches_the_quota_and_the_fake(autojump: ManualClo
     assert count(data, "http.client.request.duration", {"http.response.status_code": 500}) == 1
     assert total(data, "worksection.quota.exceeded") == snapshot.quota_errors
     assert total(data, "worksection.quota.absorbed") == snapshot.retries
-    assert total(data, "worksection.client.calls", {"worksection.outcome": "ok"}) == 12
-    assert total(data, "worksection.client.calls", {"error.type": "InvalidTaskError"}) == 1
-    assert total(data, "worksection.client.calls", {"error.type": "ProtocolError"}) == 1
+    calls_by = "worksection.client.call.duration"
+    assert count(data, calls_by, {"worksection.action": "get_task", "worksection.outcome": "ok"}) == 12
+    assert count(data, calls_by, {"error.type": "InvalidTaskError"}) == 1
+    assert count(data, calls_by, {"error.type": "ProtocolError"}) == 1
     assert count(data, "worksection.client.call.duration") == 14
     durations = sum(e.elapsed for e in telemetry.of(ws.CallEnded))
     assert total(data, "worksection.client.call.duration") == pytest.approx(durations)

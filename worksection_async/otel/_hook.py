@@ -66,7 +66,16 @@ _CANCELLED = frozenset(("CancelledError", "Cancelled", "GeneratorExit"))
 class _Call:
     """A call in progress: its span and its current attempt's."""
 
-    __slots__ = ("attempt", "attempt_token", "method", "server", "span", "token")
+    __slots__ = (
+        "attempt",
+        "attempt_token",
+        "method",
+        "requests",
+        "server",
+        "span",
+        "token",
+        "waited",
+    )
 
     def __init__(self, span: trace.Span) -> None:
         self.span = span
@@ -75,6 +84,8 @@ class _Call:
         self.attempt_token: object = None
         self.method: str | None = None
         self.server: dict[str, Any] | None = None
+        self.requests = 0
+        self.waited = 0.0
 
 
 class _Bulk:
@@ -126,9 +137,10 @@ class OpenTelemetryHook:
     under ``worksection.``):
 
     * ``http.client.request.duration`` (s): every HTTP attempt;
-    * ``worksection.client.calls`` and ``worksection.client.call.duration`` (s): calls
-      by ``worksection.action`` and ``worksection.outcome`` (``ok``, ``error``,
-      ``cancelled``; ``error.type`` names the exception class);
+    * ``worksection.client.call.duration`` (s): calls by ``worksection.action`` and
+      ``worksection.outcome`` (``ok``, ``error``, ``cancelled``; ``error.type`` names
+      the exception class). Its count is the number of calls (``_count`` in
+      Prometheus): no separate counter is recorded, as the HTTP conventions do;
     * ``worksection.quota.wait`` (s): how long each call waited for the quota;
     * ``worksection.quota.exceeded``: error 20 answers (``client.quota.quota_errors``);
       ``worksection.quota.absorbed``: those retried (``client.quota.retries``);
@@ -166,9 +178,6 @@ class OpenTelemetryHook:
             unit="s",
             description="Duration of HTTP client requests.",
             explicit_bucket_boundaries_advisory=buckets,
-        )
-        self._calls = meter.create_counter(
-            n.CALLS, unit="{call}", description="Worksection API calls by action and outcome."
         )
         self._call_duration = meter.create_histogram(
             n.CALL_DURATION,
@@ -321,13 +330,31 @@ class OpenTelemetryHook:
 
     def _request_sent(self, event: RequestSent) -> None:
         state = self._call.get()
+        if state is not None:
+            state.waited = event.waited
+
+    def _request_prepared(self, event: RequestPrepared) -> None:
+        # The attempt's span starts here, with every attribute known before sending
+        # (one set of attributes is cheaper than two), and ends with the answer.
+        state = self._call.get()
         if state is None:
             return
-        attributes: dict[str, Any] = {n.QUOTA_WAIT: event.waited}
-        if event.attempt > 1:
-            attributes[n.RESEND_COUNT] = event.attempt - 1
+        if state.attempt is not None:  # sent again within the attempt (OAuth2 refresh)
+            self._end_attempt(state, {})
+        server = state.server = self._server(event.url)
+        attributes: dict[str, Any] = {
+            n.HTTP_METHOD: event.method,
+            n.URL_FULL: event.url,
+            **server,
+            n.QUOTA_WAIT: state.waited,
+        }
+        if state.requests:
+            attributes[n.RESEND_COUNT] = state.requests
+        state.requests += 1
+        state.waited = 0.0
+        state.method = event.method
         span = self._tracer.start_span(
-            "HTTP",
+            event.method,
             context=trace.set_span_in_context(state.span),
             kind=SpanKind.CLIENT,
             attributes=attributes,
@@ -335,15 +362,14 @@ class OpenTelemetryHook:
         state.attempt = span
         state.attempt_token = otel_context.attach(trace.set_span_in_context(span))
 
-    def _request_prepared(self, event: RequestPrepared) -> None:
-        state = self._call.get()
-        if state is None or state.attempt is None:
-            return
-        span = state.attempt
-        span.update_name(event.method)
-        state.method = event.method
-        server = state.server = self._server(event.url)
-        span.set_attributes({n.HTTP_METHOD: event.method, n.URL_FULL: event.url, **server})
+    def _end_attempt(self, state: _Call, ended: dict[str, Any]) -> None:
+        span, token = state.attempt, state.attempt_token
+        state.attempt = state.attempt_token = None
+        assert span is not None
+        if ended:
+            span.set_attributes(ended)
+        span.end()
+        otel_context.detach(token)  # type: ignore[arg-type]  # set with the span
 
     def _response_received(self, event: ResponseReceived) -> None:
         state = self._call.get()
@@ -351,21 +377,19 @@ class OpenTelemetryHook:
             self._exceeded.add(1, self._attributes(n.ACTION, event.action))
         if state is None or state.attempt is None:
             return
-        span, token = state.attempt, state.attempt_token
-        state.attempt = state.attempt_token = None
         status = event.status
         error_type = None
         if event.error is not None and event.error not in _CANCELLED:
             error_type = str(status) if status is not None and status >= 400 else event.error
+        ended: dict[str, Any] = {}
         if status is not None:
-            span.set_attribute(n.HTTP_STATUS, status)
+            ended[n.HTTP_STATUS] = status
         if event.code is not None:
-            span.set_attribute(n.ERROR_CODE, event.code)
+            ended[n.ERROR_CODE] = event.code
         if error_type is not None:
-            span.set_attribute(n.ERROR_TYPE, error_type)
-            span.set_status(Status(StatusCode.ERROR, error_type))
-        span.end()
-        otel_context.detach(token)  # type: ignore[arg-type]  # set with the span
+            ended[n.ERROR_TYPE] = error_type
+            state.attempt.set_status(Status(StatusCode.ERROR, error_type))
+        self._end_attempt(state, ended)
         server = state.server or {}
         self._http_duration.record(
             event.elapsed,
@@ -390,7 +414,6 @@ class OpenTelemetryHook:
         attributes = self._attributes(
             n.ACTION, event.action, n.OUTCOME, outcome, n.ERROR_TYPE, error_type
         )
-        self._calls.add(1, attributes)
         self._call_duration.record(event.elapsed, attributes)
         self._quota_wait.record(event.waited, self._attributes(n.ACTION, event.action))
         if state is None:
@@ -398,19 +421,18 @@ class OpenTelemetryHook:
         if state.token is not None:
             self._call.reset(state.token)
         span = state.span
-        span.set_attributes(
-            {
-                n.ATTEMPTS: event.attempts,
-                n.QUOTA_WAIT: event.waited,
-                n.REQUEST_SENT: event.sent,
-                n.OUTCOME: outcome,
-            }
-        )
+        ended: dict[str, Any] = {
+            n.ATTEMPTS: event.attempts,
+            n.QUOTA_WAIT: event.waited,
+            n.REQUEST_SENT: event.sent,
+            n.OUTCOME: outcome,
+        }
         if event.code is not None:
-            span.set_attribute(n.ERROR_CODE, event.code)
+            ended[n.ERROR_CODE] = event.code
         if error_type is not None:
-            span.set_attribute(n.ERROR_TYPE, error_type)
+            ended[n.ERROR_TYPE] = error_type
             span.set_status(Status(StatusCode.ERROR, error_type))
+        span.set_attributes(ended)
         span.end()
 
     def _retry_scheduled(self, event: RetryScheduled) -> None:

@@ -37,7 +37,6 @@ BULK_CALLS: Final = "worksection.bulk.calls"
 WEBHOOK_OUTCOME: Final = "worksection.webhook.outcome"
 
 HTTP_DURATION: Final = "http.client.request.duration"
-CALLS: Final = "worksection.client.calls"
 CALL_DURATION: Final = "worksection.client.call.duration"
 QUOTA_WAIT_METRIC: Final = "worksection.quota.wait"
 QUOTA_EXCEEDED: Final = "worksection.quota.exceeded"
@@ -54,7 +53,6 @@ WEBHOOK_EVENTS: Final = "worksection.webhook.events"
 
 METRICS: Final = (
     HTTP_DURATION,
-    CALLS,
     CALL_DURATION,
     QUOTA_WAIT_METRIC,
     QUOTA_EXCEEDED,
