@@ -190,7 +190,8 @@ async def test_a_scripted_run_matches_the_quota_and_the_fake(autojump: ManualClo
     assert total(data, "worksection.quota.exceeded") == snapshot.quota_errors
     assert total(data, "worksection.quota.absorbed") == snapshot.retries
     calls_by = "worksection.client.call.duration"
-    assert count(data, calls_by, {"worksection.action": "get_task", "worksection.outcome": "ok"}) == 12
+    ok_calls = {"worksection.action": "get_task", "worksection.outcome": "ok"}
+    assert count(data, calls_by, ok_calls) == 12
     assert count(data, calls_by, {"error.type": "InvalidTaskError"}) == 1
     assert count(data, calls_by, {"error.type": "ProtocolError"}) == 1
     assert count(data, "worksection.client.call.duration") == 14
@@ -413,3 +414,33 @@ async def test_no_secret_in_any_exported_attribute(autojump: ManualClock) -> Non
         assert secret not in text
         assert json.dumps(secret)[1:-1] not in text
     assert "[redacted]" in text
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        (
+            "https://a.example/api/?action=x&hash=abc",
+            "https://a.example/api/?action=x&hash=[redacted]",
+        ),
+        (
+            "https://a.example/api/?HASH=abc&page=%2F",
+            "https://a.example/api/?HASH=[redacted]&page=%2F",
+        ),
+        (
+            "https://a.example/api/?action=add_webhook&http_user=u&http_pass=pw&hash=h",
+            "https://a.example/api/?action=add_webhook&http_user=u&http_pass=[redacted]"
+            "&hash=[redacted]",
+        ),
+        ("https://a.example/api/oauth2", "https://a.example/api/oauth2"),
+        (
+            "https://a.example/api/?text=hash%3Dnot-a-param",
+            "https://a.example/api/?text=hash%3Dnot-a-param",
+        ),
+    ],
+)
+def test_urls_are_masked(url: str, shown: str) -> None:
+    """url.full: every hash and http_pass value masked, the rest as sent."""
+    from worksection_async._transport import _masked_url
+
+    assert _masked_url(url) == shown
