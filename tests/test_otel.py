@@ -444,3 +444,58 @@ def test_urls_are_masked(url: str, shown: str) -> None:
     from worksection_async._transport import _masked_url
 
     assert _masked_url(url) == shown
+
+
+async def test_webhook_deliveries_and_handled_events_are_counted() -> None:
+    """A WebhookReceiver with the hook: accepted and refused deliveries, handled,
+    failed and repeated events; the counts equal the receiver's own, and the basic-auth
+    password is nowhere in the export."""
+    from worksection_async.models import Event
+    from worksection_async.webhooks import WebhookReceiver
+
+    password = "webhook-s3cret-pa55"
+
+    async def handler(event: Event) -> None:
+        if event.object.id == 2:
+            raise RuntimeError("the handler broke")
+
+    def comment(n: int) -> dict[str, Any]:
+        return {
+            "action": "post",
+            "object": {"type": "comment", "id": str(n), "page": "/project/1/100/"},
+            "date_added": "2024-05-01 10:00",
+            "new": {"text": f"comment {n}"},
+        }
+
+    telemetry = Telemetry()
+    receiver = WebhookReceiver(handler, basic_auth=("hook", password), on_event=telemetry)
+    auth = httpx.BasicAuth("hook", password)
+    async with (
+        receiver,
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=receiver), base_url="http://hooks.test"
+        ) as http,
+    ):
+        answers = [
+            await http.post("/", content=json.dumps([comment(1), comment(2)]), auth=auth),
+            await http.post("/", content=json.dumps([comment(1), comment(3)]), auth=auth),
+            await http.post("/", content=json.dumps([comment(4)])),  # no auth: 401
+            await http.post("/", content=b"{not json", auth=auth),  # 400
+            await http.post("/elsewhere", content=b"[]", auth=auth),  # 404
+        ]
+        await receiver.join()
+    assert [a.status_code for a in answers] == [200, 200, 401, 400, 404]
+    data = telemetry.collect()
+    deliveries = "worksection.webhook.deliveries"
+    assert total(data, deliveries, {"worksection.webhook.outcome": "accepted"}) == 2
+    assert receiver.deliveries == 2
+    refused = {"worksection.webhook.outcome": "refused"}
+    assert total(data, deliveries, refused) == 3
+    for status in (401, 400, 404):
+        assert total(data, deliveries, {**refused, "http.response.status_code": status}) == 1
+    events = "worksection.webhook.events"
+    assert total(data, events, {"worksection.webhook.outcome": "handled"}) == receiver.handled == 2
+    assert total(data, events, {"worksection.webhook.outcome": "failed"}) == receiver.failed == 1
+    repeats = total(data, events, {"worksection.webhook.outcome": "duplicate"})
+    assert repeats == receiver.duplicates == 1
+    assert password not in "\n".join(exported_text(telemetry))
