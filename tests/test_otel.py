@@ -514,3 +514,43 @@ def test_readme_section_names_every_metric_and_its_examples_compile() -> None:
     section = text[text.index("## Observability with OpenTelemetry") :]
     for name in METRICS:
         assert f"| `{name}` |" in section, name
+
+
+async def test_a_request_that_never_left_says_so() -> None:
+    """A connection refused: the attempt span has no status and names the error, the
+    call says no request was sent."""
+
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("connection refused", request=request)
+
+    telemetry = Telemetry()
+    async with Client(
+        "https://acme.worksection.com",
+        "key-0123456789",
+        transport=httpx.MockTransport(refuse),
+        on_event=telemetry,
+    ) as client:
+        with pytest.raises(ws.TransportError):
+            await client.call("get_projects")
+    (call,) = calls_named(telemetry.finished(), "get_projects")
+    (attempt,) = attempts_of(telemetry.finished(), call)
+    assert call.attributes["worksection.request_sent"] is False
+    assert call.attributes["error.type"] == "TransportError"
+    assert call.status.status_code is StatusCode.ERROR
+    assert "http.response.status_code" not in attempt.attributes
+    assert attempt.attributes["error.type"] == "TransportError"
+    (ended,) = telemetry.of(ws.CallEnded)
+    assert (ended.attempts, ended.sent, ended.error) == (1, False, "TransportError")
+
+
+def test_no_other_layer_imports_opentelemetry() -> None:
+    """Only worksection_async/otel/ mentions opentelemetry in an import."""
+    import pathlib
+
+    root = pathlib.Path(ws.__file__).parent
+    for path in root.rglob("*.py"):
+        if "otel" in path.relative_to(root).parts:
+            continue
+        source = path.read_text(encoding="utf-8")
+        assert "import opentelemetry" not in source, path
+        assert "from opentelemetry" not in source, path
