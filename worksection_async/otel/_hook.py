@@ -42,7 +42,6 @@ from .._events import (
     QuotaBackendRestored,
     QuotaBackendUnavailable,
     RequestPrepared,
-    RequestSent,
     ResponseReceived,
     RetryScheduled,
     WebhookDeliveryAccepted,
@@ -74,7 +73,6 @@ class _Call:
         "server",
         "span",
         "token",
-        "waited",
     )
 
     def __init__(self, span: trace.Span) -> None:
@@ -85,7 +83,6 @@ class _Call:
         self.method: str | None = None
         self.server: dict[str, Any] | None = None
         self.requests = 0
-        self.waited = 0.0
 
 
 class _Bulk:
@@ -238,7 +235,6 @@ class OpenTelemetryHook:
             )
         self._handlers: dict[type, Callable[[Any], None]] = {
             CallStarted: self._call_started,
-            RequestSent: self._request_sent,
             RequestPrepared: self._request_prepared,
             ResponseReceived: self._response_received,
             CallEnded: self._call_ended,
@@ -328,11 +324,6 @@ class OpenTelemetryHook:
         state = _Call(span)
         state.token = self._call.set(state)
 
-    def _request_sent(self, event: RequestSent) -> None:
-        state = self._call.get()
-        if state is not None:
-            state.waited = event.waited
-
     def _request_prepared(self, event: RequestPrepared) -> None:
         # The attempt's span starts here, with every attribute known before sending
         # (one set of attributes is cheaper than two), and ends with the answer.
@@ -342,16 +333,10 @@ class OpenTelemetryHook:
         if state.attempt is not None:  # sent again within the attempt (OAuth2 refresh)
             self._end_attempt(state, {})
         server = state.server = self._server(event.url)
-        attributes: dict[str, Any] = {
-            n.HTTP_METHOD: event.method,
-            n.URL_FULL: event.url,
-            **server,
-            n.QUOTA_WAIT: state.waited,
-        }
+        attributes: dict[str, Any] = {n.HTTP_METHOD: event.method, n.URL_FULL: event.url, **server}
         if state.requests:
             attributes[n.RESEND_COUNT] = state.requests
         state.requests += 1
-        state.waited = 0.0
         state.method = event.method
         span = self._tracer.start_span(
             event.method,
@@ -425,7 +410,6 @@ class OpenTelemetryHook:
             n.ATTEMPTS: event.attempts,
             n.QUOTA_WAIT: event.waited,
             n.REQUEST_SENT: event.sent,
-            n.OUTCOME: outcome,
         }
         if event.code is not None:
             ended[n.ERROR_CODE] = event.code
