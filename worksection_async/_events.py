@@ -9,14 +9,11 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Literal, TypeAlias
+from typing import Literal, TypeAlias
 
 import attrs
 
 from ._pages import Page
-
-if TYPE_CHECKING:
-    from ._client import Client
 
 __all__ = [
     "CURRENT_BULK",
@@ -52,16 +49,17 @@ __all__ = [
 @attrs.frozen(kw_only=True)
 class ClientCreated:
     """A ``Client`` was built with this hook. A hook that reports the quota's state
-    keeps ``client`` (weakly) and reads ``client.quota`` when asked."""
+    keeps ``client`` (weakly) and reads ``client.quota`` when asked. (Typed ``object``:
+    this module is below the client.)"""
 
-    client: Client
+    client: object
 
 
 @attrs.frozen(kw_only=True)
 class ClientClosed:
     """The client was closed (``aclose()`` or the end of its ``async with``)."""
 
-    client: Client
+    client: object
 
 
 BulkKind: TypeAlias = Literal["get_many", "map", "export"]

@@ -24,13 +24,14 @@ import math
 import weakref
 from collections.abc import Callable, Iterable
 from contextvars import ContextVar, Token
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from opentelemetry import context as otel_context
 from opentelemetry import metrics, trace
 from opentelemetry.metrics import CallbackOptions, Observation
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
+from .._client import Client
 from .._events import (
     BulkEnded,
     BulkStarted,
@@ -50,9 +51,6 @@ from .._events import (
 )
 from .._version import __version__
 from . import _names as n
-
-if TYPE_CHECKING:
-    from .._client import Client
 
 __all__ = ["OpenTelemetryHook"]
 
@@ -267,10 +265,12 @@ class OpenTelemetryHook:
     # -- clients and gauges ----------------------------------------------------------
 
     def _client_created(self, event: ClientCreated) -> None:
-        self._clients.add(event.client)
+        if isinstance(event.client, Client):
+            self._clients.add(event.client)
 
     def _client_closed(self, event: ClientClosed) -> None:
-        self._clients.discard(event.client)
+        if isinstance(event.client, Client):
+            self._clients.discard(event.client)
 
     def _observer(
         self, read: Callable[[Client], float | None]
