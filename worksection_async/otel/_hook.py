@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 import weakref
 from collections.abc import Callable, Iterable
 from contextvars import ContextVar, Token
@@ -163,6 +164,8 @@ class OpenTelemetryHook:
         meter = metrics.get_meter(n.SCOPE, __version__, meter_provider)
         self._call: ContextVar[_Call | None] = ContextVar("worksection_otel_call", default=None)
         self._clients: weakref.WeakSet[Client] = weakref.WeakSet()
+        # Gauges are read in the metric reader's thread (a periodic reader has one).
+        self._clients_lock = threading.Lock()
         self._bulks: dict[BulkStarted, _Bulk] = {}
         self._servers: dict[str, dict[str, Any]] = {}
         self._metric_attributes: dict[tuple[Any, ...], dict[str, Any]] = {}
@@ -266,18 +269,22 @@ class OpenTelemetryHook:
 
     def _client_created(self, event: ClientCreated) -> None:
         if isinstance(event.client, Client):
-            self._clients.add(event.client)
+            with self._clients_lock:
+                self._clients.add(event.client)
 
     def _client_closed(self, event: ClientClosed) -> None:
         if isinstance(event.client, Client):
-            self._clients.discard(event.client)
+            with self._clients_lock:
+                self._clients.discard(event.client)
 
     def _observer(
         self, read: Callable[[Client], float | None]
     ) -> Callable[[CallbackOptions], Iterable[Observation]]:
         def observe(options: CallbackOptions) -> Iterable[Observation]:
             found = []
-            for client in list(self._clients):
+            with self._clients_lock:
+                clients = list(self._clients)
+            for client in clients:
                 value = read(client)
                 if value is not None:
                     found.append(Observation(value, self._server(client.account_url)))
