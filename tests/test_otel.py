@@ -325,14 +325,55 @@ async def test_a_failing_hook_never_reaches_the_call(caplog: pytest.LogCaptureFi
     assert "OpenTelemetryHook failed on CallStarted" in caplog.text
 
 
-async def test_global_providers_are_used_by_default() -> None:
-    """Without providers the hook uses the global ones (no-op until an SDK is set):
-    calls work and nothing is recorded anywhere."""
+GLOBAL_PROVIDERS = """
+import anyio
+from opentelemetry import metrics, trace
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from worksection_async import Client
+from worksection_async.otel import OpenTelemetryHook
+from worksection_async.testing import FakeWorksection
+
+hook = OpenTelemetryHook()  # before the providers are set: it follows them
+spans = InMemorySpanExporter()
+provider = TracerProvider()
+provider.add_span_processor(SimpleSpanProcessor(spans))
+trace.set_tracer_provider(provider)
+reader = InMemoryMetricReader()
+metrics.set_meter_provider(MeterProvider(metric_readers=[reader]))
+
+
+async def main():
     fake = FakeWorksection.populated(projects=1, tasks_per_project=1)
-    async with Client(
-        fake.account_url, fake.api_key, transport=fake.transport, on_event=OpenTelemetryHook()
-    ) as client:
-        assert await client.call("get_projects")
+    async with Client(fake.account_url, fake.api_key, transport=fake.transport, on_event=hook) as c:
+        await c.call("get_projects")
+
+
+anyio.run(main)
+names = sorted(s.name for s in spans.get_finished_spans())
+data = reader.get_metrics_data()
+metric_names = {m.name for r in data.resource_metrics for s in r.scope_metrics for m in s.metrics}
+print(names, "http.client.request.duration" in metric_names)
+"""
+
+
+def test_global_providers_are_used_by_default() -> None:
+    """Without providers the hook uses the global ones, even those set after it was
+    made (a fresh interpreter: the global providers can be set once)."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(  # noqa: S603
+        [sys.executable, "-c", GLOBAL_PROVIDERS],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert done.stdout.strip() == "['POST', 'worksection get_projects'] True"
 
 
 def test_metric_names_are_listed() -> None:
