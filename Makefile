@@ -51,6 +51,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/shared_account.py
 	$(BIN)/python benchmarks/cancellation.py
 	$(BIN)/python benchmarks/shared_quota.py
+	$(BIN)/python benchmarks/otel_overhead.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

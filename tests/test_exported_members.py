@@ -9,7 +9,9 @@ import pytest
 import worksection_async
 
 
-@pytest.mark.parametrize("module", ["worksection_async", "worksection_async.testing"])
+@pytest.mark.parametrize(
+    "module", ["worksection_async", "worksection_async.testing", "worksection_async.otel"]
+)
 def test_all_matches_public_names(module: str) -> None:
     """Every public attribute is in __all__, every __all__ entry exists, sorted."""
     mod = importlib.import_module(module)

@@ -25,8 +25,27 @@ import httpx
 from ._bulk import Progress, map_ordered
 from ._call import Call, ParamValue
 from ._clock import Clock, MonotonicClock
-from ._events import EventHook, RequestSent, ResponseReceived, RetryScheduled
-from ._exceptions import QuotaExceededError, WorksectionError
+from ._events import (
+    CURRENT_BULK,
+    Bulk,
+    BulkKind,
+    CallEnded,
+    CallStarted,
+    ClientClosed,
+    ClientCreated,
+    EventHook,
+    RequestSent,
+    ResponseReceived,
+    RetryScheduled,
+    bulk_of,
+)
+from ._exceptions import (
+    APIError,
+    ProtocolError,
+    QuotaExceededError,
+    TransportError,
+    WorksectionError,
+)
 from ._json import JSONValue
 from ._limits import (
     DEFAULT_MAX_RESPONSE_SIZE,
@@ -73,6 +92,34 @@ DEFAULT_SIGNER: Signer = PageHash()
 
 class ClientClosedError(WorksectionError, RuntimeError):
     """The client was used after ``aclose()`` (or after its ``async with`` block)."""
+
+
+class _Tally:
+    """A call's figures for ``CallEnded``: requests let go, seconds queued for the
+    quota, whether any request may have reached the server."""
+
+    __slots__ = ("attempts", "sent", "waited")
+
+    def __init__(self) -> None:
+        self.attempts = 0
+        self.waited = 0.0
+        self.sent = False
+
+
+def _answer_of(outcome: BaseException | None) -> tuple[int | None, int | None, bool]:
+    """An attempt's HTTP status (``None``: no answer), API error code, and whether its
+    request may have reached the server."""
+    if outcome is None:
+        return 200, None, True
+    if isinstance(outcome, APIError):
+        return outcome.http_status or None, outcome.code, True
+    if isinstance(outcome, ProtocolError):
+        return outcome.http_status or None, None, outcome.request_sent
+    if isinstance(outcome, TransportError):
+        return None, None, outcome.request_sent
+    if isinstance(outcome, ClientClosedError):
+        return None, None, False
+    return None, None, True
 
 
 def _shown(value: str | httpx.URL) -> str:
@@ -266,8 +313,11 @@ class Client(ResourcesMixin):
             wall_clock=wall_clock,
             total_timeout=total,
             max_response_size=max_size,
+            on_event=on_event,
         )
         self._closed = False
+        if on_event is not None:
+            on_event(ClientCreated(client=self))
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -292,6 +342,8 @@ class Client(ResourcesMixin):
                 await self._throttle.close()
             finally:
                 await self._transport.aclose()
+                if self._on_event is not None:
+                    self._on_event(ClientClosed(client=self))
 
     @property
     def is_closed(self) -> bool:
@@ -391,6 +443,43 @@ class Client(ResourcesMixin):
         return result
 
     async def _run(self, call: Call, operation: Callable[[], Awaitable[R]]) -> R:
+        hook = self._on_event
+        if hook is None:
+            return await self._attempts(call, operation, None)
+        tally = _Tally()
+        at = self._clock.now()
+        hook(CallStarted(action=call.action, page=call.page, at=at, bulk=CURRENT_BULK.get()))
+        error: BaseException | None = None
+        try:
+            return await self._attempts(call, operation, tally)
+        except BaseException as exc:
+            error = exc
+            raise
+        finally:
+            now = self._clock.now()
+            hook(
+                CallEnded(
+                    action=call.action,
+                    page=call.page,
+                    at=now,
+                    elapsed=now - at,
+                    attempts=tally.attempts,
+                    waited=tally.waited,
+                    sent=tally.sent,
+                    error=type(error).__name__ if error is not None else None,
+                    code=error.code if isinstance(error, APIError) else None,
+                )
+            )
+
+    def _start_bulk(self, kind: BulkKind, items: int | None) -> Bulk | None:
+        """A bulk operation for the hook (``None`` when nothing listens)."""
+        if self._on_event is None:
+            return None
+        return Bulk(self._on_event, self._clock.now, kind, items)
+
+    async def _attempts(
+        self, call: Call, operation: Callable[[], Awaitable[R]], tally: _Tally | None
+    ) -> R:
         self._check_open()
         attempts = 0
         throttle = self._throttle
@@ -402,16 +491,31 @@ class Client(ResourcesMixin):
 
         async def attempt() -> R:
             nonlocal attempts
-            grant = await throttle.acquire(deadline)
+            queued = self._clock.now() if tally is not None else 0.0
+            try:
+                grant = await throttle.acquire(deadline)
+            except BaseException:
+                if tally is not None:
+                    tally.waited += self._clock.now() - queued
+                raise
             attempts += 1
             outcome: BaseException | None = None
             started = self._clock.now() if hook is not None else 0.0
             try:
                 self._check_open()
                 if hook is not None:
+                    waited = 0.0
+                    if tally is not None:
+                        waited = started - queued
+                        tally.waited += waited
+                        tally.attempts = attempts
                     hook(
                         RequestSent(
-                            action=call.action, page=call.page, attempt=attempts, at=started
+                            action=call.action,
+                            page=call.page,
+                            attempt=attempts,
+                            at=started,
+                            waited=waited,
                         )
                     )
                 return await operation()
@@ -426,6 +530,9 @@ class Client(ResourcesMixin):
                 )
                 if hook is not None:
                     now = self._clock.now()
+                    status, code, sent = _answer_of(outcome)
+                    if tally is not None:
+                        tally.sent = tally.sent or sent
                     hook(
                         ResponseReceived(
                             action=call.action,
@@ -434,6 +541,9 @@ class Client(ResourcesMixin):
                             at=now,
                             elapsed=now - started,
                             error=type(outcome).__name__ if outcome is not None else None,
+                            status=status,
+                            code=code,
+                            sent=sent,
                         )
                     )
 
@@ -515,11 +625,21 @@ class Client(ResourcesMixin):
         """
         self._check_open()
         workers = self._throttle.max_concurrency
-        if return_exceptions:
-            return await map_ordered(
-                fn, items, workers=workers, return_exceptions=True, progress=progress
-            )
-        return await map_ordered(fn, items, workers=workers, progress=progress)
+        current = CURRENT_BULK.get() if self._on_event is not None else None
+        if self._on_event is None or (current is not None and current.kind != "map"):
+            # No hook, or part of a get_many or an export: no bulk operation of its own.
+            if return_exceptions:
+                return await map_ordered(
+                    fn, items, workers=workers, return_exceptions=True, progress=progress
+                )
+            return await map_ordered(fn, items, workers=workers, progress=progress)
+        todo = list(items)
+        with bulk_of(self, "map", len(todo)):
+            if return_exceptions:
+                return await map_ordered(
+                    fn, todo, workers=workers, return_exceptions=True, progress=progress
+                )
+            return await map_ordered(fn, todo, workers=workers, progress=progress)
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open"

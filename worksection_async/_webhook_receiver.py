@@ -39,6 +39,12 @@ from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from ._clock import Clock, MonotonicClock
+from ._events import (
+    ReceiverEventHook,
+    WebhookDeliveryAccepted,
+    WebhookDeliveryRefused,
+    WebhookEventHandled,
+)
 from ._webhooks import EventKey, SeenEvents, WebhookPayloadError, parse_webhook
 from .models import Event
 
@@ -159,7 +165,9 @@ class WebhookReceiver:
     basic_auth=...)`` registered (401 otherwise). ``path`` is where deliveries come
     (relative to the mount point). An event already taken within the last
     ``dedup_window`` seconds is not handled again. ``clock`` is where the receiver's
-    waits happen (tests pass a ``ManualClock``).
+    waits happen (tests pass a ``ManualClock``). ``on_event`` receives typed events
+    (deliveries accepted and refused, events handled), as a ``Client``'s does
+    (``worksection_async.otel.OpenTelemetryHook`` turns them into metrics).
     """
 
     def __init__(
@@ -175,7 +183,9 @@ class WebhookReceiver:
         enqueue_timeout: float | dt.timedelta = DEFAULT_ENQUEUE_TIMEOUT,
         max_body: int = DEFAULT_MAX_BODY,
         clock: Clock | None = None,
+        on_event: ReceiverEventHook | None = None,
     ) -> None:
+        self._on_event = on_event
         if not callable(handler):
             raise TypeError(f"handler must be an async function of an Event, got {handler!r}")
         if basic_auth is not None:
@@ -353,22 +363,41 @@ class WebhookReceiver:
         try:
             async with events:
                 async for event in events:
+                    started = self._clock.now()
                     try:
                         await self._handler(event)
-                    except Exception:
+                    except Exception as exc:
                         self.failed += 1
                         logger.exception("webhook handler failed on %s", _where(event))
+                        self._handled(event, started, exc)
                     except BaseException:  # cancelled: shutdown timed out, or the host died
                         self._interrupted.append(event)
                         raise
                     else:
                         self.handled += 1
+                        self._handled(event, started)
                     finally:
                         self._finished_one()
         finally:
             self._workers -= 1
             if self._workers == 0:
                 self._workers_done.set()
+
+    def _handled(self, event: Event, started: float, error: Exception | None = None) -> None:
+        if self._on_event is not None:
+            now = self._clock.now()
+            failed = type(error).__name__ if error is not None else None
+            self._on_event(
+                WebhookEventHandled(
+                    at=now, action=event.action, elapsed=now - started, error=failed
+                )
+            )
+
+    def _refused(self, status: int, reason: str) -> None:
+        if self._on_event is not None:
+            self._on_event(
+                WebhookDeliveryRefused(at=self._clock.now(), status=status, reason=reason)
+            )
 
     def _finished_one(self) -> None:
         self._unfinished -= 1
@@ -429,10 +458,12 @@ class WebhookReceiver:
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self._route(scope) != self.path:
+            self._refused(404, "not found")
             await _answer(send, 404, _error_body("not found"))
             return
         method = scope.get("method", "GET")
         if method not in ("POST", "GET", "HEAD"):
+            self._refused(405, "method not allowed")
             await _answer(send, 405, _error_body("use POST"), [(b"allow", b"POST, GET, HEAD")])
             return
         if not self._authorized(scope):
@@ -441,6 +472,7 @@ class WebhookReceiver:
                 "webhook delivery refused: missing or wrong basic auth (from %s)",
                 client[0] if client else "unknown",
             )
+            self._refused(401, "unauthorized")
             await _answer(
                 send,
                 401,
@@ -457,6 +489,7 @@ class WebhookReceiver:
             return  # the client went away
         if body is _TOO_LARGE:
             logger.warning("webhook delivery refused: body over %d bytes", self.max_body)
+            self._refused(413, "body too large")
             await _answer(send, 413, _error_body(f"body over {self.max_body} bytes"))
             return
         if not body.strip():
@@ -466,10 +499,12 @@ class WebhookReceiver:
             events = parse_webhook(body)
         except WebhookPayloadError as exc:
             logger.warning("webhook delivery refused: %s", exc)
+            self._refused(400, "not a webhook payload")
             await _answer(send, 400, _error_body(str(exc)))
             return
         if not self._accepting:
             logger.error(_NOT_RUNNING)
+            self._refused(503, "not running")
             await _answer(send, 503, _error_body("receiver not running"))
             return
         taken, total = await self._accept(events)
@@ -480,15 +515,21 @@ class WebhookReceiver:
                 total - taken,
                 total,
             )
+            self._refused(503, "queue full")
             await _answer(send, 503, _error_body("queue full"))
             return
         self.deliveries += 1
+        if self._on_event is not None:
+            self._on_event(
+                WebhookDeliveryAccepted(at=self._clock.now(), events=len(events), new=total)
+            )
         logger.debug("webhook delivery: %d event(s), %d new", len(events), total)
         await _answer(send, 200, _OK)
 
     async def _answer_check(self, send: Send, *, head: bool = False) -> None:
         if not self._accepting:
             logger.error(_NOT_RUNNING)
+            self._refused(503, "not running")
             await _answer(send, 503, _error_body("receiver not running"), head=head)
             return
         await _answer(send, 200, _OK, head=head)

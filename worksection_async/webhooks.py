@@ -18,6 +18,13 @@ use to recognise a repeated event (events carry no id).
 
 from __future__ import annotations
 
+from ._events import (
+    ReceiverEvent,
+    ReceiverEventHook,
+    WebhookDeliveryAccepted,
+    WebhookDeliveryRefused,
+    WebhookEventHandled,
+)
 from ._webhook_receiver import (
     DEFAULT_DEDUP_WINDOW,
     DEFAULT_DRAIN_TIMEOUT,
@@ -37,6 +44,11 @@ __all__ = [
     "DEFAULT_MAX_QUEUE",
     "EventKey",
     "Handler",
+    "ReceiverEvent",
+    "ReceiverEventHook",
+    "WebhookDeliveryAccepted",
+    "WebhookDeliveryRefused",
+    "WebhookEventHandled",
     "WebhookPayloadError",
     "WebhookReceiver",
     "event_key",

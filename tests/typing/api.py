@@ -200,3 +200,23 @@ async def core(client: Client) -> None:
     Client("https://a.worksection.com", "key", rate_limit=RateLimit(rate=2), retry=None)
     Client("https://a.worksection.com", "key", retry=RetryPolicy(deadline=dt.timedelta(1)))
     await client.call("get_task", page=5)  # type: ignore[arg-type]
+
+
+def telemetry() -> None:
+    """The OpenTelemetry hook is an event hook for a client and a webhook receiver."""
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.trace import TracerProvider
+
+    from worksection_async import EventHook
+    from worksection_async.otel import OpenTelemetryHook
+    from worksection_async.webhooks import ReceiverEventHook, WebhookReceiver
+
+    hook = OpenTelemetryHook(tracer_provider=TracerProvider(), meter_provider=MeterProvider())
+    as_client_hook: EventHook = hook
+    as_receiver_hook: ReceiverEventHook = hook
+    Client("https://a.worksection.com", "key", on_event=as_client_hook)
+
+    async def handle(event: Event) -> None: ...
+
+    WebhookReceiver(handle, on_event=as_receiver_hook)
+    OpenTelemetryHook(tracer_provider=5)  # type: ignore[arg-type]

@@ -32,6 +32,7 @@ the caller holds an item, and stopping costs at most one round.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncGenerator, Iterable, Sequence
 from typing import Final
 
@@ -39,6 +40,7 @@ import attrs
 
 from .._bulk import Progress
 from .._call import Call, ParamValue
+from .._events import Bulk, section_of, start_bulk
 from .._exceptions import TooManyRecordsError
 from .._json import JSONValue
 from .._pages import ProjectPage, SubtaskPage, TaskPage
@@ -114,10 +116,38 @@ def _flatten(tops: Iterable[Task], seen: set[int]) -> list[Task]:
     return out
 
 
-async def export_tasks(
+def export_tasks(
     client: ClientLike, plan: ExportPlan, progress: Progress | None = None
 ) -> AsyncGenerator[Task, None]:
     """The tasks of ``plan`` (see the module docstring for the requests it sends)."""
+    if getattr(client, "_on_event", None) is None:
+        return _export(client, plan, progress, None)
+    return _observed_export(client, plan, progress)
+
+
+async def _observed_export(
+    client: ClientLike, plan: ExportPlan, progress: Progress | None
+) -> AsyncGenerator[Task, None]:
+    """The export as one bulk operation for the client's event hook."""
+    bulk = start_bulk(client, "export", None)
+    given = 0
+    try:
+        async with contextlib.aclosing(_export(client, plan, progress, bulk)) as tasks:
+            async for task in tasks:
+                given += 1
+                yield task
+    except BaseException as exc:
+        if bulk is not None:
+            bulk.end(None if isinstance(exc, GeneratorExit) else exc, given)
+        raise
+    if bulk is not None:
+        bulk.end(None, given)
+
+
+async def _export(
+    client: ClientLike, plan: ExportPlan, progress: Progress | None, bulk: Bulk | None
+) -> AsyncGenerator[Task, None]:
+    """The export itself; its calls belong to ``bulk``, if any (never across a yield)."""
     extra = plan.extra
     extras = asked(extra)
     params: dict[str, ParamValue] = {
@@ -133,7 +163,8 @@ async def export_tasks(
 
     async def send(call: Call) -> JSONValue:
         nonlocal done
-        payload = await client.send(call)
+        with section_of(bulk):
+            payload = await client.send(call)
         done += 1
         tick()
         return payload
@@ -143,7 +174,8 @@ async def export_tasks(
         return fill_tasks(structure_list(payload, Task), extras)
 
     async def read_listings(projects: Sequence[ProjectPage]) -> list[Task]:
-        per_project = await client.map(listing, projects)
+        with section_of(bulk):
+            per_project = await client.map(listing, projects)
         return [task for tasks in per_project for task in tasks]
 
     tick()
@@ -190,7 +222,8 @@ async def export_tasks(
         waiting.append(task)
         if len(round_) < COMMENTS_ROUND and position + 1 < len(tasks):
             continue
-        answers = await client.map(comments_of, round_)
+        with section_of(bulk):
+            answers = await client.map(comments_of, round_)
         complete = {task.id: tuple(found) for task, found in zip(round_, answers, strict=True)}
         for held in waiting:
             found = complete.get(held.id)

@@ -16,6 +16,7 @@ import attrs
 from .._bulk import Progress
 from .._bulk_tasks import get_many, task_pages
 from .._call import Call, JSONParam, ParamValue
+from .._events import bulk_of
 from .._filters import Filter
 from .._json import JSONValue
 from .._pages import ProjectPage, SubtaskPage, TaskPage
@@ -183,9 +184,10 @@ class TasksNamespace:
         """
         wanted = await task_pages(pages, functools.partial(r.task_page, "pages"))
         client = self.client
-        if return_exceptions:
-            return await get_many(client, wanted, return_exceptions=True, progress=progress)
-        return await get_many(client, wanted, progress=progress)
+        with bulk_of(client, "get_many", len(wanted)):
+            if return_exceptions:
+                return await get_many(client, wanted, return_exceptions=True, progress=progress)
+            return await get_many(client, wanted, progress=progress)
 
     def export(
         self,
