@@ -32,7 +32,7 @@ the caller holds an item, and stopping costs at most one round.
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Iterable, Sequence
+from collections.abc import AsyncGenerator, Iterable
 from typing import Final
 
 import attrs
@@ -42,9 +42,10 @@ from .._call import Call, ParamValue
 from .._exceptions import TooManyRecordsError
 from .._json import JSONValue
 from .._pages import ProjectPage, SubtaskPage, TaskPage
-from ..models import Comment, Project, Task, TaskRef, structure_list
+from ..models import Comment, Task, TaskRef, structure_list
 from ._extras import asked, fill_comments, fill_tasks
 from ._protocol import ClientLike
+from ._split import Splitter
 
 __all__ = ["COMMENTS_ROUND", "INLINE_COMMENTS", "ExportPlan", "export_tasks"]
 
@@ -79,7 +80,9 @@ class ExportPlan:
         """Whether ``task``'s comments must be read with ``get_comments``."""
         if not self.comments:
             return False
-        inline = task.comments or ()
+        if task.comments is None:
+            return True  # read through search_tasks (a split): no inline comments
+        inline = task.comments
         if self.files:
             return bool(inline) or bool(task.has_comments)
         return len(inline) >= INLINE_COMMENTS
@@ -132,42 +135,27 @@ async def export_tasks(
             progress(done, planned)
 
     async def send(call: Call) -> JSONValue:
-        nonlocal done
-        payload = await client.send(call)
-        done += 1
-        tick()
-        return payload
-
-    async def listing(project: ProjectPage) -> list[Task]:
-        payload = await send(Call.build("get_tasks", project, params))
-        return fill_tasks(structure_list(payload, Task), extras)
-
-    async def read_listings(projects: Sequence[ProjectPage]) -> list[Task]:
-        per_project = await client.map(listing, projects)
-        return [task for tasks in per_project for task in tasks]
+        nonlocal done, planned
+        try:
+            return await client.send(call)
+        except TooManyRecordsError:
+            planned += 1  # sent and answered, but the split needs more than planned
+            raise
+        finally:
+            done += 1
+            planned = max(planned, done)
+            tick()
 
     tick()
+    splitter = Splitter(send, client.map)
+    search_extra = "text,files" if plan.files else "text"
     if plan.projects is not None:
-        tops = await read_listings(plan.projects)
+        tops = await splitter.projects(
+            ((page, None) for page in plan.projects), params, search_extra=search_extra
+        )
     else:
-        try:
-            payload = await send(Call.build("get_all_tasks", None, params))
-        except TooManyRecordsError:
-            # Counted as sent: it was. Now the account project by project.
-            done += 1
-            planned += 1
-            tick()
-            answer = await send(Call.build("get_projects"))
-            projects = [
-                project.page
-                for project in structure_list(answer, Project)
-                if project.status != "archive"
-            ]
-            planned += len(projects)
-            tick()
-            tops = await read_listings(projects)
-        else:
-            tops = fill_tasks(structure_list(payload, Task), extras)
+        tops = await splitter.account(params, archive=False, search_extra=search_extra)
+    tops = fill_tasks(tops, extras - {"comments"})
 
     tasks = [task for task in _flatten(tops, set()) if task.id not in plan.skip]
     planned += sum(1 for task in tasks if plan.needs_comments(task))
