@@ -69,6 +69,7 @@ SEARCH_EXTRAS: Final = frozenset(("text", "html", "files"))
 _FIRST_DAY: Final = dt.date(1990, 1, 1)
 _LAST_DAY: Final = dt.date(2200, 1, 1)
 _DEFAULT_SPAN: Final = dt.timedelta(days=5 * 365)
+_ONE_DAY: Final = dt.timedelta(days=1)
 
 Send = Callable[[Call], Awaitable[JSONValue]]
 """Sends one call and answers its payload (the caller counts requests there)."""
@@ -107,15 +108,13 @@ class Splitter:
     map: Callable[[Callable[[Any], Awaitable[Any]], Iterable[Any]], Awaitable[list[Any]]]
     today: dt.date = attrs.field(factory=dt.date.today)
     tried: list[str] = attrs.Factory(list)
-    last_error: TooManyRecordsError | None = None
 
     async def attempt(self, call: Call) -> JSONValue | None:
         """The answer to ``call``, or ``None`` if it was too big (noted in ``tried``)."""
         try:
             return await self.send(call)
-        except TooManyRecordsError as exc:
+        except TooManyRecordsError:
             self.tried.append(f"{_describe(call)}: too many")
-            self.last_error = exc
             return None
 
     def give_up(self, error: TooManyRecordsError, reason: str) -> TooManyRecordsError:
@@ -180,19 +179,26 @@ class Splitter:
             listing = await self.attempt(Call.build("get_tasks", page, params))
         if listing is not None:
             return await read_tasks(listing, extras)
-        found: list[Task] = []
         open_part: JSONValue | None = None
+        closed: list[Task] = []
         if not active_only:  # otherwise the open part was just refused
             open_params = {**params, "filter": "active"}
             open_part = await self.attempt(Call.build("get_tasks", page, open_params))
         if open_part is not None:
-            found += await read_tasks(open_part, extras)
+            opened = await read_tasks(open_part, extras)
         else:
+            if not active_only:
+                # closed ones first: when ``since`` is unknown, the oldest of them is
+                # where the open ones' windows start (fewer empty windows)
+                closed = await self._windows(page, "done", search_extra, since, whole=True)
+                if since is None:
+                    since = min((t.date_added.date() for t in closed if t.date_added), default=None)
             # the same set as the listing refused: straight to windows
-            found += await self._windows(page, "active", search_extra, since, whole=False)
+            opened = await self._windows(page, "active", search_extra, since, whole=False)
+            return opened + closed
         if not active_only:
-            found += await self._windows(page, "done", search_extra, since, whole=True)
-        return found
+            closed = await self._windows(page, "done", search_extra, since, whole=True)
+        return opened + closed
 
     async def _windows(
         self,
@@ -222,7 +228,8 @@ class Splitter:
         async def read(start: dt.date | None, end: dt.date | None, more_than: int) -> int:
             """Read ``[start, end)`` into ``found``; ``more_than``: its count is known to
             be above that (-1: unknown). Answers how many rows the server gave."""
-            if more_than < MAX_RECORDS:
+            halves = _halves(start, end, low, high)
+            if more_than < MAX_RECORDS or not halves:  # a day is split only if refused
                 params: dict[str, ParamValue] = {
                     "status": status,
                     "filter": window_filter(start, end),
@@ -233,23 +240,18 @@ class Splitter:
                     payload = await self.send(call)
                 except TooManyRecordsError as exc:
                     self.tried.append(f"{_describe(call)}: too many")
-                    error = self.last_error = exc
+                    if not halves:
+                        day = start if start is not None else (end or low) - _ONE_DAY
+                        raise self.give_up(
+                            exc,
+                            f"the {status} tasks of {page.path} added on {_day(day)} alone "
+                            f"are more than {MAX_RECORDS:,}: no dateadd window can split "
+                            "one day",
+                        ) from None
                 else:
                     rows = await read_tasks(payload, frozenset())
                     found.extend(fill_task(row, extras) for row in rows if keep(row, start, end))
                     return len(rows)
-            else:  # the answer that showed it too big is the one to report
-                error = self.last_error or TooManyRecordsError(
-                    None, "Too many tasks (10000 max)", action="search_tasks", page=page
-                )
-            halves = _halves(start, end, low, high)
-            if not halves:
-                day = start if start is not None else (end or low) - dt.timedelta(days=1)
-                raise self.give_up(
-                    error,
-                    f"the {status} tasks of {page.path} added on {_day(day)} alone are "
-                    f"more than {MAX_RECORDS:,}: no dateadd window can split one day",
-                ) from None
             (left_start, cut), (_, right_end) = halves
             # the older half first; if it held little, the newer one is known too big
             left = await read(left_start, cut, -1)
