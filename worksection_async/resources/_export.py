@@ -37,7 +37,7 @@ from typing import Final
 
 import attrs
 
-from .._bulk import Progress
+from .._bulk import Breather, Progress
 from .._call import Call, ParamValue
 from .._exceptions import TooManyRecordsError
 from .._json import JSONValue
@@ -168,12 +168,14 @@ async def export_tasks(
 
     waiting: list[Task] = []  # tasks held back until the round's answers are in
     round_: list[Task] = []  # the tasks of this round that need get_comments
+    breathe = Breather()  # 36,000 tasks in a row must not hold the loop (nor Ctrl-C)
     for position, task in enumerate(tasks):
         needs = plan.needs_comments(task)
         if needs:
             round_.append(task)
         elif not round_:
             yield task
+            await breathe()
             continue
         waiting.append(task)
         if len(round_) < COMMENTS_ROUND and position + 1 < len(tasks):
@@ -183,6 +185,7 @@ async def export_tasks(
         for held in waiting:
             found = complete.get(held.id)
             yield held if found is None else attrs.evolve(held, comments=found)
+            await breathe()
         waiting, round_ = [], []
 
 
