@@ -8,19 +8,26 @@ The plan, made from the answers of the first requests and never widened after:
    records per answer (``TooManyRecordsError``) is read project by project instead:
    one ``get_projects`` and one ``get_tasks`` per project that is not archived. With
    ``projects`` named: one ``get_tasks`` per project (archived ones included). The
-   listings run concurrently.
+   listings run concurrently. A project over 10,000 records is split further (open
+   tasks with ``get_tasks filter=active``, closed ones with ``search_tasks
+   status=done``, then ``dateadd`` windows; ``resources._split``), every request
+   counted; one that cannot be split is a ``TooManyRecordsError`` listing what was
+   tried.
 2. **Comments.** A listing inlines each task's last five comments (``INLINE_COMMENTS``).
    A task that shows fewer has no others, and its comments are complete as they are;
    a task that shows five may have more and is read with one ``get_comments``. With
    ``files=True`` as well, every task with comments is read with
-   ``get_comments(extra=files)``: inline comments come without their files.
+   ``get_comments(extra=files)``: inline comments come without their files. A task a
+   split read with ``search_tasks`` comes without inline comments and is read with
+   ``get_comments`` when comments are asked for.
 
 So an export costs **the listings (1, or one per project) plus one** ``get_comments``
 **per task whose inline comments may be cut** (per task with comments when ``files``
 is asked too), and nothing else. ``progress(done, planned)`` counts those requests;
 ``planned`` is final once the listings are answered (the first requests).
 
-Tasks come out in listing order, each followed by its subtasks depth first, each task
+Tasks come out in listing order (for a split project: its open tasks, then its closed
+ones window after window, oldest first), each followed by its subtasks depth first, each task
 once with ``child`` left out (``None``: every subtask is an item of its own, linked by
 ``parent``). For a given account the order is always the same, so an export stopped
 part-way and run again with ``skip`` (the ids already written) continues with exactly
