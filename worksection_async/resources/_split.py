@@ -70,6 +70,10 @@ _FIRST_DAY: Final = dt.date(1990, 1, 1)
 _LAST_DAY: Final = dt.date(2200, 1, 1)
 _DEFAULT_SPAN: Final = dt.timedelta(days=5 * 365)
 _ONE_DAY: Final = dt.timedelta(days=1)
+_TARGET: Final = 0.8
+"""A window cut by the density seen so far aims at this share of an answer's limit."""
+_CERTAIN: Final = 1.0
+"""A window the density says holds more than this share of the limit is cut unasked."""
 
 Send = Callable[[Call], Awaitable[JSONValue]]
 """Sends one call and answers its payload (the caller counts requests there)."""
@@ -225,11 +229,23 @@ class Splitter:
         extras = asked(search_extra)
         found: list[Task] = []
 
+        seen = [0, 0]  # rows and days of the latest window answered with rows
+
         async def read(start: dt.date | None, end: dt.date | None, more_than: int) -> int:
             """Read ``[start, end)`` into ``found``; ``more_than``: its count is known to
-            be above that (-1: unknown). Answers how many rows the server gave."""
-            halves = _halves(start, end, low, high)
-            if more_than < MAX_RECORDS or not halves:  # a day is split only if refused
+            be above that (-1: unknown). Answers how many rows the server gave.
+
+            Once a window is answered with rows, its density (rows per day) says where
+            to cut the next, so that the older part holds about ``_TARGET`` rows, and a window it
+            says holds far more than an answer may is cut without asking."""
+            first, last = _bounds(start, end, low, high)
+            span = max(1, (last - first).days)
+            density = seen[0] / seen[1] if seen[1] and seen[0] else None
+            fill = max(1, int(_TARGET * MAX_RECORDS / density)) if density else None
+            halves = _halves(start, end, low, high, fill)
+            expected = density * span if density else 0.0
+            too_big = more_than >= MAX_RECORDS or expected > _CERTAIN * MAX_RECORDS
+            if not too_big or not halves:  # a day is split only if refused
                 params: dict[str, ParamValue] = {
                     "status": status,
                     "filter": window_filter(start, end),
@@ -251,6 +267,8 @@ class Splitter:
                 else:
                     rows = await read_tasks(payload, frozenset())
                     found.extend(fill_task(row, extras) for row in rows if keep(row, start, end))
+                    if rows:  # the density where the tasks are: the latest such window
+                        seen[:] = [len(rows), span]
                     return len(rows)
             (left_start, cut), (_, right_end) = halves
             # the older half first; if it held little, the newer one is known too big
@@ -273,13 +291,11 @@ class Splitter:
         return found
 
 
-def _halves(
+def _bounds(
     start: dt.date | None, end: dt.date | None, low: dt.date, high: dt.date
-) -> list[tuple[dt.date | None, dt.date | None]]:
-    """``[start, end)`` cut in two at its middle day, older half first; ``[]`` for a
-    single day. An open side is cut between ``low`` and ``high`` (the expected
-    timeline), or further out when the window lies beyond them: only a bounded window
-    of one day is a single day."""
+) -> tuple[dt.date, dt.date]:
+    """The days ``[start, end)`` stands for: an open side is ``low`` or ``high`` (the
+    expected timeline), or further out when the window lies beyond them."""
     first = start if start is not None else low
     last = end if end is not None else high
     reach = max(high - low, dt.timedelta(days=2))
@@ -287,9 +303,25 @@ def _halves(
         first = max(_FIRST_DAY, last - reach)  # older than expected: look further back
     if end is None and last - first < dt.timedelta(days=2):
         last = min(_LAST_DAY, first + reach)
+    return first, last
+
+
+def _halves(
+    start: dt.date | None,
+    end: dt.date | None,
+    low: dt.date,
+    high: dt.date,
+    days: int | None = None,
+) -> list[tuple[dt.date | None, dt.date | None]]:
+    """``[start, end)`` cut in two, older part first: at its middle day, or after
+    ``days`` when that is sooner (the span the density seen so far fills to
+    ``_TARGET``); ``[]`` for a single day. Only a bounded window of one day is a
+    single day (see ``_bounds``)."""
+    first, last = _bounds(start, end, low, high)
     if (last - first).days <= 1:
         return []
-    cut = first + (last - first) // 2
+    middle = (last - first).days // 2
+    cut = first + dt.timedelta(days=min(middle, days) if days else middle)
     return [(start, cut), (cut, end)]
 
 
