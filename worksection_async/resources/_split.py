@@ -10,7 +10,11 @@ when the one before it was too big:
    (its open tasks, subtasks nested as asked) and ``search_tasks status=done`` (its
    closed tasks and subtasks, flat rows);
 3. **windows of** ``dateadd``: a part still too big is read with ``search_tasks`` and
-   ``filter=dateadd>='A' and dateadd<'B'``, the window halved until each answer fits.
+   ``filter=dateadd>='A' and dateadd<'B'``, the window halved until each answer fits,
+   oldest first; once a window is answered with rows, the next cut falls where its
+   density (rows per day) fills about 80% of an answer, and a window that density says
+   is too big is cut without asking (so does a window whose older half held too
+   little for the whole to have fit).
    Windows are half-open days (``>=`` the first, ``<`` the day after the last), so they
    partition the timeline whether the server compares days or moments; the first window
    is open below and the last open above, so a task older than its project (moved in) or
@@ -30,8 +34,11 @@ lists every request of the split that was too big, never a silent cut. So is a s
 that would need ``search_tasks`` for an ``extra`` it does not give (``comments``,
 ``relations``, ``subscribers``; the export reads comments its own way).
 
-Requests: one per answer that fit plus one per answer that was too big; with the
-bisection, close to ``ceil(N / 10,000)`` for ``N`` tasks spread over time.
+Requests: one per answer that fit plus one per answer that was too big: close to
+``ceil(N / 10,000)`` for ``N`` tasks spread over time (3 projects of 12,000 tasks: 11
+requests, 3 of them refused listings; 25,000 mostly open tasks in one project: 8).
+The windows are cut between the project's creation (or, unknown, the oldest closed
+task, or five years back) and today, by the client's calendar.
 """
 
 from __future__ import annotations
