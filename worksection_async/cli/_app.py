@@ -526,9 +526,11 @@ def export(
     """Export every task and subtask to a file, resumably.
 
     Requests: one get_all_tasks (or one get_tasks per project given), then one
-    get_comments per task whose comments the listing may have cut. Progress goes to
-    stderr. Ctrl-C stops cleanly (exit 130) and leaves a valid file; --resume
-    continues it, ending with the file an uninterrupted run writes.
+    get_comments per task whose comments the listing may have cut; a listing over
+    10,000 tasks is split (by project, open/closed, dateadd windows). The last line
+    says how many requests were sent. Progress goes to stderr. Ctrl-C stops cleanly
+    (exit 130) and leaves a valid file; --resume continues it, ending with the file an
+    uninterrupted run writes.
     """
     state = _state(ctx)
     chosen = _format_of(out, fmt)

@@ -126,7 +126,10 @@ class FakeWorksection(FakeBase):
     literals too; ``update_users_schedule`` takes both, as documented); flags
     (``is_timer``, ``is_rate``, ``client``, ``options.*``) are ``1``/``0``;
     ``filter``, ``status``, ``type``, ``access`` and ``role`` take their documented
-    values. A ``page`` of the wrong kind is an error: a task link to a project action is
+    values (``status=active`` is ``filter=active`` on the task lists, as in older docs);
+    the ``filter`` grammar is the documented one (lowercase ``and``/``or``, values in
+    single quotes); a task listing over 10,000 records is "Too many tasks (10000 max)".
+    A ``page`` of the wrong kind is an error: a task link to a project action is
     3 "Page is invalid", a project link to a task action 8 "Task is required"; a subtask
     is linked below its top-level task (``/project/P/T/S/``), never as ``/project/P/S/``
     (5). Unknown parameters are ignored, as the service does. ``hash`` may stand

@@ -52,9 +52,16 @@ def _count(acc: Account, tasks: Iterable[Task], *, subtasks: bool, active: bool)
     return total
 
 
+def _list_active_only(ctx: Ctx) -> bool:
+    """``filter=active``, or ``status=active``: older documentation's name for it on the
+    task lists (worksection-api.md §6.4); any other ``status`` is error 10, as ever."""
+    by_status = choice_param(ctx, "status", ("active",)) == "active"
+    return active_only(ctx) or by_status
+
+
 def _task_list(ctx: Ctx, tasks: list[Task]) -> Reply:
     ext = extras(ctx)
-    active = active_only(ctx)
+    active = _list_active_only(ctx)
     acc = ctx.account
     rows = [t for t in tasks if not (active and t.is_done)]
     count = _count(acc, rows, subtasks="subtasks" in ext, active=active)
