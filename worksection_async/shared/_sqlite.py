@@ -1,0 +1,184 @@
+"""``sqlite:///PATH``: the shared quota of the processes of one host, in one SQLite file.
+
+Standard library ``sqlite3``, no server. The file holds one table, ``quota``: one row
+per key, its state as JSON (``_decision.QuotaState``). A decision is one short write
+transaction: ``BEGIN IMMEDIATE`` (the file's write lock, so that decisions of all the
+processes are taken one after the other), read the row, ``_decision.decide``, write the
+row, ``COMMIT`` — a few tens of microseconds. It runs in a worker thread
+(``anyio.to_thread``), never on the event loop, one at a time per store (a lock), and is
+given up after ``timeout`` seconds.
+
+The clock: ``time.monotonic()``, read inside the transaction. On Linux (and macOS,
+Windows) it is one clock for every process of the host, never steps, and does not
+count a suspend (every process is suspended alike; the account's quota refilled
+meanwhile, so the first requests after a resume are only a little cautious). A state
+last used by an earlier boot (the clock went back), or not used for longer than the
+keys' expiry, starts again from nothing, as an expired Redis key does.
+
+Journal: WAL with ``synchronous=NORMAL`` (a commit does not wait for the disk; a crash
+of the host may lose the latest decisions, never the file). A process that dies, even
+inside a transaction, holds nothing: the operating system drops its locks, and its
+transaction never committed.
+
+Faults: every ``sqlite3.Error`` or ``OSError`` (the file cannot be created, opened,
+written, is not a database, is locked past the busy timeout) and a decision that takes
+longer than ``timeout`` are ``_Unavailable``: the backend falls back to its local quota
+and tries the file again a second later. After a failure the busy timeout is short
+(``PROBE_BUSY``), so that a file another program keeps locked costs a probing caller
+little. Before every decision the store compares the file at ``path`` with the one it
+has open (device and inode): a file deleted or replaced is opened again (created, if
+missing, after removing the deleted database's ``-wal`` and ``-shm`` files).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from typing import Final
+
+import anyio
+import anyio.to_thread
+
+from ._decision import QuotaState, Request, decide
+from ._quota import _Reply, _Unavailable
+
+__all__ = ["SqliteStore"]
+
+logger = logging.getLogger("worksection_async.shared")
+
+PROBE_BUSY: Final = 0.05
+"""Seconds a decision waits for the file's lock after a failure (until one succeeds)."""
+
+_SCHEMA: Final = "CREATE TABLE IF NOT EXISTS quota (key TEXT PRIMARY KEY, state TEXT NOT NULL)"
+
+
+class SqliteStore:
+    """One SQLite file, used by one ``SharedQuota`` of this process."""
+
+    def __init__(
+        self, path: str, *, timeout: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.path = path
+        self._timeout = timeout
+        self._busy = 0.8 * timeout
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._connection: sqlite3.Connection | None = None
+        self._identity: tuple[int, int] | None = None
+        self._suspect = False
+        self._limiter: anyio.CapacityLimiter | None = None
+
+    async def open(self) -> None:
+        self._limiter = anyio.CapacityLimiter(1)
+
+    async def close(self) -> None:
+        # Not waiting for a decision that is stuck (its thread closes nothing then).
+        if self._lock.acquire(blocking=False):
+            try:
+                self._drop()
+            finally:
+                self._lock.release()
+
+    async def run(self, key: str, request: Request) -> _Reply:
+        try:
+            with anyio.fail_after(self._timeout):
+                return await anyio.to_thread.run_sync(
+                    self.decide, key, request, abandon_on_cancel=True, limiter=self._limiter
+                )
+        except TimeoutError:
+            raise _Unavailable(f"no decision within {self._timeout:g}s") from None
+
+    # -- in the worker thread --------------------------------------------------------
+
+    def decide(self, key: str, request: Request) -> _Reply:
+        """One decision, in one write transaction (blocking: a worker thread's)."""
+        if not self._lock.acquire(timeout=self._timeout):
+            raise _Unavailable(f"an earlier decision on {self.path} is still running")
+        try:
+            try:
+                return self._decide(key, request)
+            except (sqlite3.Error, OSError) as exc:
+                self._drop()
+                self._suspect = True
+                raise _Unavailable(f"{type(exc).__name__}: {exc} ({self.path})") from None
+        finally:
+            self._lock.release()
+
+    def _decide(self, key: str, request: Request) -> _Reply:
+        connection = self._connect()
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            clock = self._clock()
+            row = connection.execute("SELECT state FROM quota WHERE key = ?", (key,)).fetchone()
+            state = QuotaState.load(row[0] if row is not None else None)
+            reply = decide(state, request, clock)
+            connection.execute(
+                "INSERT OR REPLACE INTO quota (key, state) VALUES (?, ?)", (key, state.dump())
+            )
+            connection.execute("COMMIT")
+        except BaseException:
+            if connection.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    connection.execute("ROLLBACK")
+            raise
+        if self._suspect:
+            self._suspect = False
+            connection.execute(f"PRAGMA busy_timeout = {int(self._busy * 1000)}")
+        return reply
+
+    def peek(self, key: str) -> QuotaState | None:
+        """The state of ``key`` (tests)."""
+        with self._lock:
+            row = self._connect().execute("SELECT state FROM quota WHERE key = ?", (key,))
+            found = row.fetchone()
+            return QuotaState.load(found[0]) if found is not None else None
+
+    def _connect(self) -> sqlite3.Connection:
+        """The open connection, or a new one if there is none or the file at ``path``
+        is not the one it has open (deleted, replaced)."""
+        try:
+            found = os.stat(self.path)
+        except FileNotFoundError:
+            identity = None
+        else:
+            identity = (found.st_dev, found.st_ino)
+        connection = self._connection
+        if connection is not None and identity is not None and identity == self._identity:
+            return connection
+        if connection is not None:
+            logger.info("shared quota file %s was deleted or replaced: opening it again", self.path)
+            self._drop()
+        if identity is None:
+            # What a deleted database left beside it is not this one's journal.
+            for suffix in ("-wal", "-shm"):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(self.path + suffix)
+        busy = PROBE_BUSY if self._suspect else self._busy
+        connection = sqlite3.connect(
+            self.path, timeout=busy, isolation_level=None, check_same_thread=False
+        )
+        try:
+            mode = connection.execute("PRAGMA journal_mode = WAL").fetchone()
+            if mode is None or str(mode[0]).lower() != "wal":
+                raise sqlite3.OperationalError(f"cannot use WAL journal mode (got {mode!r})")
+            connection.execute("PRAGMA synchronous = NORMAL")
+            connection.execute(_SCHEMA)
+            found = os.stat(self.path)
+        except BaseException:
+            connection.close()
+            raise
+        self._connection = connection
+        self._identity = (found.st_dev, found.st_ino)
+        return connection
+
+    def _drop(self) -> None:
+        connection, self._connection = self._connection, None
+        self._identity = None
+        if connection is not None:
+            with contextlib.suppress(sqlite3.Error):
+                connection.close()
