@@ -7,11 +7,16 @@ fallback, the events): it builds the script's ``ARGV`` and hands it to
 ``memory://``, one SQLite write transaction for ``sqlite://``) instead of the Lua script
 in Redis.
 
-These stores have no channel to hear a gate closure on (``_listening`` is false): a
-caller that slept toward its reserved moment makes one more decision (reporting its
-outcomes, reserving nothing) just before it sends, and reserves again if the gate
-closed meanwhile. Within this ``SharedQuota``, a decision that closes the gate also
-wakes the callers of its other clients at once.
+Hearing that the gate closed (an error 20 elsewhere voids every reservation not yet
+due): within this ``SharedQuota``, a decision that closes the gate wakes the sleeping
+callers of its other clients at once. Beyond it:
+
+* ``sqlite://``: while a caller sleeps toward its reserved moment, the quota reads the
+  gates of its keys every ``WATCH_INTERVAL`` (a read, no write lock) and wakes the
+  callers whose reservation a closure voided, as Redis's channel does. While those
+  reads fail, a caller checks the gate with one more decision just before it sends.
+* ``memory://``: a decision costs microseconds and no I/O, so a caller that slept
+  checks the gate with one more decision just before it sends.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ import re
 import time
 import urllib.parse
 from collections.abc import Callable, Sequence
-from typing import Protocol
+from typing import Final, Protocol
 
 import anyio
 import httpx
@@ -34,12 +39,23 @@ from .._events import EventHook
 from .._throttle import RateLimit
 from ._decision import Request, parse_request
 from ._memory import MemoryStore
-from ._quota import _KEY, DEFAULT_REDIS_TIMEOUT, OnUnavailable, SharedBackend, SharedQuota, _Reply
+from ._quota import (
+    _KEY,
+    DEFAULT_REDIS_TIMEOUT,
+    OnUnavailable,
+    SharedBackend,
+    SharedQuota,
+    _Reply,
+    _Unavailable,
+)
 from ._sqlite import SqliteStore
 
 __all__ = ["EmbeddedQuota", "embedded_quota"]
 
 _NAME = re.compile(r"[^\s/?#]{1,200}")
+
+WATCH_INTERVAL: Final = 0.01
+"""Seconds between two reads of a SQLite file's gates while a caller sleeps."""
 
 
 class Store(Protocol):
@@ -78,6 +94,7 @@ class EmbeddedQuota(SharedQuota):
         self._subscribed: set[str] = set()
         self._channels_changed: anyio.Event | None = None
         self._limits: dict[tuple[str, ...], RateLimit] = {}
+        self._watching = isinstance(store, SqliteStore)
         # As for Redis: the quota's task group belongs to the task that opened it.
         self._anchor: contextvars.ContextVar[bool] = contextvars.ContextVar(
             "shared_quota_open", default=False
@@ -105,6 +122,8 @@ class EmbeddedQuota(SharedQuota):
                 stack.push_async_callback(self._store.close)
                 task_group = anyio.create_task_group()
                 await stack.enter_async_context(task_group)
+                if isinstance(self._store, SqliteStore):
+                    task_group.start_soon(self._watch, self._store)
                 self._stack, self._task_group = stack.pop_all(), task_group
         except BaseException:
             self._users -= 1
@@ -129,7 +148,29 @@ class EmbeddedQuota(SharedQuota):
                     self._anchor_token = None
 
     def _listening(self, channel: str) -> bool:
-        return False
+        return self._watching
+
+    async def _watch(self, store: SqliteStore) -> None:
+        """While a caller sleeps toward a reservation, read the gates every
+        ``WATCH_INTERVAL`` and wake the callers whose reservation a closure voided."""
+        while True:
+            await anyio.sleep(WATCH_INTERVAL)
+            channels = {
+                backend.keys[0]: channel
+                for channel, backends in self._backends.items()
+                for backend in backends
+                if backend._sleeping is not None
+            }
+            if not channels:
+                continue
+            try:
+                gates = await store.gates(sorted(channels))
+            except _Unavailable:
+                self._watching = False  # a caller checks the gate itself before it sends
+                continue
+            self._watching = True
+            for key, gate in gates.items():
+                self._deliver(channels[key], gate)
 
     async def _evaluate(self, keys: Sequence[str], args: Sequence[str]) -> _Reply:
         request = parse_request(args, self._limits)

@@ -54,7 +54,11 @@ logger = logging.getLogger("worksection_async.shared")
 PROBE_BUSY: Final = 0.05
 """Seconds a decision waits for the file's lock after a failure (until one succeeds)."""
 
-_SCHEMA: Final = "CREATE TABLE IF NOT EXISTS quota (key TEXT PRIMARY KEY, state TEXT NOT NULL)"
+_SCHEMA: Final = (
+    "CREATE TABLE IF NOT EXISTS quota (key TEXT PRIMARY KEY, state TEXT NOT NULL, gate TEXT)"
+)
+"""``gate``: the state's ``born`` and generation (``_quota.SharedQuota._deliver``'s form),
+read by the processes that watch for gate closures."""
 
 
 class SqliteStore:
@@ -118,7 +122,8 @@ class SqliteStore:
             state = QuotaState.load(row[0] if row is not None else None)
             reply = decide(state, request, clock)
             connection.execute(
-                "INSERT OR REPLACE INTO quota (key, state) VALUES (?, ?)", (key, state.dump())
+                "INSERT OR REPLACE INTO quota (key, state, gate) VALUES (?, ?, ?)",
+                (key, state.dump(), f"{state.born} {state.generation}"),
             )
             connection.execute("COMMIT")
         except BaseException:
@@ -130,6 +135,35 @@ class SqliteStore:
             self._suspect = False
             connection.execute(f"PRAGMA busy_timeout = {int(self._busy * 1000)}")
         return reply
+
+    async def gates(self, keys: list[str]) -> dict[str, str]:
+        """The gate (``born generation``) of each key found (a read, no write lock)."""
+        try:
+            with anyio.fail_after(self._timeout):
+                return await anyio.to_thread.run_sync(
+                    self._gates, keys, abandon_on_cancel=True, limiter=self._limiter
+                )
+        except TimeoutError:
+            raise _Unavailable(f"no answer within {self._timeout:g}s") from None
+
+    def _gates(self, keys: list[str]) -> dict[str, str]:
+        if not self._lock.acquire(timeout=self._timeout):
+            raise _Unavailable(f"an earlier decision on {self.path} is still running")
+        try:
+            connection = self._connection
+            if connection is None:
+                return {}
+            try:
+                marks = ",".join("?" * len(keys))
+                rows = connection.execute(
+                    f"SELECT key, gate FROM quota WHERE key IN ({marks})",  # noqa: S608
+                    keys,
+                ).fetchall()
+            except sqlite3.Error as exc:
+                raise _Unavailable(f"{type(exc).__name__}: {exc} ({self.path})") from None
+            return {str(key): str(gate) for key, gate in rows if gate}
+        finally:
+            self._lock.release()
 
     def peek(self, key: str) -> QuotaState | None:
         """The state of ``key`` (tests)."""
