@@ -5,9 +5,9 @@ The script runs in a real redis-server, the Python decision (``shared/_decision.
 in a SQLite file and in a ``memory://`` store, each with its time driven by the tests
 (the ``now_override`` hook in place of the store's clock), next to ``_throttle._Law``
 and ``_throttle.LocalQuota`` on a virtual clock; every test below runs on each store,
-and the last one runs the three stores side by side on one sequence. Every step compares the decisions (the
-rate an error hit, a cut, a turn passed to the neighbours, the moment a request may
-go, the pause) and the whole state (plateau, time of the cut, contention, streak,
+and the last one runs the three stores side by side on one sequence. Every step
+compares the decisions (the rate an error hit, a cut, a turn passed to the neighbours,
+the moment a request may go, the pause) and the whole state (plateau, time of the cut, contention, streak,
 recent outcomes, learned margin, both buckets). Times sit near today's Unix time, as
 Redis's ``TIME`` does, so the floats are as large as in production.
 """

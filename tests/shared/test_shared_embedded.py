@@ -123,12 +123,11 @@ async def test_a_client_that_starts_gets_no_free_burst() -> None:
             on_event=events.append,
         )
 
-    async with clock.autojump():
-        async with client() as first:
-            for _ in range(5):
-                await first.call("get_projects")
-            async with client() as second:
-                await second.call("get_projects")
+    async with clock.autojump(), client() as first:
+        for _ in range(5):
+            await first.call("get_projects")
+        async with client() as second:
+            await second.call("get_projects")
     times = sent(events)
     assert len(times) == 6
     assert times[-1] - times[-2] >= 0.5 - 1e-9
@@ -197,17 +196,14 @@ async def test_cancelling_waiting_calls_returns_at_once(store_url: str) -> None:
             transport=fake.transport,
             rate_limit=RateLimit(rate=5),
             shared_quota=quota,
-        ) as client:
-            async with anyio.create_task_group() as tg:
-                for _ in range(40):
-                    tg.start_soon(client.call, "get_projects")
+        ) as client, anyio.create_task_group() as tg:
+            for _ in range(40):
+                tg.start_soon(client.call, "get_projects")
 
+    start = time.monotonic()
     with anyio.move_on_after(0.6):
         await waiting_calls()
-    cancelled = time.monotonic()
-    with anyio.fail_after(5):
-        await anyio.sleep(0)
-    assert time.monotonic() - cancelled < 1.0
+    assert time.monotonic() - start < 0.6 + 1.0
     assert not quota.is_open
     assert 1 <= fake.stats.requests <= 6
     async with Client(
@@ -325,7 +321,7 @@ async def test_a_deleted_file_is_made_again(tmp_path: Path) -> None:
         for _ in range(5):
             await client.call("get_projects")
         for suffix in ("", "-wal", "-shm"):
-            Path(f"{path}{suffix}").unlink()
+            os.unlink(f"{path}{suffix}")
         for _ in range(5):
             await client.call("get_projects")
         assert client.quota.shared

@@ -79,6 +79,19 @@ class SqliteStore:
 
     async def open(self) -> None:
         self._limiter = anyio.CapacityLimiter(1)
+        # Open the file now (make it, switch it to WAL), so that the first decision is
+        # as short as the others; a failure here is the first decision's to report.
+        with anyio.move_on_after(self._timeout):
+            await anyio.to_thread.run_sync(self._warm_up, abandon_on_cancel=True)
+
+    def _warm_up(self) -> None:
+        if self._lock.acquire(timeout=self._timeout):
+            try:
+                self._connect()
+            except (sqlite3.Error, OSError):
+                self._drop()
+            finally:
+                self._lock.release()
 
     async def close(self) -> None:
         # Not waiting for a decision that is stuck (its thread closes nothing then).
