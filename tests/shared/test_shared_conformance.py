@@ -7,9 +7,10 @@ in a SQLite file and in a ``memory://`` store, each with its time driven by the 
 and ``_throttle.LocalQuota`` on a virtual clock; every test below runs on each store,
 and the last one runs the three stores side by side on one sequence. Every step
 compares the decisions (the rate an error hit, a cut, a turn passed to the neighbours,
-the moment a request may go, the pause) and the whole state (plateau, time of the cut, contention, streak,
-recent outcomes, learned margin, both buckets). Times sit near today's Unix time, as
-Redis's ``TIME`` does, so the floats are as large as in production.
+the moment a request may go, the pause) and the whole state (plateau, time of the
+cut, contention, streak, recent outcomes, learned margin, both buckets). Times sit near
+today's Unix time, as Redis's ``TIME`` does, so the floats are as large as in
+production.
 """
 
 from __future__ import annotations
