@@ -190,13 +190,16 @@ async def test_cancelling_waiting_calls_returns_at_once(store_url: str) -> None:
     quota = SharedQuota.from_url(store_url, key="cancel")
 
     async def waiting_calls() -> None:
-        async with Client(
-            fake.account_url,
-            fake.api_key,
-            transport=fake.transport,
-            rate_limit=RateLimit(rate=5),
-            shared_quota=quota,
-        ) as client, anyio.create_task_group() as tg:
+        async with (
+            Client(
+                fake.account_url,
+                fake.api_key,
+                transport=fake.transport,
+                rate_limit=RateLimit(rate=5),
+                shared_quota=quota,
+            ) as client,
+            anyio.create_task_group() as tg,
+        ):
             for _ in range(40):
                 tg.start_soon(client.call, "get_projects")
 
