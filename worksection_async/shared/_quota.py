@@ -221,7 +221,10 @@ class _Reply:
 
 
 class SharedQuota:
-    """One quota for every process that uses an account, kept in Redis.
+    """One quota for every client, process and host that uses an account, kept in a
+    store: ``SharedQuota.from_url`` takes ``sqlite:///PATH`` (one host),
+    ``memory://NAME`` (one process) or a Redis URL (many hosts); this constructor takes
+    a coredis client.
 
     ::
 
