@@ -175,6 +175,44 @@ async def test_a_pause_in_one_client_holds_the_other() -> None:
     assert quota_errors(events) <= 12
 
 
+async def test_a_pause_reaches_a_sleeping_client_of_another_sqlite_quota(
+    tmp_path: Path,
+) -> None:
+    """Two quotas on one SQLite file (as two processes have): an error 20 seen by one
+    client closes the gate, and the other client's caller, asleep toward its moment,
+    hears it from the file (the gates are read while it sleeps) and does not send while
+    the pause lasts (50 ms allowed for the news to arrive, as for Redis)."""
+    fake = FakeWorksection(quota="8/s")
+    url = f"sqlite://{tmp_path}/quota.db"
+    events: list[ws.ClientEvent] = []
+    pauses: list[ws.PauseStarted] = []
+
+    def hook(event: ws.ClientEvent) -> None:
+        events.append(event)
+        if isinstance(event, ws.PauseStarted):
+            pauses.append(event)
+
+    async def program() -> None:
+        async with Client(
+            fake.account_url,
+            fake.api_key,
+            transport=fake.transport,
+            rate_limit=RateLimit(rate=10),
+            shared_quota=SharedQuota.from_url(url),
+            on_event=hook,
+        ) as client:
+            await client.map(lambda _: client.call("get_projects"), range(15))
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(program)
+        tg.start_soon(program)
+    assert pauses
+    times = sent(events)
+    for pause in pauses:
+        assert not [t for t in times if pause.at + 0.05 < t < pause.until - 0.0021], pause
+    assert fake.stats.by_action["get_projects"] == 30
+
+
 # -- cancellation ---------------------------------------------------------------------------
 
 

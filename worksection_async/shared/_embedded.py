@@ -54,7 +54,7 @@ __all__ = ["EmbeddedQuota", "embedded_quota"]
 
 _NAME = re.compile(r"[^\s/?#]{1,200}")
 
-WATCH_INTERVAL: Final = 0.01
+WATCH_INTERVAL: Final = 0.02
 """Seconds between two reads of a SQLite file's gates while a caller sleeps."""
 
 

@@ -76,9 +76,16 @@ class SqliteStore:
         self._identity: tuple[int, int] | None = None
         self._suspect = False
         self._limiter: anyio.CapacityLimiter | None = None
+        # Reading the gates (``gates``) has a connection of its own: it never waits for
+        # a decision, nor a decision for it.
+        self._read_lock = threading.Lock()
+        self._reader: sqlite3.Connection | None = None
+        self._reader_identity: tuple[int, int] | None = None
+        self._read_limiter: anyio.CapacityLimiter | None = None
 
     async def open(self) -> None:
         self._limiter = anyio.CapacityLimiter(1)
+        self._read_limiter = anyio.CapacityLimiter(1)
         # Open the file now (make it, switch it to WAL), so that the first decision is
         # as short as the others; a failure here is the first decision's to report.
         with anyio.move_on_after(self._timeout):
@@ -100,6 +107,11 @@ class SqliteStore:
                 self._drop()
             finally:
                 self._lock.release()
+        if self._read_lock.acquire(blocking=False):
+            try:
+                self._drop_reader()
+            finally:
+                self._read_lock.release()
 
     async def run(self, key: str, request: Request) -> _Reply:
         try:
@@ -154,29 +166,56 @@ class SqliteStore:
         try:
             with anyio.fail_after(self._timeout):
                 return await anyio.to_thread.run_sync(
-                    self._gates, keys, abandon_on_cancel=True, limiter=self._limiter
+                    self._gates, keys, abandon_on_cancel=True, limiter=self._read_limiter
                 )
         except TimeoutError:
             raise _Unavailable(f"no answer within {self._timeout:g}s") from None
 
     def _gates(self, keys: list[str]) -> dict[str, str]:
-        if not self._lock.acquire(timeout=self._timeout):
-            raise _Unavailable(f"an earlier decision on {self.path} is still running")
+        if not self._read_lock.acquire(timeout=self._timeout):
+            raise _Unavailable(f"an earlier read of {self.path} is still running")
         try:
-            connection = self._connection
-            if connection is None:
-                return {}
             try:
+                reader = self._open_reader()
+                if reader is None:
+                    return {}
                 marks = ",".join("?" * len(keys))
-                rows = connection.execute(
+                rows = reader.execute(
                     f"SELECT key, gate FROM quota WHERE key IN ({marks})",  # noqa: S608
                     keys,
                 ).fetchall()
-            except sqlite3.Error as exc:
+            except (sqlite3.Error, OSError) as exc:
+                self._drop_reader()
                 raise _Unavailable(f"{type(exc).__name__}: {exc} ({self.path})") from None
             return {str(key): str(gate) for key, gate in rows if gate}
         finally:
-            self._lock.release()
+            self._read_lock.release()
+
+    def _open_reader(self) -> sqlite3.Connection | None:
+        """The gates' connection to the file the decisions use (``None`` until they
+        have opened one: the reader never makes the file)."""
+        identity = self._identity
+        if identity is None:
+            return None
+        if self._reader is not None and self._reader_identity == identity:
+            return self._reader
+        self._drop_reader()
+        reader = sqlite3.connect(
+            self.path, timeout=PROBE_BUSY, isolation_level=None, check_same_thread=False
+        )
+        found = os.stat(self.path)
+        if (found.st_dev, found.st_ino) != identity:  # replaced meanwhile: next time
+            reader.close()
+            return None
+        self._reader, self._reader_identity = reader, identity
+        return reader
+
+    def _drop_reader(self) -> None:
+        reader, self._reader = self._reader, None
+        self._reader_identity = None
+        if reader is not None:
+            with contextlib.suppress(sqlite3.Error):
+                reader.close()
 
     def peek(self, key: str) -> QuotaState | None:
         """The state of ``key`` (tests)."""
