@@ -86,10 +86,14 @@ def hold_lock(path: Path, begin: str, seconds: float) -> subprocess.Popen[str]:
     process = subprocess.Popen(  # noqa: S603
         [sys.executable, "-c", HOLD, str(path), begin, str(seconds)],
         stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
     )
     assert process.stdout is not None
-    assert process.stdout.readline().strip() == "locked"
+    if process.stdout.readline().strip() != "locked":
+        process.kill()
+        _, stderr = process.communicate()
+        raise RuntimeError(f"the lock holder failed: {stderr[-2000:]}")
     return process
 
 
@@ -252,9 +256,7 @@ def run_sqlite_kill(directory: Path, ready: Ready) -> Run:
         holder.kill()
         workers[1].kill()
         killed_at = time.time()
-        holder.wait()
-        if holder.stdout is not None:
-            holder.stdout.close()
+        holder.communicate()
         finish(workers, timeout=60)
         return Run(workers, start, fake.stats(), {"killed": killed_at})
     finally:
@@ -293,10 +295,8 @@ def run_sqlite_faults(directory: Path, ready: Ready) -> Run:
         time.sleep(2.0)
         locked = time.time()
         holder = hold_lock(path, "BEGIN EXCLUSIVE", 2.0)
-        holder.wait()
+        holder.communicate()
         released = time.time()
-        if holder.stdout is not None:
-            holder.stdout.close()
         finish(workers, timeout=60)
         marks = {"deleted": deleted, "locked": locked, "released": released}
         return Run(workers, start, fake.stats(), marks)

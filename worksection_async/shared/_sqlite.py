@@ -26,8 +26,9 @@ longer than ``timeout`` are ``_Unavailable``: the backend falls back to its loca
 and tries the file again a second later. After a failure the busy timeout is short
 (``PROBE_BUSY``), so that a file another program keeps locked costs a probing caller
 little. Before every decision the store compares the file at ``path`` with the one it
-has open (device and inode): a file deleted or replaced is opened again (created, if
-missing, after removing the deleted database's ``-wal`` and ``-shm`` files).
+has open (device and inode): a file deleted or replaced is opened again (made, if
+missing, after removing the deleted database's ``-wal`` and ``-shm`` files, with the
+directory locked so that two processes never remove each other's new ones).
 """
 
 from __future__ import annotations
@@ -38,11 +39,16 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Final
 
 import anyio
 import anyio.to_thread
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
 
 from ._decision import QuotaState, Request, decide
 from ._quota import _Reply, _Unavailable
@@ -59,6 +65,34 @@ _SCHEMA: Final = (
 )
 """``gate``: the state's ``born`` and generation (``_quota.SharedQuota._deliver``'s form),
 read by the processes that watch for gate closures."""
+
+
+@contextlib.contextmanager
+def _directory_locked(directory: str, timeout: float) -> Iterator[None]:
+    """An exclusive ``flock`` on ``directory`` for the processes of this host (a no-op
+    where there is no ``fcntl``: Windows does not delete a file that is open)."""
+    if fcntl is None:
+        yield
+        return
+    descriptor = os.open(directory, os.O_RDONLY)
+    try:
+        give_up = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > give_up:
+                    raise sqlite3.OperationalError(
+                        f"the directory {directory} stayed locked for {timeout:g}s"
+                    ) from None
+                time.sleep(0.002)
+        try:
+            yield
+        finally:
+            fcntl.flock(descriptor, fcntl.LOCK_UN)
+    finally:
+        os.close(descriptor)
 
 
 class SqliteStore:
@@ -240,10 +274,7 @@ class SqliteStore:
             logger.info("shared quota file %s was deleted or replaced: opening it again", self.path)
             self._drop()
         if identity is None:
-            # What a deleted database left beside it is not this one's journal.
-            for suffix in ("-wal", "-shm"):
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(self.path + suffix)
+            self._make()
         busy = PROBE_BUSY if self._suspect else self._busy
         connection = sqlite3.connect(
             self.path, timeout=busy, isolation_level=None, check_same_thread=False
@@ -261,6 +292,26 @@ class SqliteStore:
         self._connection = connection
         self._identity = (found.st_dev, found.st_ino)
         return connection
+
+    def _make(self) -> None:
+        """Make the file, if it is (still) missing, with the directory locked: what a
+        deleted database left beside it (its ``-wal`` and ``-shm``, which the processes
+        still on it go on using) is not the new one's journal and must go first, and two
+        processes that both found the file missing must not remove the journal the
+        other has just made."""
+        directory = os.path.dirname(self.path) or "."
+        with _directory_locked(directory, self._timeout):
+            if os.path.exists(self.path):
+                return
+            for suffix in ("-wal", "-shm"):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(self.path + suffix)
+            made = sqlite3.connect(self.path, timeout=self._busy, isolation_level=None)
+            try:
+                made.execute("PRAGMA journal_mode = WAL")
+                made.execute(_SCHEMA)
+            finally:
+                made.close()
 
     def _drop(self) -> None:
         connection, self._connection = self._connection, None
