@@ -8,6 +8,7 @@ may run on several event loops, in several threads). The decision is
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -15,9 +16,11 @@ from collections.abc import Callable
 import attrs
 
 from ._decision import QuotaState, Request, decide
-from ._quota import _Reply
+from ._quota import _Reply, _Unavailable
 
 __all__ = ["MemoryStore"]
+
+logger = logging.getLogger("worksection_async.shared")
 
 
 @attrs.define
@@ -50,7 +53,12 @@ class MemoryStore:
             state = space.states.get(key)
             if state is None:
                 state = space.states[key] = QuotaState.fresh()
-            return decide(state, request, self._clock())
+            try:
+                return decide(state, request, self._clock())
+            except Exception as exc:  # a bug must not become the caller's error
+                logger.exception("shared quota: a decision in memory failed")
+                space.states.pop(key, None)  # the state may be half-changed: start again
+                raise _Unavailable(f"{type(exc).__name__} in a decision") from None
 
     def peek(self, key: str) -> QuotaState | None:
         """The state of ``key`` (tests)."""

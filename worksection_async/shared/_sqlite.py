@@ -169,6 +169,10 @@ class SqliteStore:
                 self._drop()
                 self._suspect = True
                 raise _Unavailable(f"{type(exc).__name__}: {exc} ({self.path})") from None
+            except Exception as exc:  # a bug must not become the caller's error
+                logger.exception("shared quota: a decision on %s failed", self.path)
+                self._drop()
+                raise _Unavailable(f"{type(exc).__name__} in a decision") from None
         finally:
             self._lock.release()
 
