@@ -29,6 +29,7 @@ import pytest
 import worksection_async as ws
 from worksection_async import Client, RateLimit
 from worksection_async.shared import SharedQuota
+from worksection_async.shared._decision import QuotaState, Request, decide
 from worksection_async.shared._embedded import EmbeddedQuota, embedded_quota
 from worksection_async.testing import FakeWorksection, ManualClock
 
@@ -603,3 +604,71 @@ def test_sqlite_and_memory_need_no_redis_extra(tmp_path: Path) -> None:
     lines = result.stdout.splitlines()
     assert lines[0] == "True"
     assert "pip install 'worksection-async[redis]'" in lines[1]
+
+
+# -- the state in the file -----------------------------------------------------------------
+
+
+def request(**changes: object) -> Request:
+    fields: dict[str, object] = {
+        "limit": RateLimit(rate=2),
+        "ttl": 140.0,
+        "member": "host:1:abcd",
+        "reserve": True,
+        "max_wait": None,
+        "now": None,
+        "jitter": 0.0,
+        "outcomes": (),
+    }
+    fields.update(changes)
+    return Request(**fields)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "not json",
+        "[]",
+        "{}",
+        '{"law": [], "members": {}}',
+        '{"law": {}, "members": {"a": "x"}, "queue": []}',
+        '{"law": {"_recent": "zzz", "_streak": "a"}, "spacing": NaN}',
+        "[" * 100_000,
+    ],
+)
+def test_whatever_the_file_holds_is_a_state(text: str) -> None:
+    """Garbage, another version's state, NaN, deep nesting: ``load`` gives a valid state
+    (a fresh one when in doubt), and a decision on it works."""
+    state = QuotaState.load(text)
+    reply = decide(state, request(), 1000.0)
+    assert reply.reserved and reply.wait == 0.0
+    assert QuotaState.load(state.dump()) == state
+
+
+def test_a_state_round_trips_through_its_text() -> None:
+    """After decisions with outcomes, reservations and members, the text ``dump``
+    writes loads back to the same state, and decides alike."""
+    state = QuotaState.fresh()
+    for t in (10.0, 10.2, 10.4):
+        decide(state, request(outcomes=(None, (t - 0.1, 0.3))), t)
+    again = QuotaState.load(state.dump())
+    assert again == state
+    assert decide(again, request(), 11.0) == decide(state, request(), 11.0)
+
+
+def test_an_old_or_earlier_boots_state_starts_again() -> None:
+    """A state unused for longer than its expiry, or written at a later clock time (the
+    host restarted: its monotonic clock counts from the boot again), is a fresh one: no
+    pause or queue from it holds anyone back."""
+    state = QuotaState.fresh()
+    decide(state, request(outcomes=((99.0, 0.5),)), 100.0)
+    assert state.paused_until > 100.0
+    born = state.born
+    later = QuotaState.load(state.dump())
+    decide(later, request(), 100.0 + 141.0)
+    assert later.born != born
+    assert later.generation == 0
+    rebooted = QuotaState.load(state.dump())
+    reply = decide(rebooted, request(), 5.0)
+    assert rebooted.born != born
+    assert reply.wait == 0.0
