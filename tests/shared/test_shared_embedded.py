@@ -336,7 +336,7 @@ async def test_a_file_that_cannot_be_created_falls_back(
     assert len(kinds(events, ws.QuotaBackendRestored)) == 1
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1
-    assert "until SQLite file answers" in warnings[0]
+    assert "until its SQLite file answers" in warnings[0]
     assert (directory / "quota.db").exists()
 
 

@@ -840,7 +840,7 @@ class SharedBackend:
         )
         logger.warning(
             "shared quota %s unavailable (%s): falling back to a local quota of %.3g "
-            "requests/s (the configured rate shared by %d process%s) until %s answers",
+            "requests/s (the configured rate shared by %d process%s) until its %s answers",
             self._quota,
             error,
             limit.configured,
