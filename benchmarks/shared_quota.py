@@ -18,7 +18,9 @@ Printed per run: the account's use of its quota (successes inside the window /
 (quota x seconds)), the error-20 share of the requests, and the cost of one decision
 of the shared store as its callers see it (the round trip of ``SharedQuota._evaluate``:
 the worker thread and the SQLite transaction, the Lua script's round trip, the lock),
-median and p99 in microseconds, over every process of the run.
+median and p99 in microseconds, over every process of the run; for SQLite also the
+transaction alone, in the worker thread (the rest is the hop to the thread and back,
+which a loaded machine stretches most).
 
 The default run is short (about a minute and a half: quota 10/s, N = 1 and 4, 4 s a
 run); ``--full`` runs N = 1, 2, 4, 8 at 1/s (60 s a run) and 10/s (20 s a run), about
@@ -68,6 +70,7 @@ def worker(config: dict[str, Any]) -> None:
     counts = {"ok": 0, "quota_errors": 0, "sent": 0}
     successes: list[float] = []
     costs: list[float] = []
+    inside: list[float] = []
 
     def hook(event: ClientEvent) -> None:
         if isinstance(event, ResponseReceived):
@@ -91,6 +94,18 @@ def worker(config: dict[str, Any]) -> None:
                 costs.append(time.perf_counter() - t0)
 
         shared._evaluate = timed  # type: ignore[method-assign]
+        store = getattr(shared, "store", None)
+        decide = getattr(store, "decide", None)
+        if decide is not None:  # SQLite: the transaction itself, in the worker thread
+
+            def timed_decide(*args: Any) -> Any:
+                t0 = time.perf_counter()
+                try:
+                    return decide(*args)
+                finally:
+                    inside.append(time.perf_counter() - t0)
+
+            store.decide = timed_decide  # type: ignore[union-attr]
         return shared
 
     async def wait_for_go() -> tuple[float, float]:
@@ -144,7 +159,7 @@ def worker(config: dict[str, Any]) -> None:
     async def run() -> None:
         start, until = await (paced() if config["paced"] else clients())
         counts["ok"] = sum(1 for t in successes if start <= t <= until)  # in the window
-        print(json.dumps({**counts, "costs": costs}), flush=True)
+        print(json.dumps({**counts, "costs": costs, "inside": inside}), flush=True)
 
     asyncio.run(run())
 
@@ -190,7 +205,9 @@ def run_mode(
         tmp = go.with_suffix(".tmp")
         tmp.write_text(f"{start!r} {start + seconds!r}")
         tmp.replace(go)
-        totals: dict[str, Any] = {"ok": 0, "quota_errors": 0, "sent": 0, "costs": []}
+        totals: dict[str, Any] = {
+            "ok": 0, "quota_errors": 0, "sent": 0, "costs": [], "inside": [],
+        }  # fmt: skip
         for child in children:
             out, _ = child.communicate(timeout=seconds + 120)
             counts = json.loads(out.strip().splitlines()[-1])
@@ -213,6 +230,11 @@ def cell(totals: dict[str, Any], quota: float, seconds: float) -> str:
         median = statistics.median(costs) * 1e6
         p99 = percentile(costs, 0.99) * 1e6
         text += f"  decision {median:6.0f} / {p99:6.0f} us"
+    inside = totals["inside"]
+    if inside:
+        median = statistics.median(inside) * 1e6
+        p99 = percentile(inside, 0.99) * 1e6
+        text += f"  (transaction {median:5.0f} / {p99:6.0f} us)"
     return text
 
 
