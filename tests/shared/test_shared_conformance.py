@@ -1,20 +1,27 @@
-"""The Lua script is the throttle, moved: same outcomes at the same times, same answers.
+"""One law, three places: the throttle, the Lua script and the Python decision of the
+embedded stores make the same decisions from the same outcomes at the same times.
 
-The script runs in a real redis-server with its time driven by the tests (the
-``now_override`` hook in place of ``TIME``), next to ``_throttle._Law`` and
-``_throttle.LocalQuota`` on a virtual clock. Every step compares the decisions (the
-rate an error hit, a cut, a turn passed to the neighbours, the moment a request may
-go, the pause) and the whole state (plateau, time of the cut, contention, streak,
-recent outcomes, learned margin, both buckets). Times sit near today's Unix time, as
-Redis's ``TIME`` does, so the floats are as large as in production.
+The script runs in a real redis-server, the Python decision (``shared/_decision.py``)
+in a SQLite file and in a ``memory://`` store, each with its time driven by the tests
+(the ``now_override`` hook in place of the store's clock), next to ``_throttle._Law``
+and ``_throttle.LocalQuota`` on a virtual clock; every test below runs on each store,
+and the last one runs the three stores side by side on one sequence. Every step
+compares the decisions (the rate an error hit, a cut, a turn passed to the neighbours,
+the moment a request may go, the pause) and the whole state (plateau, time of the
+cut, contention, streak, recent outcomes, learned margin, both buckets). Times sit near
+today's Unix time, as Redis's ``TIME`` does, so the floats are as large as in
+production.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import random
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 
+import anyio.to_thread
 import coredis
 import httpx
 import pytest
@@ -22,6 +29,8 @@ import pytest
 from worksection_async import RateLimit
 from worksection_async._throttle import _EPSILON, LocalQuota, _Law
 from worksection_async.shared import SharedQuota
+from worksection_async.shared._decision import QuotaState
+from worksection_async.shared._embedded import EmbeddedQuota
 from worksection_async.shared._quota import SharedBackend, _Reply
 
 from ._redis import RedisServer
@@ -74,11 +83,18 @@ class VirtualClock:
 
 
 class Lua:
-    """The production script through a ``SharedBackend``, one step at a time."""
+    """A store's decision through a ``SharedBackend``, one step at a time: the
+    production script in Redis (``redis``), or the Python decision (``embedded``)."""
 
-    def __init__(self, backend: SharedBackend, redis: coredis.Redis[str]) -> None:
+    def __init__(
+        self,
+        backend: SharedBackend,
+        redis: coredis.Redis[str] | None = None,
+        embedded: EmbeddedQuota | None = None,
+    ) -> None:
         self.backend = backend
         self.redis = redis
+        self.embedded = embedded
 
     async def step(
         self,
@@ -93,14 +109,77 @@ class Lua:
         return await self.backend._run(reserve=reserve, max_wait=max_wait)
 
     async def state(self) -> dict[str, str]:
-        return dict(await self.redis.hgetall(self.backend.keys[0]))
+        """The state, as the script keeps it in Redis."""
+        if self.redis is not None:
+            return dict(await self.redis.hgetall(self.backend.keys[0]))
+        assert self.embedded is not None
+        store = self.embedded.store
+        found = await anyio.to_thread.run_sync(store.peek, self.backend.keys[0])  # type: ignore[attr-defined]
+        assert isinstance(found, QuotaState)
+        return as_redis_hash(found)
 
 
-@pytest.fixture
+def as_redis_hash(state: QuotaState) -> dict[str, str]:
+    """An embedded store's state in the fields of the script's hash."""
+    law = state.law
+    hash_ = {
+        "streak": str(law["_streak"]),
+        "recent": "".join("1" if e else "0" for e in law["_recent"]),
+        "wid": repr(float(law["_widened"])),
+        "s": repr(state.spacing),
+        "p": repr(state.pacing),
+        "pu": repr(state.paused_until),
+        "q": ";".join(",".join(repr(x) for x in entry) for entry in state.queue),
+    }
+    for name, value in (
+        ("w", law["plateau"]),
+        ("since", law["since"]),
+        ("cu", law["contended_until"]),
+        ("wat", law["_widened_at"]),
+        ("stamp", state.stamp),
+    ):
+        if value is not None and value != float("-inf"):
+            hash_[name] = repr(float(value))
+    return hash_
+
+
+STORES = ["redis", "sqlite", "memory"]
+
+
+@pytest.fixture(params=STORES)
 async def make_lua(
-    redis_server: RedisServer, key: str
+    request: pytest.FixtureRequest, key: str, tmp_path: Path
 ) -> AsyncIterator[Callable[[RateLimit, str], Lua]]:
-    """``make_lua(limit, name)``: a fresh shared state (a key of its own) for ``limit``."""
+    """``make_lua(limit, name)``: a fresh shared state (a key of its own) for ``limit``,
+    in each store."""
+    async with stores(request.param, key, tmp_path, request) as make:
+        yield make
+
+
+@contextlib.asynccontextmanager
+async def stores(
+    store: str, key: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> AsyncIterator[Callable[[RateLimit, str], Lua]]:
+    if store != "redis":
+        url = f"sqlite://{tmp_path}/quota.db" if store == "sqlite" else f"memory://{key}"
+        embedded = SharedQuota.from_url(url, key=key)
+        assert isinstance(embedded, EmbeddedQuota)
+        async with embedded:
+
+            def make_embedded(limit: RateLimit, name: str) -> Lua:
+                backend = embedded._backend(
+                    account=httpx.URL("https://acme.worksection.com"),
+                    limit=limit,
+                    clock=VirtualClock(T0),
+                    on_event=None,
+                )
+                backend.keys = (f"{{{key}-{name}}}:state", f"{{{key}-{name}}}:members")
+                backend._opened = True
+                return Lua(backend, embedded=embedded)
+
+            yield make_embedded
+        return
+    redis_server: RedisServer = request.getfixturevalue("redis_server")
     quota = SharedQuota.from_url(redis_server.url, key=key)
     redis = coredis.Redis.from_url(redis_server.url, decode_responses=True)
     async with quota, redis:
@@ -358,3 +437,56 @@ def test_epsilon_is_the_throttles() -> None:
     from worksection_async.shared._lua import QUOTA_SCRIPT
 
     assert f"local EPS = {_EPSILON!r}" in QUOTA_SCRIPT
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+async def test_three_stores_answer_alike(
+    key: str, tmp_path: Path, request: pytest.FixtureRequest, seed: int
+) -> None:
+    """One random sequence of reservations (some past a deadline), successes and error
+    20s, fed at the same times to the Lua script, the SQLite store and the memory
+    store: every answer is the same (the moment, the gate, the generation, the rate,
+    the plateau, contention, margin, tokens, counters)."""
+    limit = RateLimit(rate=2, burst=2, recovery=20)
+    rng = random.Random(seed)
+    async with contextlib.AsyncExitStack() as stack:
+        lanes = []
+        for store in STORES:
+            make = await stack.enter_async_context(stores(store, key, tmp_path, request))
+            lanes.append(make(limit, f"three-{seed}"))
+        t = T0
+        compared = 0
+        for step in range(300):
+            t += rng.choice([0.0, 0.05, 0.3, 0.6, 1.0, 5.0])
+            kind = rng.random()
+            if kind < 0.5:
+                kwargs: dict[str, object] = {"reserve": True}
+                if rng.random() < 0.2:
+                    kwargs["max_wait"] = rng.uniform(0.0, 2.0)
+                outcomes: list[str] = []
+            elif kind < 0.8:
+                kwargs, outcomes = {}, ["s"] * rng.randint(1, 3)
+            else:
+                granted = t - rng.uniform(0.0, 2.0)
+                kwargs, outcomes = {}, [f"e{granted!r}:{rng.random()!r}"]
+            replies = [
+                await lane.step(t, list(outcomes), **kwargs)  # type: ignore[arg-type]
+                for lane in lanes
+            ]
+            first = replies[0]
+            for name, reply in zip(STORES[1:], replies[1:], strict=True):
+                where = f"step {step}: {name}"
+                for field in (
+                    "reserved", "gen", "contended", "calls", "errors", "cut", "turned",
+                    "closed", "processes",
+                ):  # fmt: skip
+                    assert getattr(reply, field) == getattr(first, field), (where, field)
+                for field in (
+                    "wait", "rate", "plateau", "since_age", "widening", "paused_for",
+                    "started", "hit", "tokens", "jitter",
+                ):  # fmt: skip
+                    a, b = getattr(reply, field), getattr(first, field)
+                    assert close(a, b, time=t), (where, field, a, b)
+                compared += 1
+        assert compared == 2 * 300
+        assert first.gen >= 5 and first.calls >= 50
