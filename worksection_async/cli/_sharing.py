@@ -100,8 +100,9 @@ def choose_shared_quota(
 
     ``None`` picks the default (the cache file, its directory created with
     ``create``), unless the command has no rate limit (``--rate off``: nothing to
-    share). ``off`` is none. A URL of another scheme is a ``CommandError`` (exit 2)
-    naming ``source``.
+    share; a URL from the environment is then ignored, one from the option refused).
+    ``off`` is none. A URL of another scheme is a ``CommandError`` (exit 2) naming
+    ``source``.
     """
     if value is None:
         if not rate_limited:
@@ -116,6 +117,13 @@ def choose_shared_quota(
         raise CommandError(
             f"{source} takes a sqlite:///PATH, redis://, rediss://, unix:// or "
             f"memory://NAME URL, or 'off'; got {shown!r}"
+        )
+    if not rate_limited:
+        if source == SHARED_QUOTA_ENV:
+            return QuotaChoice(None)  # a standing choice; this command limits nothing
+        raise CommandError(
+            f"{source} shares a rate, and --rate off sets none: give the account's "
+            f"rate, or {source} off"
         )
     return QuotaChoice(text)
 
