@@ -12,7 +12,7 @@ import pytest
 
 import worksection_async as ws
 from worksection_async import Client, RateLimit, RetryPolicy
-from worksection_async._throttle import MAX_RATE, MIN_RATE, RECOVERY_BOUNDS, Throttle
+from worksection_async._throttle import MAX_BURST, MAX_RATE, MIN_RATE, RECOVERY_BOUNDS, Throttle
 from worksection_async.testing import FakeWorksection, Fault, ManualClock
 
 pytestmark = pytest.mark.anyio
@@ -189,6 +189,8 @@ def test_rate_limit_validation() -> None:
         ({"rate": 1.0, "recovery": float("inf")}, "recovery must be a finite"),
         ({"rate": 1.0, "decrease": float("nan")}, "decrease must be in"),
         ({"rate": 1.0, "margin": float("nan")}, "margin must be in"),
+        ({"rate": 1.0, "burst": 10**400}, "burst must be an integer from 1 to"),  # no float
+        ({"rate": 10**5000}, "rate must be a finite number > 0, got an integer of"),
     ],
 )
 def test_rate_limits_the_law_cannot_follow_are_refused(
@@ -206,7 +208,7 @@ def test_rate_limits_the_law_cannot_follow_are_refused(
     [
         {"rate": MIN_RATE / 0.02},
         {"rate": 2 * MIN_RATE, "floor": 0.5, "recovery": RECOVERY_BOUNDS[1]},
-        {"rate": MAX_RATE, "recovery": RECOVERY_BOUNDS[0]},
+        {"rate": MAX_RATE, "recovery": RECOVERY_BOUNDS[0], "burst": MAX_BURST},
         {"rate": 5e-324, "per": 5e-324},
         {"rate": 1.0, "decrease": 5e-324, "floor": 1e-9},
         {"rate": 1.0, "decrease": 1 - 1e-16, "margin": 0.5 - 1e-16},

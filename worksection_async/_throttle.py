@@ -106,7 +106,10 @@ def _finite_positive(value: object, name: str) -> float:
     try:
         number = float(value)
     except (ValueError, OverflowError, decimal.InvalidOperation) as exc:
-        raise ValueError(f"RateLimit.{name} must be a finite number > 0, got {value!r}") from exc
+        shown = (
+            f"an integer of {value.bit_length()} bits" if isinstance(value, int) else repr(value)
+        )
+        raise ValueError(f"RateLimit.{name} must be a finite number > 0, got {shown}") from exc
     if not (math.isfinite(number) and number > 0):
         raise ValueError(f"RateLimit.{name} must be a finite number > 0, got {value!r}")
     return number
@@ -124,9 +127,15 @@ def _recovery(value: object) -> float | None:
     return None if value is None else _finite_positive(value, "recovery")
 
 
+MAX_BURST: Final = 10**9
+"""The largest ``RateLimit.burst`` (the buckets hold it as a float)."""
+
+
 def _burst(instance: object, attribute: attrs.Attribute[int], value: int) -> None:
-    if type(value) is not int or value < 1:
-        raise ValueError(f"RateLimit.burst must be an integer >= 1, got {value!r}")
+    if type(value) is not int or not 1 <= value <= MAX_BURST:
+        big = type(value) is int and value > MAX_BURST * 1000
+        shown = f"an integer of {value.bit_length()} bits" if big else repr(value)
+        raise ValueError(f"RateLimit.burst must be an integer from 1 to {MAX_BURST:,}, got {shown}")
 
 
 def _fraction(
