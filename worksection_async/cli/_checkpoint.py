@@ -62,6 +62,7 @@ def checkpoint_path(out: Path) -> Path:
 
 
 def lock_path(out: Path) -> Path:
+    """The lock an export of ``out`` holds while it writes."""
     return out.with_name(out.name + LOCK_SUFFIX)
 
 
@@ -104,6 +105,7 @@ class FileLock:
 
     @property
     def held(self) -> bool:
+        """This object holds the lock."""
         return self._fd >= 0
 
     def acquire(self) -> bool:
@@ -132,6 +134,7 @@ class FileLock:
             os.close(fd)
 
     def release(self) -> None:
+        """Remove the lock file and let go of the lock (nothing if not held)."""
         if self._fd < 0:
             return
         fd, self._fd = self._fd, -1
