@@ -127,12 +127,14 @@ def small() -> Iterator[tuple[FakeWorksection, str]]:
 
 @pytest.fixture
 def handed(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The URLs given to SharedQuota.from_url (which then shares nothing)."""
+    """The URLs given to SharedQuota.from_url (which then shares nothing). No key is
+    given: the quota's own default, the account's host, keys the shared state."""
     from worksection_async.shared import SharedQuota
 
     urls: list[str] = []
 
     def from_url(url: str, **kwargs: Any) -> None:
+        assert kwargs.get("key") is None
         urls.append(url)
 
     monkeypatch.setattr(SharedQuota, "from_url", from_url)
