@@ -299,7 +299,7 @@ def test_two_exports_of_one_file_the_second_refuses(
 
     out = tmp_path / "t.ndjson"
     args = ["export", "--comments", "--out", str(out), "-q"]
-    first = _start([*args, "--rate", "10"], _env(url))  # 12 s of get_comments
+    first = _start([*args, "--rate", "6"], _env(url))  # 20 s of get_comments
     try:
         _until_written(first, out)
         seconds = [
