@@ -12,6 +12,9 @@ from worksection_async.cli import main
 from worksection_async.testing import FakeWorksection
 
 from .fixtures.export_support import commented_fake
+from .test_cli import cache_home
+
+__all__ = ["cache_home"]  # autouse: the default shared quota never in the real cache
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 KEY = "readme-key"

@@ -106,7 +106,10 @@ def _finite_positive(value: object, name: str) -> float:
     try:
         number = float(value)
     except (ValueError, OverflowError, decimal.InvalidOperation) as exc:
-        raise ValueError(f"RateLimit.{name} must be a finite number > 0, got {value!r}") from exc
+        shown = (
+            f"an integer of {value.bit_length()} bits" if isinstance(value, int) else repr(value)
+        )
+        raise ValueError(f"RateLimit.{name} must be a finite number > 0, got {shown}") from exc
     if not (math.isfinite(number) and number > 0):
         raise ValueError(f"RateLimit.{name} must be a finite number > 0, got {value!r}")
     return number
@@ -124,9 +127,15 @@ def _recovery(value: object) -> float | None:
     return None if value is None else _finite_positive(value, "recovery")
 
 
+MAX_BURST: Final = 10**9
+"""The largest ``RateLimit.burst`` (the buckets hold it as a float)."""
+
+
 def _burst(instance: object, attribute: attrs.Attribute[int], value: int) -> None:
-    if type(value) is not int or value < 1:
-        raise ValueError(f"RateLimit.burst must be an integer >= 1, got {value!r}")
+    if type(value) is not int or not 1 <= value <= MAX_BURST:
+        big = type(value) is int and value > MAX_BURST * 1000
+        shown = f"an integer of {value.bit_length()} bits" if big else repr(value)
+        raise ValueError(f"RateLimit.burst must be an integer from 1 to {MAX_BURST:,}, got {shown}")
 
 
 def _fraction(
@@ -143,6 +152,17 @@ def _fraction(
     return check
 
 
+MIN_RATE: Final = 1e-9
+"""The slowest quota a ``RateLimit`` may describe, and the slowest its law may go
+(``floor`` of it), in requests per second: one request in 30 years."""
+
+MAX_RATE: Final = 1e9
+"""The fastest quota a ``RateLimit`` may describe, in requests per second. Beyond these
+bounds the law's intervals and cubes overflow or divide by zero."""
+
+RECOVERY_BOUNDS: Final = (1e-9, 1e12)
+"""Seconds ``RateLimit.recovery`` may be (the law divides by it and cubes the ratio)."""
+
 RECOVERY_INTERVALS: Final = 40.0
 """Default ``RateLimit.recovery``: this many intervals of the configured rate (40 s at
 one request per second, 2 s at 20/s)."""
@@ -151,7 +171,8 @@ one request per second, 2 s at 20/s)."""
 @attrs.frozen(kw_only=True)
 class RateLimit:
     """The account's quota as the client should respect it: ``rate`` requests per ``per``
-    seconds, at most ``burst`` at once. The rest tunes how the client adapts when the
+    seconds (``rate / per`` between ``1e-9`` and ``1e9`` requests per second), at most
+    ``burst`` at once. The rest tunes how the client adapts when the
     account answers error 20 (because another program shares it, or because its real
     quota is lower than configured):
 
@@ -179,6 +200,28 @@ class RateLimit:
     recovery: float | None = attrs.field(default=None, converter=_recovery)
     floor: float = attrs.field(default=0.02, validator=_fraction(0.0, 1.0))
     margin: float = attrs.field(default=0.03, validator=_fraction(0.0, 0.5, closed=True))
+
+    def __attrs_post_init__(self) -> None:
+        # Each field alone is finite and > 0, but the ratio can still be 0 or infinity
+        # (1e-308 per 1e308 s), or so extreme that the law overflows: refuse it here.
+        configured = self.rate / self.per
+        if not MIN_RATE <= configured <= MAX_RATE:
+            raise ValueError(
+                f"RateLimit rate / per must be between {MIN_RATE:g} and {MAX_RATE:g} "
+                f"requests per second, got {self.rate!r} / {self.per!r} = {configured!r}"
+            )
+        if not self.floor * configured >= MIN_RATE:
+            raise ValueError(
+                f"RateLimit.floor x rate / per must be at least {MIN_RATE:g} requests per "
+                f"second (the slowest the client may go), got {self.floor!r} x {configured!r}"
+            )
+        low, high = RECOVERY_BOUNDS
+        if not low <= self.recovery_seconds <= high:
+            raise ValueError(
+                f"RateLimit.recovery must be between {low:g} and {high:g} seconds, got "
+                f"{self.recovery_seconds!r}"
+                + ("" if self.recovery is not None else f" (40 intervals at {configured!r}/s)")
+            )
 
     @property
     def configured(self) -> float:
