@@ -21,6 +21,7 @@ a Redis quota is made. ``import worksection_async`` never imports this package.
 
 from __future__ import annotations
 
+from . import _embedded as _embedded  # adds sqlite:// and memory:// to from_url
 from ._quota import DEFAULT_REDIS_TIMEOUT, OnUnavailable, SharedQuota
 
 __all__ = ["DEFAULT_REDIS_TIMEOUT", "OnUnavailable", "SharedQuota"]

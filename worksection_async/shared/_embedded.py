@@ -42,6 +42,7 @@ from ._memory import MemoryStore
 from ._quota import (
     _KEY,
     DEFAULT_REDIS_TIMEOUT,
+    OTHER_STORES,
     OnUnavailable,
     SharedBackend,
     SharedQuota,
@@ -266,3 +267,6 @@ def embedded_quota(
         timeout=seconds,
         noun="SQLite file",
     )
+
+
+OTHER_STORES.update(sqlite=embedded_quota, memory=embedded_quota)

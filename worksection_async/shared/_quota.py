@@ -53,7 +53,7 @@ import socket
 import time
 import urllib.parse
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal, Protocol
 
 import anyio
 import anyio.lowlevel
@@ -140,6 +140,20 @@ def _account_tag(account: httpx.URL) -> str:
     """The default key: the account's host (and port, if any), never the API key."""
     host = account.host.lower()
     return f"worksection_async:{host}" + (f":{account.port}" if account.port else "")
+
+
+class StoreFactory(Protocol):
+    """Makes the ``SharedQuota`` of a store other than Redis from its URL."""
+
+    def __call__(
+        self, url: str, *, key: str | None, on_unavailable: OnUnavailable, timeout: float | None
+    ) -> SharedQuota: ...
+
+
+OTHER_STORES: dict[str, StoreFactory] = {}
+"""The stores ``from_url`` knows besides Redis, by URL scheme. Each store's module adds
+itself when imported (``_embedded``: ``sqlite`` and ``memory``), and the package imports
+them all: they sit above this module, so it cannot import them without a cycle."""
 
 
 class _Unavailable(Exception):
@@ -327,10 +341,9 @@ class SharedQuota:
             raise TypeError(f"url must be a string, got {type(url).__name__}")
         shown = _masked_url(url)
         scheme = url.partition("://")[0].lower()
-        if scheme in ("sqlite", "memory") and "://" in url:
-            from ._embedded import embedded_quota
-
-            return embedded_quota(url, key=key, on_unavailable=on_unavailable, timeout=timeout)
+        store = OTHER_STORES.get(scheme) if "://" in url else None
+        if store is not None:
+            return store(url, key=key, on_unavailable=on_unavailable, timeout=timeout)
         if scheme not in ("redis", "rediss", "unix"):
             raise ValueError(
                 "not a shared quota URL (sqlite:///PATH, memory://NAME, redis://, rediss:// "
