@@ -402,7 +402,9 @@ class Client(ResourcesMixin):
 
         async def attempt() -> R:
             nonlocal attempts
-            grant = await throttle.acquire(deadline)
+            grant = await throttle.acquire(deadline, retry=attempts > 0)
+            if deadline is not None and not attempts:
+                deadline.first_sent(self._clock.now())
             attempts += 1
             outcome: BaseException | None = None
             started = self._clock.now() if hook is not None else 0.0
