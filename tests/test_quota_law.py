@@ -67,7 +67,8 @@ async def call_until(client: Client, clock: ManualClock, until: float) -> None:
 
 async def test_two_clients_share_an_account_and_the_survivor_speeds_up() -> None:
     """A bot and a cron job, 100 sequential calls each at 1/s: both done by 250 s, no
-    error reaches either, and the one left alone runs at >= 0.8/s."""
+    error reaches either, and the one left alone runs at >= 0.8/s once the other's
+    turn is over."""
     clock = ManualClock()
     fake = FakeWorksection(clock=clock, quota="1/s")
     events: list[list[ws.ClientEvent]] = [[], []]
@@ -86,9 +87,12 @@ async def test_two_clients_share_an_account_and_the_survivor_speeds_up() -> None
     assert max(done) <= 250, done
     first, last = sorted(done)
     survivor = events[done.index(last)]
-    if last - first > 20:  # long enough alone to measure a rate
-        alone = successes(survivor, first + 1e-9, last)
-        assert alone / (last - first) >= 0.8, (alone, first, last)
+    # The survivor may be waiting out what was the other's turn (40 s, plus up to 4)
+    # when the other leaves: from then on it runs alone.
+    free = first + 44.0
+    if last - free > 20:  # long enough alone to measure a rate
+        alone = successes(survivor, free, last)
+        assert alone / (last - free) >= 0.8, (alone, first, last)
     assert fake.stats.by_action["get_projects"] == 200
 
 
@@ -254,14 +258,14 @@ class TestLaw:
         assert law.widening(3.0) == 0.0
 
     def test_back_to_back_errors_mean_a_neighbour_and_turns(self) -> None:
-        """Two errors in a row: contended for three ``recovery`` periods. The first
+        """Two errors in a row: contended for ten ``recovery`` periods. The first
         success starts the client's turn; the first success 40 s (TURN intervals) into
         it ends the turn: it steps aside for STEP_ASIDE intervals."""
         law = self.law(rate=1.0, recovery=40.0)
         assert law.on_quota_exceeded(0.0, 0.0)[1] == 1.0
         assert law.on_quota_exceeded(1.0, 0.0)[1] == 1.0  # not contended yet: a pause
         assert law.contended(1.0)
-        assert not law.contended(121.5)
+        assert not law.contended(401.5)
         asides = [law.on_success(2.0 + i) for i in range(45)]
         assert asides[:40] == [0.0] * 40
         assert asides[40] == pytest.approx(4.0)  # at t = 42: 40 s into its turn

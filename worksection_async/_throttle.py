@@ -241,13 +241,19 @@ client that finds the account held waits this long for the holder's turn to end.
 STEP_ASIDE: Final = 4.0
 """Intervals a contended client leaves the account alone after its turn."""
 
-CONTENDED_FOR: Final = 3.0
-"""An error 20 that neither the client's own requests nor its pacing explain marks
-it contended for this many ``recovery`` periods."""
+CONTENDED_FOR: Final = 10.0
+"""Back-to-back error 20s (or any error while contended) mark a client contended for
+this many ``recovery`` periods (400 s at 1/s): the holder of the account hears of the
+others only when they get through, which may be many turns apart."""
 
 STARVING: Final = 3.0
 """A client without a success for this many turns probes at every interval again:
 the holder may not know it is there (its neighbours may not follow this law)."""
+
+SWEEP: Final = 0.06
+"""A starving client tries every interval plus up to this fraction of one: a little
+slower than the holder sends, so the tries sweep across the moments the account's
+bucket is full again (a wider random spread leaves long runs of misses)."""
 
 TURN_JITTER: Final = 0.1
 """A client that lost its try for the account waits a turn plus up to this fraction
@@ -485,10 +491,15 @@ class _Law:
             self._widened_at = now
         turn = self.turn()
         waited = now - self._ok_at
-        if not contended or (after_success and not self._stepped) or waited > STARVING * turn:
-            # An error in its own turn (a neighbour's first request, or the rate), or
-            # no turn for too long: one interval, and try again.
+        if not contended or (after_success and not self._stepped):
+            # An error in its own turn (a neighbour's first request, or the rate): one
+            # interval, and try again.
             return hit, (1.0 + u * PAUSE_JITTER) / hit
+        if waited > STARVING * turn:
+            # No turn for too long: the holder does not step aside. Try at every
+            # interval, a little slower than the holder sends, so that the tries
+            # sweep across the moments the account's bucket is full again.
+            return hit, (1.0 + u * SWEEP) / hit
         # Another client holds the account: come back when its turn ends.
         self.held_since = -math.inf
         if after_success:

@@ -5,8 +5,9 @@ The script runs in a real redis-server with its time driven by the tests (the
 ``_throttle.LocalQuota`` on a virtual clock. Every step compares the decisions (the
 rate an error hit, a cut, a turn passed to the neighbours, the moment a request may
 go, the pause) and the whole state (plateau, time of the cut, contention, the turn,
-recent outcomes, the latest success, learned margin, both buckets). Times sit near today's Unix time, as
-Redis's ``TIME`` does, so the floats are as large as in production.
+recent outcomes, the latest success, learned margin, both buckets). Times sit near
+today's Unix time, as Redis's ``TIME`` does, so the floats are as large as in
+production.
 """
 
 from __future__ import annotations

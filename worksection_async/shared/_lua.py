@@ -70,6 +70,7 @@ from .._throttle import (
     PAUSE_JITTER,
     STARVING,
     STEP_ASIDE,
+    SWEEP,
     TURN,
     TURN_JITTER,
 )
@@ -100,6 +101,7 @@ local STEP_ASIDE = $step_aside
 local CONTENDED_FOR = $contended_for
 local STARVING = $starving
 local TURN_JITTER = $turn_jitter
+local SWEEP = $sweep
 local LATE = $late
 local CARRY = $carry
 local MARGIN_STEP = $margin_step
@@ -252,9 +254,10 @@ local function on_quota_exceeded(now, u)
     WAT = now
   end
   local turn = TURN / CEIL
-  if not was or (after_success and not STEPPED) or now - OK > STARVING * turn then
+  if not was or (after_success and not STEPPED) then
     return hit, cut, (1.0 + u * PAUSE_JITTER) / hit
   end
+  if now - OK > STARVING * turn then return hit, cut, (1.0 + u * SWEEP) / hit end
   HELD = NEG
   if after_success then return hit, cut, turn + u * STEP_ASIDE / CEIL end
   return hit, cut, turn * (1.0 + u * TURN_JITTER)
@@ -414,6 +417,7 @@ QUOTA_SCRIPT: Final = string.Template(_TEMPLATE).substitute(
     contended_for=_lua_number(CONTENDED_FOR),
     starving=_lua_number(STARVING),
     turn_jitter=_lua_number(TURN_JITTER),
+    sweep=_lua_number(SWEEP),
     late=_lua_number(LATE),
     carry=_lua_number(CARRY),
     margin_step=_lua_number(MARGIN_STEP),
