@@ -493,11 +493,13 @@ class Client(ResourcesMixin):
             nonlocal attempts
             queued = self._clock.now() if tally is not None else 0.0
             try:
-                grant = await throttle.acquire(deadline)
+                grant = await throttle.acquire(deadline, retry=attempts > 0)
             except BaseException:
                 if tally is not None:
                     tally.waited += self._clock.now() - queued
                 raise
+            if deadline is not None and not attempts:
+                deadline.first_sent(self._clock.now())
             attempts += 1
             outcome: BaseException | None = None
             started = self._clock.now() if hook is not None else 0.0

@@ -8,7 +8,8 @@ and ``_throttle.LocalQuota`` on a virtual clock; every test below runs on each s
 and the last one runs the three stores side by side on one sequence. Every step
 compares the decisions (the rate an error hit, a cut, a turn passed to the neighbours,
 the moment a request may go, the pause) and the whole state (plateau, time of the
-cut, contention, streak, recent outcomes, learned margin, both buckets). Times sit near
+cut, contention, the turn, recent outcomes, the latest success, learned margin, both
+buckets). Times sit near
 today's Unix time, as Redis's ``TIME`` does, so the floats are as large as in
 production.
 """
@@ -123,7 +124,9 @@ def as_redis_hash(state: QuotaState) -> dict[str, str]:
     """An embedded store's state in the fields of the script's hash."""
     law = state.law
     hash_ = {
-        "streak": str(law["_streak"]),
+        "held": "" if law["held_since"] == float("-inf") else repr(float(law["held_since"])),
+        "okl": "" if law["_ok_latency"] is None else repr(float(law["_ok_latency"])),
+        "stepped": "1" if law["_stepped"] else "0",
         "recent": "".join("1" if e else "0" for e in law["_recent"]),
         "wid": repr(float(law["_widened"])),
         "s": repr(state.spacing),
@@ -136,6 +139,7 @@ def as_redis_hash(state: QuotaState) -> dict[str, str]:
         ("since", law["since"]),
         ("cu", law["contended_until"]),
         ("wat", law["_widened_at"]),
+        ("ok", law["_ok_at"]),
         ("stamp", state.stamp),
     ):
         if value is not None and value != float("-inf"):
@@ -203,7 +207,10 @@ def law_state(law: _Law) -> dict[str, object]:
         "w": law.plateau,
         "since": law.since if law.plateau is not None else None,
         "cu": law.contended_until if law.contended_until != float("-inf") else None,
-        "streak": law._streak,
+        "held": law.held_since if law.held_since != float("-inf") else None,
+        "stepped": law._stepped,
+        "ok": law._ok_at if law._ok_at != float("-inf") else None,
+        "okl": law._ok_latency,
         "recent": "".join("1" if e else "0" for e in law._recent),
         "wid": law._widened,
         "wat": law._widened_at if law._widened_at != float("-inf") else None,
@@ -212,13 +219,16 @@ def law_state(law: _Law) -> dict[str, object]:
 
 def lua_law_state(state: dict[str, str]) -> dict[str, object]:
     def opt(name: str) -> float | None:
-        return float(state[name]) if name in state else None
+        return float(state[name]) if state.get(name) else None
 
     return {
         "w": opt("w"),
         "since": opt("since") if "w" in state else None,
         "cu": opt("cu"),
-        "streak": int(state["streak"]),
+        "held": opt("held"),
+        "stepped": state["stepped"] == "1",
+        "ok": opt("ok"),
+        "okl": opt("okl"),
         "recent": state["recent"],
         "wid": float(state["wid"]),
         "wat": opt("wat"),
@@ -236,7 +246,8 @@ def assert_same_law(python: dict[str, object], redis: dict[str, object], where: 
 
 def outcome_sequence(rng: random.Random, rate: float, n: int) -> list[tuple[float, bool]]:
     """``n`` outcomes (time, is an error 20): runs of successes at about the rate,
-    isolated errors, runs of back-to-back errors, long quiet spells (recovery)."""
+    isolated errors, runs of back-to-back errors, errors that keep following
+    successes, long quiet spells (recovery)."""
     t = T0
     events: list[tuple[float, bool]] = []
     while len(events) < n:
@@ -248,9 +259,15 @@ def outcome_sequence(rng: random.Random, rate: float, n: int) -> list[tuple[floa
         elif kind < 0.75:  # an isolated error
             t += rng.uniform(0.5, 1.5) / rate
             events.append((t, True))
-        elif kind < 0.9:  # back-to-back errors: a neighbour
+        elif kind < 0.85:  # back-to-back errors: a neighbour
             for _ in range(rng.randint(2, 3)):
                 t += rng.uniform(0.5, 2.0) / rate
+                events.append((t, True))
+        elif kind < 0.95:  # errors that keep following successes: too fast
+            for _ in range(rng.randint(2, 3)):
+                t += rng.uniform(0.9, 1.5) / rate
+                events.append((t, False))
+                t += rng.uniform(1.0, 1.5) / rate
                 events.append((t, True))
         else:  # a quiet spell, long enough to climb back or to end contention
             t += rng.uniform(5.0, 80.0) / rate
@@ -270,21 +287,31 @@ async def test_the_law_makes_the_same_decisions(
     lua = make_lua(limit, f"law-{index}-{seed}")
     law = _Law(limit)
     rng = random.Random(seed)
-    cuts = turns = 0
+    cuts = turns = explained = waits = 0
     for step, (t, error) in enumerate(outcome_sequence(rng, limit.configured, 300)):
         where = f"step {step} at +{t - T0:.3f}s"
         if error:
             before = law.plateau, law.since
-            hit = law.on_quota_exceeded(t)
-            reply = await lua.step(t, [f"e{t!r}:0.5"])
-            assert reply.hit is not None
-            assert close(hit, reply.hit), (where, hit, reply.hit)
+            if law.explained(t, t):  # as LocalQuota does: not counted at all
+                reply = await lua.step(t, [f"e{t!r}:0.5"])
+                assert reply.hit is None, where
+                explained += 1
+            else:
+                hit, pause = law.on_quota_exceeded(t, 0.5)
+                reply = await lua.step(t, [f"e{t!r}:0.5"])
+                assert reply.hit is not None
+                assert close(hit, reply.hit), (where, hit, reply.hit)
+                if reply.started is not None:
+                    assert close(pause, reply.started, time=t), (where, pause, reply.started)
+                waits += pause > law.turn()
             cut = (law.plateau, law.since) != before
             assert cut == reply.cut, where
             cuts += cut
         else:
-            turn = law.on_success(t)
-            reply = await lua.step(t, ["s"])
+            # Some answers take a quarter interval or more longer than the others.
+            sent = t - rng.choice([0.0, 0.0, 0.0, 0.0, 0.01, 0.3, 1.0]) / limit.configured
+            turn = law.on_success(t, sent) > 0
+            reply = await lua.step(t, [f"s{sent!r}"])
             assert turn == reply.turned, where
             turns += turn
         assert close(law.rate(t), reply.rate), (where, law.rate(t), reply.rate)
@@ -296,6 +323,8 @@ async def test_the_law_makes_the_same_decisions(
         assert close(law.rate(later), probe.rate), (where, "probe", later - t)
     assert cuts >= 2
     assert turns >= 1
+    assert explained >= 1
+    assert waits >= 1
 
 
 async def python_take(quota: LocalQuota, clock: VirtualClock, at: float) -> float:
@@ -348,11 +377,11 @@ async def test_buckets_and_gate_let_the_same_requests_go(
         u = rng.random()
         if rng.random() < 0.25:
             local.on_quota_exceeded(moment)
-            reply = await lua.step(t, [f"e{reply.granted!r}:{u!r}"])
+            reply = await lua.step(t, [f"e{moment!r}:{u!r}"])
             pauses += reply.started is not None
         else:
             local.on_success(moment)
-            reply = await lua.step(t, ["s"])
+            reply = await lua.step(t, [f"s{moment!r}"])
         python_pause = max(0.0, local._paused_until - t)
         assert close(python_pause, reply.paused_for, time=t), (where, python_pause)
         assert_same_buckets(local, await lua.state(), where)
@@ -414,14 +443,15 @@ async def test_a_closed_gate_gives_back_what_was_reserved(
     t += 5.0
     for _ in range(7):
         await lua.step(t, reserve=True)  # its own requests are granted...
-        t += 1.1
-        await lua.step(t, ["s"])
+        t += 6.5
+        await lua.step(t, ["s"])  # ...the first one starts its turn (39 s ago now)
+    t += 1.0
     due = await lua.step(t, reserve=True)  # its next request goes at once...
     assert due.wait == 0.0
     before = await lua.state()
     queued = [await lua.step(t, reserve=True) for _ in range(2)]  # ...two more queue up
     assert queued[-1].wait > 1.0
-    turn = await lua.step(t + 0.01, ["s"])  # the 8th success in a row: the turn passes
+    turn = await lua.step(t + 0.01, ["s"])  # a success 40 s into its turn: it passes
     assert turn.turned
     assert turn.gen == queued[-1].gen + 1
     after = await lua.state()

@@ -27,7 +27,7 @@ from typing import Any, Final
 
 import attrs
 
-from .._throttle import _EPSILON, CARRY, PAUSE_JITTER, RateLimit, _Law
+from .._throttle import _EPSILON, CARRY, RateLimit, _Law
 from ._lua import JITTER_HALF_LIFE, MAX_JITTER, MAX_QUEUE, MEMBER_TTL
 from ._quota import _Reply, _Unavailable
 
@@ -57,8 +57,9 @@ class Request:
     now: float | None
     """The time to decide at instead of the store's clock (tests only)."""
     jitter: float
-    outcomes: tuple[tuple[float, float] | None, ...]
-    """Oldest first: ``None`` a success, ``(granted, u)`` an error 20."""
+    outcomes: tuple[tuple[float, float] | float | None, ...]
+    """Oldest first: ``None`` a success, a number a success of the request granted at
+    that time (``s<granted>``), ``(granted, u)`` an error 20."""
 
 
 def parse_request(args: Sequence[str], limits: dict[tuple[str, ...], RateLimit]) -> Request:
@@ -78,10 +79,12 @@ def parse_request(args: Sequence[str], limits: dict[tuple[str, ...], RateLimit])
                 recovery=float(args[4]),
                 burst=int(args[5]),
             )
-        outcomes: list[tuple[float, float] | None] = []
+        outcomes: list[tuple[float, float] | float | None] = []
         for text in args[13:]:
             if text == "s":
                 outcomes.append(None)
+            elif text.startswith("s"):
+                outcomes.append(float(text[1:]))
             else:
                 granted, _, u = text[1:].partition(":")
                 outcomes.append((float(granted), float(u)))
@@ -266,26 +269,26 @@ def decide(state: QuotaState, request: Request, clock: float) -> _Reply:
     hit: float | None = None
     cut = turned = False
     for outcome in request.outcomes:
-        if outcome is None:
-            if law.on_success(now):
+        if not isinstance(outcome, tuple):
+            aside = law.on_success(now, outcome)
+            if aside > 0:
                 turned = True
-                until = now + 2.0 / law.rate(now)
+                until = now + aside
                 if until > state.paused_until:
                     close_gate(until, restart=False)
             continue
         granted, u = outcome
         state.errors += 1
-        if granted >= state.last_pause:
+        if granted >= state.last_pause and not law.explained(now, granted):
             if state.stamp is None:
                 state.stamp = now
             elif now > state.stamp:
                 refill(now)
             before = law.plateau, law.since
-            hit = law.on_quota_exceeded(now)
+            hit, pause = law.on_quota_exceeded(now, u)
             cut = (law.plateau, law.since) != before
             state.last_pause = now
-            interval = 1.0 / hit
-            until = now + interval + u * (interval * PAUSE_JITTER)
+            until = now + pause
             if until > state.paused_until:
                 close_gate(until, restart=True)
                 started = until - now
