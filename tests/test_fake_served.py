@@ -265,3 +265,33 @@ def test_cli_serve_prints_the_url_and_key() -> None:
         finally:
             process.terminate()
             process.wait(timeout=10)
+
+
+def test_cli_serve_public_url_goes_into_links() -> None:
+    """serve --public-url: links name the address clients use, not the one bound (so
+    --host 0.0.0.0 never writes http://0.0.0.0:PORT into answers)."""
+    public = "https://ws.example.test:8443"
+    command = [sys.executable, "-m", "worksection_async.testing", "serve", "--port", "0"]
+    command += ["--api-key", "pub-key", "--quota", "off", "--public-url", public + "/"]
+    with subprocess.Popen(  # noqa: S603 - our own module, fixed arguments
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    ) as process:
+        try:
+            assert process.stdout is not None
+            first = process.stdout.readline()
+            assert first.startswith("FakeWorksection serving at http://127.0.0.1:"), first
+            url = first.split(" at ", 1)[1].strip()
+            assert f"account URL: {public}" in process.stdout.readline()
+            query = query_hash([("action", "get_users")], "pub-key")
+            users = httpx.post(f"{url}/api/admin/v2/?{query}").json()["data"]
+            assert {u["avatar"].partition("/images/")[0] for u in users} == {public}
+        finally:
+            process.terminate()
+            process.wait(timeout=10)
+    for bad in ("ftp://x.test", "https://x.test/path", "not a url", "https://x.test/?q=1"):
+        with pytest.raises(SystemExit):
+            build_parser().parse_args(["serve", "--public-url", bad])

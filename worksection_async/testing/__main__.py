@@ -19,6 +19,7 @@ import secrets
 import socket
 import sys
 from collections.abc import Sequence
+from urllib.parse import urlsplit
 
 from ._actions import DEFAULT_DIALECT, DIALECTS
 from ._quota import DEFAULT_QUOTA_STYLE, QUOTA_STYLES, RateQuota, parse_quota
@@ -52,6 +53,15 @@ def _oauth_client_spec(text: str) -> tuple[str, str]:
     return client_id.strip(), secret.strip()
 
 
+def _public_url_spec(text: str) -> str:
+    parts = urlsplit(text.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        raise argparse.ArgumentTypeError(f"expected a URL like https://ws.test, got {text!r}")
+    if parts.path not in ("", "/"):
+        raise argparse.ArgumentTypeError(f"the public URL takes no path, got {text!r}")
+    return f"{parts.scheme}://{parts.netloc}"
+
+
 def build_parser(prog: str = "python -m worksection_async.testing") -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=prog,
@@ -62,6 +72,14 @@ def build_parser(prog: str = "python -m worksection_async.testing") -> argparse.
     serve = commands.add_parser("serve", help="serve a FakeWorksection over HTTP (uvicorn)")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (127.0.0.1)")
     serve.add_argument("--port", type=int, default=8080, help="port (8080; 0 picks a free one)")
+    serve.add_argument(
+        "--public-url",
+        type=_public_url_spec,
+        default=None,
+        metavar="URL",
+        help="the address clients reach the fake at, written into links (avatars, the OAuth2 "
+        "account_url); default http://HOST:PORT (needed with --host 0.0.0.0)",
+    )
     serve.add_argument("--api-key", default=None, help="admin API key (random if not given)")
     serve.add_argument(
         "--quota",
@@ -165,11 +183,12 @@ def serve(args: argparse.Namespace) -> int:
     sock.listen(2048)  # connections queue from now on, even before uvicorn takes over
     port = sock.getsockname()[1]
     host = f"[{args.host}]" if ":" in args.host else args.host
-    url = f"http://{host}:{port}"
+    bound = f"http://{host}:{port}"
+    url = args.public_url or bound
     fake = make_fake(args, account_url=url)
     [app] = fake.oauth.apps.values()
     quota = f"{fake.quota}, answered {fake.quota_style}" if fake.quota is not None else "unlimited"
-    print(f"FakeWorksection serving at {url}", flush=True)
+    print(f"FakeWorksection serving at {bound}", flush=True)
     print(f"  account URL: {url}", flush=True)
     print(f"  API key:     {fake.api_key}", flush=True)
     print(f"  OAuth2 app:  {app.client_id}:{app.client_secret}", flush=True)
