@@ -354,3 +354,26 @@ async def test_bearer_tokens_expire_and_refresh_rotates(
         },
     )
     assert reused.json()["errorDescription"] == "Authorization code has been revoked"
+
+
+async def test_query_hash_over_the_unencoded_query_is_accepted_too(
+    http: httpx.AsyncClient, fake: FakeWorksection
+) -> None:
+    """The Postman pre-request script hashes ``key=value`` unencoded and sends it encoded;
+    the PHP SDK 3.3 hashes the encoded string: both are accepted (values with a space,
+    ``,``, ``@``, ``'`` and non-ASCII text, in the URL and in a form body)."""
+    text = "it's done, @olga: caf\u00e9 + cr\u00e8me"
+    pairs = [("action", "post_comment"), ("id_task", "70"), ("text", text)]
+    plain = "&".join(f"{k}={v}" for k, v in pairs)
+    signed = f"{encode(pairs)}&hash={md5_hex(plain + fake.api_key)}"
+    url = await http.post(f"/api/admin/v2/?{signed}")
+    assert url.json()["status"] == "ok", url.json()
+    body = await http.post(
+        "/api/admin/v2/",
+        content=signed,
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert body.json()["status"] == "ok", body.json()
+    assert [c.text for c in fake.comments_of(70)] == [text, text]
+    tampered = signed.replace("70", "71", 1)
+    assert (await http.post(f"/api/admin/v2/?{tampered}")).json() == BAD_HASH
