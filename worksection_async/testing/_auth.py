@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-
 from urllib.parse import unquote_plus
 
 from ._params import BodyKind, Params
