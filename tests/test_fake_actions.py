@@ -577,3 +577,26 @@ def test_dialect_is_checked() -> None:
     """An unknown dialect is a ValueError naming the choices."""
     with pytest.raises(ValueError, match="dialect must be one of postman, ru-docs"):
         FakeWorksection(dialect="ru")  # type: ignore[arg-type]
+
+
+async def test_task_lists_take_filter_all_and_done(
+    http: httpx.AsyncClient, fake: FakeWorksection
+) -> None:
+    """filter=all lists every task and filter=done the closed ones, no error 10 (pbv7,
+    live: the service takes both); active lists the open ones; anything else is 10."""
+    open_task = fake.add_task(10, "Open")
+    closed = fake.add_task(10, "Closed")
+    fake.call("complete_task", id_task=closed.id)
+    for action, where in (("get_tasks", {"id_project": 10}), ("get_all_tasks", {})):
+        ids = {}
+        for value in ("all", "done", "active", "ALL"):
+            body = await api(http, fake, action, filter=value, **where)
+            assert body["status"] == "ok", body
+            ids[value] = [t["id"] for t in body["data"]]
+        assert ids["all"] == ids["ALL"] == [str(open_task.id), str(closed.id)]
+        assert ids["done"] == [str(closed.id)]
+        assert ids["active"] == [str(open_task.id)]
+        bad = await api(http, fake, action, filter="closed", **where)
+        assert error_of(bad) == (10, "Field is required", "filter")
+    whole = await api(http, fake, "get_task", id_task=open_task.id, filter="all")
+    assert whole["status"] == "ok"

@@ -15,6 +15,7 @@ from ._args import (
     _UNSET,
     _compiled,
     active_only,
+    done_only,
     as_id,
     assignee_param,
     author,
@@ -54,9 +55,9 @@ def _count(acc: Account, tasks: Iterable[Task], *, subtasks: bool, active: bool)
 
 def _task_list(ctx: Ctx, tasks: list[Task]) -> Reply:
     ext = extras(ctx)
-    active = active_only(ctx)
+    active, done = active_only(ctx), done_only(ctx)
     acc = ctx.account
-    rows = [t for t in tasks if not (active and t.is_done)]
+    rows = [t for t in tasks if not (active and t.is_done) and not (done and not t.is_done)]
     count = _count(acc, rows, subtasks="subtasks" in ext, active=active)
     if count > MAX_RECORDS:
         raise ApiError(TOO_MANY_TASKS_CODE, "Too many tasks (10000 max)", str(count))
