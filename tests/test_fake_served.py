@@ -201,12 +201,15 @@ def test_cli_arguments_build_the_fake() -> None:
             *("serve", "--port", "0", "--api-key", "KEY", "--quota", "20/s", "--burst", "5"),
             *("--populate", "2x3", "--hmac-skew", "60", "--quota-style", "http429"),
             *("--dialect", "ru-docs", "--oauth-client", "my-app:my-secret"),
+            *("--shape", "get_my_timer=object", "--role-style", "postman"),
         ]
     )
     fake = make_fake(args, account_url="http://127.0.0.1:9999")
     assert fake.api_key == "KEY" and fake.hmac_skew == 60
     assert fake.quota == RateQuota(rate=20, burst=5)
     assert (fake.quota_style, fake.dialect) == ("http429", "ru-docs")
+    assert fake.shapes == {"me": "list", "get_my_timer": "object"}
+    assert fake.role_style == "postman"
     assert len(fake.projects) == 2 and len(fake.tasks_of(min(fake.projects))) == 3
     assert fake.account_url == "http://127.0.0.1:9999"
     assert [(a.client_id, a.client_secret) for a in fake.oauth.apps.values()] == [
@@ -214,13 +217,18 @@ def test_cli_arguments_build_the_fake() -> None:
     ]
     unlimited = make_fake(build_parser().parse_args(["serve", "--quota", "off"]))
     assert unlimited.quota is None and len(unlimited.api_key) == 32
-    assert unlimited.quota_style == "code20" and unlimited.dialect == "postman"
+    assert unlimited.quota_style == "code20" and unlimited.dialect == "sdk-2026"
+    assert unlimited.shapes == {"me": "object", "get_my_timer": "list"}
+    assert unlimited.role_style == "docs"
     [generated] = unlimited.oauth.apps.values()
     assert len(generated.client_id) == 32 and len(generated.client_secret) == 64
     for bad in (
         ["--populate", "many"],
         ["--quota-style", "503"],
         ["--dialect", "php"],
+        ["--shape", "me=array"],
+        ["--shape", "get_users=list"],
+        ["--role-style", "Owner"],
         ["--oauth-client", "no-secret"],
         ["--oauth-client", ":secret"],
     ):
@@ -261,7 +269,7 @@ def test_cli_serve_prints_the_url_and_key() -> None:
                 f"{url}/api/oauth2?action=me",
                 headers={"Authorization": f"Bearer {token['access_token']}"},
             ).json()["data"]
-            assert me["role"] == "Owner" and me["avatar"].startswith(f"{url}/images/")
+            assert me["role"] == "owner" and me["avatar"].startswith(f"{url}/images/")
         finally:
             process.terminate()
             process.wait(timeout=10)

@@ -20,7 +20,7 @@ webhooks where ``fake.webhook_delivery`` routes them (an ASGI app in-process, or
 
 from __future__ import annotations
 
-from ._actions import DIALECTS, MAX_RECORDS, TOO_MANY_TASKS_CODE, Dialect
+from ._actions import DIALECTS, MAX_RECORDS, SHAPES, TOO_MANY_TASKS_CODE, Dialect, Shape
 from ._asgi import FakeASGIApp
 from ._base import FakeStats
 from ._clock import ManualClock
@@ -29,6 +29,7 @@ from ._http import FakeRequest, FakeResponse
 from ._oauth import OAuthApp, OAuthToken
 from ._quota import DEFAULT_QUOTA, QUOTA_STYLES, QuotaStyle, RateQuota
 from ._records import (
+    ROLE_STYLES,
     Comment,
     Contact,
     Cost,
@@ -37,6 +38,7 @@ from ._records import (
     File,
     Member,
     Project,
+    RoleStyle,
     Tag,
     TagGroup,
     Task,
@@ -79,7 +81,11 @@ __all__ = [
     "Project",
     "QUOTA_STYLES",
     "QuotaStyle",
+    "ROLE_STYLES",
     "RateQuota",
+    "RoleStyle",
+    "SHAPES",
+    "Shape",
     "TOO_MANY_TASKS_CODE",
     "Tag",
     "TagGroup",

@@ -21,8 +21,9 @@ import sys
 from collections.abc import Sequence
 from urllib.parse import urlsplit
 
-from ._actions import DEFAULT_DIALECT, DIALECTS
+from ._actions import DEFAULT_DIALECT, DIALECTS, Shape, check_shape
 from ._quota import DEFAULT_QUOTA_STYLE, QUOTA_STYLES, RateQuota, parse_quota
+from ._records import ROLE_STYLES
 from ._server import DEFAULT_ACCOUNT_URL, DEFAULT_HMAC_SKEW, FakeWorksection
 
 __all__ = ["main"]
@@ -42,6 +43,14 @@ def _quota_spec(text: str) -> RateQuota | None:
         return None
     try:
         return parse_quota(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _shape_spec(text: str) -> tuple[str, Shape]:
+    action, _, shape = text.partition("=")
+    try:
+        return action.strip(), check_shape(action.strip(), shape.strip())
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
@@ -100,8 +109,25 @@ def build_parser(prog: str = "python -m worksection_async.testing") -> argparse.
         "--dialect",
         choices=DIALECTS,
         default=DEFAULT_DIALECT,
-        help="shape of me/get_my_timer: postman (an object, the default) or ru-docs "
-        "(a one-element list)",
+        help="shapes of me/get_my_timer: sdk-2026 (the default, as the newest official "
+        "client reads them: me an object, get_my_timer a one-element list), postman (both "
+        "objects) or ru-docs (both one-element lists)",
+    )
+    serve.add_argument(
+        "--shape",
+        type=_shape_spec,
+        action="append",
+        default=[],
+        metavar="ACTION=SHAPE",
+        help="answer me or get_my_timer with an object or a one-element list, whatever "
+        "--dialect says (me=list, get_my_timer=object); repeatable",
+    )
+    serve.add_argument(
+        "--role-style",
+        choices=ROLE_STYLES,
+        default="docs",
+        help="roles as the docs and official SDKs spell them (docs: owner, the default) "
+        "or as the Postman examples (postman: Owner)",
     )
     serve.add_argument(
         "--oauth-client",
@@ -156,12 +182,15 @@ def make_fake(args: argparse.Namespace, account_url: str = DEFAULT_ACCOUNT_URL) 
         "hmac_skew": args.hmac_skew,
         "quota_style": args.quota_style,
         "dialect": args.dialect,
+        "role_style": args.role_style,
     }
     if args.populate is not None:
         projects, tasks = args.populate
         fake = FakeWorksection.populated(projects, tasks, seed=args.seed, **options)
     else:
         fake = FakeWorksection(seed=args.seed, **options)
+    for action, shape in args.shape:
+        fake.set_shape(action, shape)
     client_id, client_secret = args.oauth_client or (None, None)
     fake.add_oauth_app(client_id, client_secret)
     return fake

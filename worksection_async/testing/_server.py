@@ -35,12 +35,15 @@ from ._actions import (
     ACTIONS,
     ADMIN_ONLY,
     DEFAULT_DIALECT,
+    DIALECT_SHAPES,
     OAUTH_ONLY,
     ApiError,
     Ctx,
     Dialect,
     FileReply,
+    Shape,
     check_dialect,
+    check_shape,
     page_of,
 )
 from ._asgi import FakeASGIApp
@@ -67,6 +70,7 @@ from ._quota import (
     parse_quota,
     quota_answer,
 )
+from ._records import ROLE_STYLES, RoleStyle
 from ._render import render_file
 from ._transport import FakeTransport
 from ._values import MemberRef
@@ -113,8 +117,12 @@ class FakeWorksection(FakeBase):
       the base document: HTTP 200, error 20 "Quota exceeded"), ``"too_many_requests"``
       (the current docs' wording: HTTP 200, error 20 "Too many requests") or
       ``"http429"`` (HTTP 429 with ``Retry-After``, what community clients wait for);
-    * ``dialect``, the shape of ``me`` and ``get_my_timer``: ``"postman"`` (default, an
-      object in ``data``) or ``"ru-docs"`` (a one-element list).
+    * ``dialect``, the shapes of ``me`` and ``get_my_timer``: ``"sdk-2026"`` (default,
+      what the newest official client reads: ``me`` an object in ``data``,
+      ``get_my_timer`` a one-element list), ``"postman"`` (both objects) or ``"ru-docs"``
+      (both one-element lists); ``set_shape(action, "object" | "list")`` sets one alone;
+    * ``role_style``, how roles are spelled: ``"docs"`` (default, ``owner``, as the
+      documentation and the official 2026 SDKs) or ``"postman"`` (``Owner``).
 
     OAuth2: register apps with ``add_oauth_app`` (``serve --oauth-client ID:SECRET``, or
     the pair ``serve`` generates and prints); ``/oauth2/authorize``, ``token``,
@@ -166,6 +174,7 @@ class FakeWorksection(FakeBase):
         webhook_check: Callable[[str], bool] = _accept_any_url,
         quota_style: QuotaStyle = DEFAULT_QUOTA_STYLE,
         dialect: Dialect = DEFAULT_DIALECT,
+        role_style: RoleStyle = "docs",
     ) -> None:
         super().__init__(account_url=account_url, wall_clock=wall_clock)
         if not api_key:
@@ -176,7 +185,10 @@ class FakeWorksection(FakeBase):
         self.hmac_skew = float(hmac_skew)
         self.webhook_check = webhook_check
         self.quota_style = quota_style
+        self.shapes: dict[str, Shape] = {}
+        """``me``/``get_my_timer`` -> ``"object"`` or ``"list"`` (set by ``dialect``)."""
         self.dialect = dialect
+        self.role_style = check_role_style(role_style)
         self.stats = FakeStats()
         self.faults = FaultPlan(seed)
         self.oauth = OAuthServer(self)
@@ -231,12 +243,18 @@ class FakeWorksection(FakeBase):
 
     @property
     def dialect(self) -> Dialect:
-        """``"postman"`` or ``"ru-docs"``: the shape of ``me``/``get_my_timer``; settable."""
+        """The dialect last set (``DIALECTS``); setting it sets both ``shapes``."""
         return self._dialect
 
     @dialect.setter
     def dialect(self, dialect: Dialect) -> None:
         self._dialect = check_dialect(dialect)
+        self.shapes = dict(DIALECT_SHAPES[self._dialect])
+
+    def set_shape(self, action: str, shape: Shape) -> None:
+        """Answer ``action`` (``me`` or ``get_my_timer``) with an object or a one-element
+        list, whatever the dialect says."""
+        self.shapes[action] = check_shape(action, shape)
 
     def quota_tokens(self) -> float | None:
         """Requests the quota would let through right now (``None``: unlimited)."""
@@ -383,7 +401,8 @@ class FakeWorksection(FakeBase):
             user=self.member(user),
             oauth=oauth,
             webhook_check=self.webhook_check,
-            dialect=self._dialect,
+            action=action,
+            shapes=self.shapes,
         )
         page = params.filled("page")
         if page is not None:
@@ -538,6 +557,14 @@ class FakeWorksection(FakeBase):
         if isinstance(reply, FileReply):
             return file_response(reply.file.name, reply.file.content)
         return json_response(reply)
+
+
+def check_role_style(style: str) -> RoleStyle:
+    """``style`` if it is one of ``ROLE_STYLES``, else ``ValueError``."""
+    for known in ROLE_STYLES:
+        if style == known:
+            return known
+    raise ValueError(f"role_style must be one of {', '.join(ROLE_STYLES)}; got {style!r}")
 
 
 def _bearer(request: FakeRequest, params: Params) -> str:

@@ -42,14 +42,19 @@ from typing import Final
 from . import _comments, _costs, _files, _members, _projects, _tags, _tasks, _webhooks
 from ._core import (
     DEFAULT_DIALECT,
+    DIALECT_SHAPES,
     DIALECTS,
+    SHAPED_ACTIONS,
+    SHAPES,
     ApiError,
     Ctx,
     Dialect,
     FileReply,
     Handler,
     Reply,
+    Shape,
     check_dialect,
+    check_shape,
 )
 from ._pages import page_of
 from ._tasks import MAX_RECORDS, TOO_MANY_TASKS_CODE
@@ -59,6 +64,9 @@ __all__ = [
     "ADMIN_ONLY",
     "DEFAULT_DIALECT",
     "DIALECTS",
+    "DIALECT_SHAPES",
+    "SHAPED_ACTIONS",
+    "SHAPES",
     "MAX_RECORDS",
     "OAUTH_ONLY",
     "TOO_MANY_TASKS_CODE",
@@ -67,7 +75,9 @@ __all__ = [
     "Dialect",
     "FileReply",
     "Reply",
+    "Shape",
     "check_dialect",
+    "check_shape",
     "page_of",
 ]
 
