@@ -648,3 +648,44 @@ async def test_task_lists_take_filter_all_and_done(
         assert error_of(bad) == (10, "Field is required", "filter")
     whole = await api(http, fake, "get_task", id_task=open_task.id, filter="all")
     assert whole["status"] == "ok"
+
+
+async def test_oauth_tokens_act_within_their_scopes(
+    http: httpx.AsyncClient, fake: FakeWorksection
+) -> None:
+    """A token's rights are its user's within the app's scopes: projects_read reads
+    projects but cannot post tasks, book costs, add users, read costs or webhooks
+    (get_webhooks needs administrative); nothing changes; the admin key is not scoped."""
+    task = fake.add_task(10, "Task")
+    narrow = fake.issue_token(DEV, scopes=("projects_read",))
+    wide = fake.issue_token(DEV, scopes=("tasks_write", "costs_read", "administrative"))
+
+    async def call(token: Any, action: str, **params: object) -> dict[str, Any]:
+        response = await http.post(
+            "/api/oauth2",
+            params={"action": action, **{k: str(v) for k, v in params.items()}},
+            headers={"Authorization": f"Bearer {token.access_token}"},
+        )
+        assert response.status_code == 200
+        body = response.json()
+        assert isinstance(body, dict)
+        return body
+
+    assert (await call(narrow, "get_projects"))["status"] == "ok"
+    assert (await call(narrow, "me"))["status"] == "ok"
+    refused = {
+        "post_task": ({"id_project": 10, "title": "New"}, "tasks_write"),
+        "add_costs": ({"id_task": task.id, "time": "1:00"}, "costs_write"),
+        "add_user": ({"email": "new@example.com"}, "users_write"),
+        "get_costs": ({}, "costs_read"),
+        "get_webhooks": ({}, "administrative"),
+        "get_tasks": ({"id_project": 10}, "tasks_read"),
+    }
+    for action, (params, scope) in refused.items():
+        assert error_of(await call(narrow, action, **params)) == (0, "Access denied", scope)
+    assert len(fake.tasks) == 1 and fake.costs == {} and len(fake.users) == 2
+    assert (await call(wide, "post_task", id_project=10, title="New"))["status"] == "ok"
+    assert (await call(wide, "get_costs"))["status"] == "ok"
+    assert (await call(wide, "get_webhooks"))["status"] == "ok"
+    assert error_of(await call(wide, "get_projects"))[2] == "projects_read"
+    assert (await api(http, fake, "get_webhooks"))["status"] == "ok"  # the admin key

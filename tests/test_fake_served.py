@@ -202,6 +202,12 @@ def test_cli_arguments_build_the_fake() -> None:
             *("--populate", "2x3", "--hmac-skew", "60", "--quota-style", "http429"),
             *("--dialect", "ru-docs", "--oauth-client", "my-app:my-secret"),
             *("--shape", "get_my_timer=object", "--role-style", "postman"),
+            *(
+                "--oauth-redirect-uri",
+                "https://a.test/cb",
+                "--oauth-redirect-uri",
+                "https://b.test/",
+            ),
         ]
     )
     fake = make_fake(args, account_url="http://127.0.0.1:9999")
@@ -215,6 +221,8 @@ def test_cli_arguments_build_the_fake() -> None:
     assert [(a.client_id, a.client_secret) for a in fake.oauth.apps.values()] == [
         ("my-app", "my-secret")
     ]
+    [app] = fake.oauth.apps.values()
+    assert app.strict and app.redirect_uris == ("https://a.test/cb", "https://b.test/")
     unlimited = make_fake(build_parser().parse_args(["serve", "--quota", "off"]))
     assert unlimited.quota is None and len(unlimited.api_key) == 32
     assert unlimited.quota_style == "code20" and unlimited.dialect == "sdk-2026"
@@ -222,6 +230,7 @@ def test_cli_arguments_build_the_fake() -> None:
     assert unlimited.role_style == "docs"
     [generated] = unlimited.oauth.apps.values()
     assert len(generated.client_id) == 32 and len(generated.client_secret) == 64
+    assert not generated.strict and generated.redirect_uris == ()
     for bad in (
         ["--populate", "many"],
         ["--quota-style", "503"],
@@ -229,6 +238,7 @@ def test_cli_arguments_build_the_fake() -> None:
         ["--shape", "me=array"],
         ["--shape", "get_users=list"],
         ["--role-style", "Owner"],
+        ["--oauth-redirect-uri", "http://app.test/cb"],
         ["--oauth-client", "no-secret"],
         ["--oauth-client", ":secret"],
     ):
@@ -242,6 +252,7 @@ def test_cli_serve_prints_the_url_and_key() -> None:
     command = [sys.executable, "-m", "worksection_async.testing", "serve", "--port", "0"]
     command += ["--api-key", "cli-key", "--quota", "off", "--populate", "1x2"]
     command += ["--oauth-client", "cli-app:cli-secret"]
+    command += ["--oauth-redirect-uri", "https://app.example.com/cb"]
     with subprocess.Popen(  # noqa: S603 - our own module, fixed arguments
         command,
         stdout=subprocess.PIPE,
@@ -254,9 +265,10 @@ def test_cli_serve_prints_the_url_and_key() -> None:
             first = process.stdout.readline()
             assert first.startswith("FakeWorksection serving at http://127.0.0.1:")
             url = first.split(" at ", 1)[1].strip()
-            lines = [process.stdout.readline() for _ in range(5)]
+            lines = [process.stdout.readline() for _ in range(6)]
             assert any("cli-key" in line for line in lines)
             assert any("OAuth2 app:  cli-app:cli-secret" in line for line in lines)
+            assert any("redirects:   https://app.example.com/cb" in line for line in lines)
             query = query_hash([("action", "get_all_tasks")], "cli-key")
             response = httpx.post(f"{url}/api/admin/v2/?{query}")
             assert len(response.json()["data"]) == 2

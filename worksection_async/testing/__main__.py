@@ -55,6 +55,13 @@ def _shape_spec(text: str) -> tuple[str, Shape]:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _redirect_spec(text: str) -> str:
+    parts = urlsplit(text.strip())
+    if parts.scheme != "https" or not parts.netloc:
+        raise argparse.ArgumentTypeError(f"a redirect URI must be https://..., got {text!r}")
+    return text.strip()
+
+
 def _oauth_client_spec(text: str) -> tuple[str, str]:
     client_id, sep, secret = text.partition(":")
     if not sep or not client_id.strip() or not secret.strip():
@@ -138,6 +145,15 @@ def build_parser(prog: str = "python -m worksection_async.testing") -> argparse.
         "if not given)",
     )
     serve.add_argument(
+        "--oauth-redirect-uri",
+        type=_redirect_spec,
+        action="append",
+        default=[],
+        metavar="URI",
+        help="a redirect URI registered for the OAuth2 app (HTTPS; repeatable); an app "
+        "given with --oauth-client redirects to these only",
+    )
+    serve.add_argument(
         "--populate",
         type=_populate_spec,
         default=None,
@@ -169,7 +185,8 @@ def build_parser(prog: str = "python -m worksection_async.testing") -> argparse.
 def make_fake(args: argparse.Namespace, account_url: str = DEFAULT_ACCOUNT_URL) -> FakeWorksection:
     """The fake ``serve`` runs, from its parsed arguments, linking to ``account_url``.
 
-    It has one OAuth2 app: ``--oauth-client`` or a random pair.
+    It has one OAuth2 app: ``--oauth-client`` (redirecting to ``--oauth-redirect-uri``
+    only) or a random pair (redirecting to any HTTPS URI unless some are given).
     """
     quota: RateQuota | None = args.quota
     if quota is not None and args.burst is not None:
@@ -192,7 +209,12 @@ def make_fake(args: argparse.Namespace, account_url: str = DEFAULT_ACCOUNT_URL) 
     for action, shape in args.shape:
         fake.set_shape(action, shape)
     client_id, client_secret = args.oauth_client or (None, None)
-    fake.add_oauth_app(client_id, client_secret)
+    fake.add_oauth_app(
+        client_id,
+        client_secret,
+        redirect_uri=args.oauth_redirect_uri,
+        strict=args.oauth_client is not None,
+    )
     return fake
 
 
@@ -222,6 +244,10 @@ def serve(args: argparse.Namespace) -> int:
     print(f"  API key:     {fake.api_key}", flush=True)
     print(f"  OAuth2 app:  {app.client_id}:{app.client_secret}", flush=True)
     print(f"               {url}/oauth2/{{authorize,token,refresh,resource}}", flush=True)
+    redirects = ", ".join(app.redirect_uris) or (
+        "none registered (--oauth-redirect-uri)" if app.strict else "any https:// URI"
+    )
+    print(f"  redirects:   {redirects}", flush=True)
     print(f"  quota:       {quota}", flush=True)
     print(
         f"  account:     {len(fake.projects)} projects, {len(fake.tasks)} tasks, "

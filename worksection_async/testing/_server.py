@@ -23,7 +23,7 @@ import logging
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from urllib.parse import unquote
 
@@ -32,6 +32,7 @@ import attrs
 from .._clock import Clock, MonotonicClock
 from .._json import JSONObject, JSONValue
 from ._actions import (
+    ACTION_SCOPES,
     ACTIONS,
     ADMIN_ONLY,
     DEFAULT_DIALECT,
@@ -85,6 +86,14 @@ __all__ = [
 
 DEFAULT_API_KEY = "fake-api-key"
 DEFAULT_ACCOUNT_URL = "https://fake.worksection.com"
+SCOPE_ERROR = (0, "Access denied")
+"""How an OAuth2 call outside its token's scopes is answered (``message_details``: the
+scope needed, ``ACTION_SCOPES``). The service's answer is undocumented: this is the
+fake's choice, an error envelope with HTTP 200 like every other refusal of an action."""
+FORM_BODY_ERROR = (10, "Invalid JSON")
+"""How ``/api/oauth2`` answers a form-encoded body: a live probe (pbv7/wsectl) got an
+"invalid JSON" error; its code and exact text are the fake's choice. Parameters go in
+the query string or a JSON body (multipart for uploads)."""
 DEFAULT_HMAC_SKEW = 300.0
 """Seconds an ``Authorization: Admin <t>_...`` timestamp may differ from the wall clock."""
 
@@ -270,10 +279,17 @@ class FakeWorksection(FakeBase):
         client_id: str | None = None,
         client_secret: str | None = None,
         *,
-        redirect_uri: str | None = None,
+        redirect_uri: str | Sequence[str] | None = None,
+        strict: bool = False,
     ) -> OAuthApp:
-        """Register an OAuth2 app (random credentials unless given)."""
-        return self.oauth.add_app(client_id, client_secret, redirect_uri=redirect_uri)
+        """Register an OAuth2 app (random credentials unless given).
+
+        ``authorize`` redirects to HTTPS URIs only, and to one of ``redirect_uri`` (one
+        or several) when given; with none given, to any (``strict``: to none).
+        """
+        return self.oauth.add_app(
+            client_id, client_secret, redirect_uri=redirect_uri, strict=strict
+        )
 
     def issue_token(
         self,
@@ -508,6 +524,7 @@ class FakeWorksection(FakeBase):
         """Authenticate, charge the quota and run the action (under the lock)."""
         if not action:
             return self._error(ApiError(1, "Action is required"))
+        scopes: tuple[str, ...] = ()
         if oauth:
             token = _bearer(request, params)
             found = self.oauth.user_for(token) if token else "Access token is missing"
@@ -517,6 +534,9 @@ class FakeWorksection(FakeBase):
                     {"error": "invalid_token", "errorDescription": found, "message": found}, 401
                 )
             user = found
+            scopes = self.oauth.tokens[token].scopes
+            if body_kind == "form":
+                return self._error(ApiError(*FORM_BODY_ERROR))
         else:
             dialect = check_admin_signature(
                 api_key=self.api_key,
@@ -551,6 +571,9 @@ class FakeWorksection(FakeBase):
                 raise ApiError(0, "Action is invalid", "admin API key only")
             if not oauth and action in OAUTH_ONLY:
                 raise ApiError(0, "Action is invalid", "OAuth2 access token only")
+            scope = ACTION_SCOPES.get(action)
+            if oauth and scope is not None and scope not in scopes:
+                raise ApiError(*SCOPE_ERROR, scope)
             reply = handler(self._context(action, params, user, oauth=oauth))
         except ApiError as error:
             return self._error(error)
