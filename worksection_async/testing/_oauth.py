@@ -13,8 +13,7 @@ from __future__ import annotations
 import base64
 import json
 import secrets
-from collections.abc import Iterable
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from urllib.parse import urlencode, urlsplit
 
 import attrs

@@ -168,26 +168,52 @@ _READ_WRITE: Final = {
     ),
     "projects": (
         ("get_projects", "get_project", "get_project_groups", "get_project_custom_fields"),
-        ("post_project", "update_project", "close_project", "activate_project")
-        + ("add_project_members", "delete_project_members", "add_project_group")
-        + ("add_project_groups",),
+        (
+            "post_project",
+            "update_project",
+            "close_project",
+            "activate_project",
+            "add_project_members",
+            "delete_project_members",
+            "add_project_group",
+            "add_project_groups",
+        ),
     ),
     "tasks": (
         ("get_all_tasks", "get_tasks", "get_task", "search_tasks", "get_task_custom_fields"),
-        ("post_task", "update_task", "complete_task", "reopen_task", "subscribe")
-        + ("unsubscribe",),
+        (
+            "post_task",
+            "update_task",
+            "complete_task",
+            "reopen_task",
+            "subscribe",
+            "unsubscribe",
+        ),
     ),
     "comments": (("get_comments",), ("post_comment",)),
     "files": (("get_files", "download"), ("upload_files",)),
     "tags": (
         ("get_task_tags", "get_task_tag_groups", "get_project_tags", "get_project_tag_groups"),
-        ("add_task_tags", "update_task_tags", "add_task_tag_groups", "add_project_tags")
-        + ("update_project_tags", "add_project_tag_groups"),
+        (
+            "add_task_tags",
+            "update_task_tags",
+            "add_task_tag_groups",
+            "add_project_tags",
+            "update_project_tags",
+            "add_project_tag_groups",
+        ),
     ),
     "costs": (
         ("get_costs", "get_costs_total", "get_timers", "get_my_timer"),
-        ("add_costs", "update_costs", "delete_costs", "stop_timer", "start_my_timer")
-        + ("stop_my_timer", "delete_my_timer"),
+        (
+            "add_costs",
+            "update_costs",
+            "delete_costs",
+            "stop_timer",
+            "start_my_timer",
+            "stop_my_timer",
+            "delete_my_timer",
+        ),
     ),
 }
 
@@ -211,4 +237,3 @@ scopes and that ``get_webhooks`` needs ``administrative``; the rest follows the 
 names (``tasks_read`` reads tasks, ``tasks_write`` changes them; timers are costs,
 subscribers are tasks, the event log is projects', as wsectl guesses; every webhook
 action is ``administrative``). A token without it is answered ``SCOPE_ERROR``."""
-
