@@ -33,6 +33,7 @@ import pytest
 from worksection import Client as SdkClient
 from worksection.http import Http, HttpResponse
 
+from tests.fixtures.fake_support import hook_receiver
 from tests.test_models_postman import _count_keys, _extras, _walk
 from worksection_async.models import RESPONSE_MODELS, structure_response
 from worksection_async.testing._oauth import ALL_SCOPES
@@ -105,7 +106,7 @@ def _login(sdk: SdkClient, url: str, log: list[tuple[str, int, bytes]]) -> None:
     sdk.set_access_token(token)
 
 
-def _drive(sdk: SdkClient, mode: str, tmp_path: Path) -> None:
+def _drive(sdk: SdkClient, mode: str, tmp_path: Path, hook_url: str) -> None:
     """Every SDK method once (admin-only ones with the key, user ones with a token)."""
     users = sdk.members.list()
     owner = next(u for u in users if u.role.lower() == "owner")
@@ -209,7 +210,7 @@ def _drive(sdk: SdkClient, mode: str, tmp_path: Path) -> None:
     assert (tmp_path / "back.txt").read_bytes() == b"the spec"
 
     sdk.webhook.list()
-    hook = sdk.webhook.create("https://hooks.example.com/sdk", ["post_task"], {"projects": pid})
+    hook = sdk.webhook.create(hook_url, ["post_task"], {"projects": pid})
     sdk.webhook.delete(int(hook))
 
     if mode == "admin":
@@ -278,10 +279,12 @@ def test_the_official_sdk_against_serve(mode: str, dialect: str, tmp_path: Path)
     """Every SDK action over HTTP: successes only, each answer read by our models (me
     and get_my_timer in both of the fake's dialects)."""
     with served(dialect) as (url, api_key):
-        _run(url, api_key, mode, tmp_path)
+        with hook_receiver() as (receiver, seen):  # serve checks the hook's URL
+            _run(url, api_key, mode, tmp_path, f"{receiver}/ok/sdk")
+        assert seen[0] == "/ok/sdk"
 
 
-def _run(url: str, api_key: str, mode: str, tmp_path: Path) -> None:
+def _run(url: str, api_key: str, mode: str, tmp_path: Path, hook_url: str) -> None:
     log: list[tuple[str, int, bytes]] = []
     sdk = SdkClient(url)
     sdk._http = RecordingHttp(log)
@@ -300,7 +303,7 @@ def _run(url: str, api_key: str, mode: str, tmp_path: Path) -> None:
             }
         )
         _login(sdk, url, log)
-    _drive(sdk, mode, tmp_path)
+    _drive(sdk, mode, tmp_path, hook_url)
 
     assert {action for action, _, _ in log} == SDK_ACTIONS | ONLY[mode]
     structured = 0

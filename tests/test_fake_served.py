@@ -14,7 +14,7 @@ import httpx
 import pytest
 from worksection import Client as SdkClient
 
-from tests.fixtures.fake_support import encode, query_hash
+from tests.fixtures.fake_support import encode, hook_receiver, query_hash
 from worksection_async.testing import FakeWorksection, Fault, RateQuota
 from worksection_async.testing.__main__ import build_parser, make_fake
 
@@ -315,3 +315,60 @@ def test_cli_serve_public_url_goes_into_links() -> None:
     for bad in ("ftp://x.test", "https://x.test/path", "not a url", "https://x.test/?q=1"):
         with pytest.raises(SystemExit):
             build_parser().parse_args(["serve", "--public-url", bad])
+
+
+def test_cli_serve_checks_webhook_urls_on_loopback_only() -> None:
+    """Under serve, add_webhook checks the URL answers 200 {"status":"OK"} (else error
+    11, as in the Postman example), and delivers to hooks that pass; a URL on a host
+    that is not loopback is refused at once, never contacted, unless named with
+    --allow-webhook-host."""
+    command = [sys.executable, "-m", "worksection_async.testing", "serve", "--port", "0"]
+    command += ["--api-key", "hook-key", "--quota", "off", "--populate", "1x1"]
+    with (
+        hook_receiver() as (receiver, seen),
+        subprocess.Popen(  # noqa: S603 - our own module, fixed arguments
+            command,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        ) as process,
+    ):
+        try:
+            assert process.stdout is not None
+            url = process.stdout.readline().split(" at ", 1)[1].strip()
+
+            def call(action: str, **params: str) -> dict[str, Any]:
+                query = query_hash([("action", action), *params.items()], "hook-key")
+                answer = httpx.post(f"{url}/api/admin/v2/?{query}", timeout=30)
+                body = answer.json()
+                assert isinstance(body, dict)
+                return body
+
+            added = call("add_webhook", url=f"{receiver}/ok", events="post_task")
+            assert added["status"] == "ok", added
+            for bad in (f"{receiver}/broken", "https://hooks.example.com/ws"):
+                refused = call("add_webhook", url=bad, events="post_task")
+                assert refused == {
+                    "status": "error",
+                    "status_code": 11,
+                    "message": "Url should respond 200 HTTP_CODE and JSON {status:OK}",
+                    "message_details": bad,
+                }
+            [project] = call("get_projects")["data"]
+            assert call("post_task", id_project=project["id"], title="New")["status"] == "ok"
+            assert seen == ["/ok", "/broken", "/ok"]  # the check, the check, the delivery
+            hooks = [h["url"] for h in call("get_webhooks")["data"]]
+            assert f"{receiver}/ok" in hooks and f"{receiver}/broken" not in hooks
+        finally:
+            process.terminate()
+            process.wait(timeout=10)
+    allowed = make_fake(
+        build_parser().parse_args(["serve", "--allow-webhook-host", "hooks.example.com"])
+    )
+    assert allowed.webhook_delivery.target("https://hooks.example.com/ws") == "http"
+    assert allowed.webhook_check("https://hooks.example.com/ws")
+    assert not allowed.webhook_check("https://hooks.example.com.evil.test/ws")
+    assert not allowed.webhook_check("https://elsewhere.test/ws")
+    assert allowed.webhook_check("http://localhost:8000/hook")
+    assert allowed.webhook_check("http://[::1]/hook")

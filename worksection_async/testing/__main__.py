@@ -154,6 +154,15 @@ def build_parser(prog: str = "python -m worksection_async.testing") -> argparse.
         "given with --oauth-client redirects to these only",
     )
     serve.add_argument(
+        "--allow-webhook-host",
+        action="append",
+        default=[],
+        metavar="HOST",
+        help='add_webhook checks hook URLs over HTTP (200 and {"status":"OK"}, else '
+        "error 11) and delivers to them, on loopback only; this host may be contacted too "
+        "(repeatable)",
+    )
+    serve.add_argument(
         "--populate",
         type=_populate_spec,
         default=None,
@@ -206,6 +215,7 @@ def make_fake(args: argparse.Namespace, account_url: str = DEFAULT_ACCOUNT_URL) 
         fake = FakeWorksection.populated(projects, tasks, seed=args.seed, **options)
     else:
         fake = FakeWorksection(seed=args.seed, **options)
+    fake.check_webhooks_over_http(args.allow_webhook_host)
     for action, shape in args.shape:
         fake.set_shape(action, shape)
     client_id, client_secret = args.oauth_client or (None, None)

@@ -23,7 +23,7 @@ import logging
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from urllib.parse import unquote
 
@@ -100,6 +100,8 @@ DEFAULT_HMAC_SKEW = 300.0
 ADMIN_PATHS = frozenset({"/api/admin/v2", "/api/admin/v2/"})
 OAUTH_API_PATHS = frozenset({"/api/oauth2", "/api/oauth2/"})
 OAUTH_PREFIX = "/oauth2/"
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
+"""Where ``check_webhooks_over_http`` may connect without being told."""
 STATS_PATH = "/_fake/stats"
 QUOTA_PATH = "/_fake/quota"
 
@@ -331,6 +333,23 @@ class FakeWorksection(FakeBase):
         if self._webhook_delivery is None:
             self._webhook_delivery = WebhookDelivery(self)
         return self._webhook_delivery
+
+    def check_webhooks_over_http(self, hosts: Iterable[str] = ()) -> None:
+        """Check ``add_webhook`` URLs as the service does, over real HTTP (``serve`` does this).
+
+        A new hook's URL must answer HTTP 200 with ``{"status":"OK"}``, else error 11;
+        hooks that pass get their deliveries. Only loopback addresses (``127.0.0.1``,
+        ``localhost``, ``[::1]``) and the ``hosts`` named here are ever contacted: a
+        URL on any other host is refused with error 11 at once, without a request.
+        """
+        names = [*LOOPBACK_HOSTS, *(h.strip().lower() for h in hosts if h.strip())]
+        for name in names:
+            shown = f"[{name}]" if ":" in name and not name.startswith("[") else name
+            for scheme in ("http", "https"):
+                for end in (":", "/"):
+                    self.webhook_delivery.allow_http(f"{scheme}://{shown}{end}")
+        delivery = self.webhook_delivery
+        self.webhook_check = lambda url: delivery.target(url) == "http"
 
     @contextmanager
     def serve_in_thread(self, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
