@@ -3,12 +3,15 @@
 ::
 
     python -m worksection_async.testing serve --port 8080 --api-key KEY --quota 1/s \\
-        --quota-style http429 --oauth-client my-app:my-secret --populate 20x100
+        --quota-style http429 --oauth-client my-app:my-secret \\
+        --oauth-redirect-uri https://my.app/cb --populate 20x100
 
 ``serve`` needs the ``server`` extra (uvicorn). It prints the URL, the API key and the
 OAuth2 app (``--oauth-client ID:SECRET``, or a generated pair) to use, then serves until
 interrupted; links in its answers (avatars, the OAuth2 ``account_url``) use the address
-it serves. Counters are at ``GET <url>/_fake/stats``.
+it serves, or ``--public-url``. ``add_webhook`` checks hook URLs over HTTP on loopback
+addresses only, plus hosts named with ``--allow-webhook-host``. Counters are at
+``GET <url>/_fake/stats``.
 """
 
 from __future__ import annotations

@@ -120,7 +120,9 @@ class FakeWorksection(FakeBase):
     ``ManualClock`` in tests; the default is the real monotonic clock); ``wall_clock``
     dates records and checks HMAC timestamps (``hmac_skew`` seconds either way);
     ``seed`` seeds the probabilistic faults; ``webhook_check(url)`` decides whether
-    ``add_webhook`` sees the URL answer (the fake never connects to it).
+    ``add_webhook`` sees the URL answer (in-process the fake connects to nothing unless
+    told: ``webhook_delivery``; ``check_webhooks_over_http`` does what ``serve`` does,
+    a real check of loopback URLs, error 11 for any other host not named).
 
     Where the official sources disagree, choose:
 
@@ -135,10 +137,18 @@ class FakeWorksection(FakeBase):
     * ``role_style``, how roles are spelled: ``"docs"`` (default, ``owner``, as the
       documentation and the official 2026 SDKs) or ``"postman"`` (``Owner``).
 
-    OAuth2: register apps with ``add_oauth_app`` (``serve --oauth-client ID:SECRET``, or
-    the pair ``serve`` generates and prints); ``/oauth2/authorize``, ``token``,
-    ``refresh`` and ``resource`` then work over HTTP, and ``issue_token`` skips the
-    login in tests.
+    OAuth2: register apps with ``add_oauth_app`` (``serve --oauth-client ID:SECRET``
+    with ``--oauth-redirect-uri``, or the pair ``serve`` generates and prints);
+    ``/oauth2/authorize``, ``token``, ``refresh`` and ``resource`` then work over HTTP,
+    and ``issue_token`` skips the login in tests. ``authorize`` redirects to an HTTPS
+    URI registered for the app only (the docs; loopback ``http://`` too is refused). A
+    token acts as its user within its scopes (``ACTION_SCOPES``: ``tasks_read`` reads
+    tasks, ``tasks_write`` changes them, ``get_webhooks`` needs ``administrative``...);
+    outside them the call is ``SCOPE_ERROR``, error 0 "Access denied" naming the scope
+    (the service's answer is undocumented: the fake's choice). ``/api/oauth2`` reads the
+    query string and JSON (or multipart) bodies; a form body is ``FORM_BODY_ERROR``,
+    error 10 "Invalid JSON" (a live probe saw "invalid JSON"; code and text are the
+    fake's choice).
 
     Held to the documented formats (error 10 naming the field, nothing changed):
     request dates are ``DD.MM.YYYY`` only (ISO ``2025-06-30`` is refused; in ``filter``
@@ -149,16 +159,26 @@ class FakeWorksection(FakeBase):
     3 "Page is invalid", a project link to a task action 8 "Task is required"; a subtask
     is linked below its top-level task (``/project/P/T/S/``), never as ``/project/P/S/``
     (5). Unknown parameters are ignored, as the service does. ``hash`` may stand
-    anywhere in a ``QueryHash`` query; the other pairs are signed as sent.
+    anywhere in a ``QueryHash`` query; the other pairs are signed as sent. The task
+    lists' ``filter`` takes ``active`` (documented), ``all`` and ``done`` (pbv7 saw the
+    live service take both; it warns ``done`` may come back incomplete, the fake lists
+    every closed task).
 
     Known leniencies (the live service may refuse what the fake accepts):
 
     * every signing dialect is accepted on both admin paths, and an HMAC timestamp
       within ``hmac_skew`` (300 s) of the wall clock; the real skew is unknown;
-    * OAuth2 scopes are not checked per action (the mapping is undocumented; the docs
-      say ``get_webhooks`` needs ``administrative``); ``/api/oauth2`` takes form bodies
-      (a community probe saw "invalid JSON"); ``redirect_uri`` need not be HTTPS and
-      ``authorize`` approves at once, as ``oauth.login_user`` (default the owner);
+    * a ``QueryHash`` may be computed over the encoded query as sent (the PHP SDK 3.3)
+      or over the same pairs unencoded (the official Postman pre-request script and
+      three community clients): official sources disagree, both are accepted;
+    * the per-action scope mapping is the fake's reading of the scope names (only
+      ``get_webhooks`` -> ``administrative`` is documented); a user's own rights inside
+      the scopes (a guest's, a reader's) are not modelled;
+    * ``authorize`` approves at once, as ``oauth.login_user`` (default the owner), and
+      an app registered in a test without a redirect URI (``add_oauth_app()``; not
+      ``serve --oauth-client``, which is strict) redirects to any HTTPS URI;
+    * in-process (not under ``serve``), ``add_webhook`` takes any ``http(s)`` URL unless
+      ``webhook_check``/``webhook_delivery`` says otherwise;
     * an id that is not a number is answered like an unknown id (4, 5, "Timer not
       found"...), not as a type error;
     * unknown ``extra`` values are ignored (a community client reports ``extra=tags``
