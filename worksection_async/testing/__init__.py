@@ -7,7 +7,7 @@ optional quota (error 20, or HTTP 429: see ``QUOTA_STYLES``) on a clock the test
 controls, holds requests to the documented formats, and injects faults. Reach it
 in-process with ``fake.transport`` (an httpx transport) or over HTTP with
 ``fake.asgi_app`` / ``python -m worksection_async.testing serve``. OAuth2 tokens act
-within their scopes (``ACTION_SCOPES`` in ``FakeWorksection``'s docs). It delivers
+within their scopes (``ACTION_SCOPES``). It delivers
 webhooks where ``fake.webhook_delivery`` routes them (an ASGI app in-process, or HTTP;
 under ``serve``, loopback hooks only unless ``--allow-webhook-host``). Where official
 sources disagree the choice is selectable (``QUOTA_STYLES``, ``DIALECTS``, ``SHAPES``,
@@ -24,7 +24,15 @@ sources disagree the choice is selectable (``QUOTA_STYLES``, ``DIALECTS``, ``SHA
 
 from __future__ import annotations
 
-from ._actions import DIALECTS, MAX_RECORDS, SHAPES, TOO_MANY_TASKS_CODE, Dialect, Shape
+from ._actions import (
+    ACTION_SCOPES,
+    DIALECTS,
+    MAX_RECORDS,
+    SHAPES,
+    TOO_MANY_TASKS_CODE,
+    Dialect,
+    Shape,
+)
 from ._asgi import FakeASGIApp
 from ._base import FakeStats
 from ._clock import ManualClock
@@ -55,6 +63,7 @@ from ._transport import FakeTransport
 from ._webhooks import Delivery, WebhookDelivery
 
 __all__ = [
+    "ACTION_SCOPES",
     "Comment",
     "Contact",
     "Cost",
