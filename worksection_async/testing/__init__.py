@@ -7,9 +7,9 @@ optional quota (error 20, or HTTP 429: see ``QUOTA_STYLES``) on a clock the test
 controls, holds requests to the documented formats, and injects faults. Reach it
 in-process with ``fake.transport`` (an httpx transport) or over HTTP with
 ``fake.asgi_app`` / ``python -m worksection_async.testing serve``. OAuth2 tokens act
-within their scopes (``ACTION_SCOPES``). It delivers
-webhooks where ``fake.webhook_delivery`` routes them (an ASGI app in-process, or HTTP;
-under ``serve``, loopback hooks only unless ``--allow-webhook-host``). Where official
+within their scopes (``ACTION_SCOPES``). It delivers webhooks where
+``fake.webhook_delivery`` routes them (an ASGI app in-process, or HTTP; under
+``serve``, loopback hooks only unless ``--allow-webhook-host``). Where official
 sources disagree the choice is selectable (``QUOTA_STYLES``, ``DIALECTS``, ``SHAPES``,
 ``ROLE_STYLES``); the known leniencies are listed in ``FakeWorksection``'s docstring::
 
