@@ -630,6 +630,9 @@ class SharedBackend:
         this process goes at that moment instead of reserving another (see ``take``)."""
         self._orphans: set[_RoundTrip] = set()
         """Round trips whose callers were cancelled, still under way."""
+        self.spares_dropped = 0
+        """Cancelled callers' reservations nobody used: expired, or voided by a closure
+        (tests: with the requests sent, they account for every reservation)."""
         self._reply: _Reply | None = None
         self._asked = self._reply_at = 0.0
         self._offsets: collections.deque[tuple[float, float, float]] = collections.deque(
@@ -744,6 +747,7 @@ class SharedBackend:
             spare = self._spares.popleft()
             if spare.gen >= self._generation and spare.moment + late >= now:
                 return spare
+            self.spares_dropped += 1
         return None
 
     def _local_moment(self, reply: _Reply) -> float:
