@@ -630,9 +630,10 @@ class SharedBackend:
         this process goes at that moment instead of reserving another (see ``take``)."""
         self._orphans: set[_RoundTrip] = set()
         """Round trips whose callers were cancelled, still under way."""
-        self.spares_dropped = 0
-        """Cancelled callers' reservations nobody used: expired, or voided by a closure
-        (tests: with the requests sent, they account for every reservation)."""
+        self.reservations_unused = 0
+        """Reservations no request went at: voided by a gate closure, or left by a
+        cancelled caller and expired (tests: with the requests sent, they account for
+        every reservation the store made for this backend)."""
         self._reply: _Reply | None = None
         self._asked = self._reply_at = 0.0
         self._offsets: collections.deque[tuple[float, float, float]] = collections.deque(
@@ -721,6 +722,7 @@ class SharedBackend:
             try:
                 if moment > self._clock.now() and not await self._sleep(moment, reservation.gen):
                     logger.debug("shared quota: the gate closed meanwhile, reserving again")
+                    self.reservations_unused += 1
                     continue
             except BaseException:
                 # Cancelled before its moment: the reservation is the next caller's.
@@ -747,7 +749,7 @@ class SharedBackend:
             spare = self._spares.popleft()
             if spare.gen >= self._generation and spare.moment + late >= now:
                 return spare
-            self.spares_dropped += 1
+            self.reservations_unused += 1
         return None
 
     def _local_moment(self, reply: _Reply) -> float:
