@@ -2,13 +2,15 @@
 ``python -m tests.shared._cancel_program MODE URL API_KEY QUOTA_URL BACKEND``.
 
 ``cancel``: 40 calls wait on a shared quota (5/s); their task group is cancelled after
-``CANCEL_AFTER`` seconds; prints ``out <seconds from the cancel to the end>``.
+``CANCEL_AFTER`` seconds (2, or the environment's ``CANCEL_AFTER``); prints
+``out <seconds from the cancel to the end>``.
 ``sigint``: the same calls, never cancelled; prints ``calling`` once the first call
 got through, and runs until the test interrupts it (SIGINT).
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 
@@ -17,7 +19,7 @@ import anyio
 import worksection_async as ws
 from worksection_async.shared import SharedQuota
 
-CANCEL_AFTER = 2.0
+CANCEL_AFTER = float(os.environ.get("CANCEL_AFTER", "2.0"))
 
 
 async def waiting_calls(url: str, key: str, quota_url: str, announce: bool) -> None:

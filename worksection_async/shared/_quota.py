@@ -28,6 +28,14 @@ reservation of an older generation, which reserves again, past the pause. While 
 process's subscription is down (it reconnects on its own), that caller instead checks
 the generation with one more round trip just before it sends.
 
+Cancelling a call never waits on the store: a caller's round trip runs in the quota's
+task group, so a cancelled caller leaves at once and the backend takes in the answer.
+A reservation its caller no longer uses (cancelled in the round trip or while sleeping
+toward its moment) goes to the next caller of the process, which sleeps toward the
+same moment instead of reserving one interval past it; if nobody comes before the
+moment, it expires. So cancellations cost the shared bucket at most one interval,
+however many there are. Closing the quota from a cancelled task ends at once.
+
 When Redis does not answer (within ``timeout``): with ``on_unavailable="fallback"``
 the call goes on through a local quota (``LocalQuota``) at the configured rate divided
 by the number of processes last seen on the key, a WARNING is logged once and a
