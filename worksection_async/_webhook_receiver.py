@@ -7,15 +7,24 @@ answers first and works after::
 
     POST ─► path? (404) ─► method? (405) ─► basic auth, constant time (401)
          ─► body ≤ max_body (413) ─► empty: a check, 200 ─► parse_webhook (400)
-         ─► running? (503) ─► drop repeats (dedup window) ─► bounded queue (503 if full)
+         ─► running? (503) ─► room for all its events? (503, nothing kept)
+         ─► store.accept: repeats dropped, the rest committed (503 if it cannot)
          ─► 200 {"status":"OK"}
-    workers (a task group the lifespan owns): handler(event), one at a time per worker;
-    an exception is logged with the event's page and the next event goes on
+    workers (a task group the lifespan owns): take the oldest event from the store
+    under a lease, handler(event), then mark it done; an exception is logged with the
+    event's page and the next event goes on
+
+A delivery is kept whole or not at all: a 503 means none of its events was kept, so
+Worksection's redelivery is handled once. Without a store the events live in memory:
+a crash loses accepted events. With ``store=EventStore.from_url("sqlite:///...")`` a
+delivery is answered 200 only after its events are committed, and a restart handles
+what a crash left (at least once: only events whose handler was running can run again).
 
 Start and stop it with the ASGI lifespan (servers do this for an app they serve),
 ``async with receiver:``, or ``lifespan=receiver.lifespan`` in Starlette: mounted
-apps get no lifespan of their own. On stop the queue drains for ``drain_timeout``
-seconds; whatever is left is logged one line per event and kept in ``unhandled``.
+apps get no lifespan of their own. On stop the workers drain for ``drain_timeout``
+seconds; without a store whatever is left is logged one line per event and kept in
+``unhandled``; with one it stays in the store for the next start.
 Nothing is logged with credentials: not the ``Authorization`` header, not the body.
 """
 
@@ -28,24 +37,27 @@ import hmac
 import json
 import logging
 import math
-from collections import deque
+import os
+import secrets
+import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager
 from types import TracebackType
 from typing import Any, Final, TypeAlias
 
 import anyio
 from anyio.abc import TaskGroup
-from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from ._clock import Clock, MonotonicClock
-from ._webhooks import EventKey, SeenEvents, WebhookPayloadError, parse_webhook
+from ._event_store import EventStore, EventStoreError, MemoryEventStore, StoredEvent
+from ._webhooks import WebhookPayloadError, parse_items
 from .models import Event
 
 __all__ = [
     "DEFAULT_DEDUP_WINDOW",
     "DEFAULT_DRAIN_TIMEOUT",
     "DEFAULT_ENQUEUE_TIMEOUT",
+    "DEFAULT_LEASE",
     "DEFAULT_MAX_BODY",
     "DEFAULT_MAX_QUEUE",
     "Handler",
@@ -55,17 +67,20 @@ __all__ = [
 logger = logging.getLogger("worksection_async.webhooks")
 
 DEFAULT_MAX_QUEUE: Final = 1000
-"""Events accepted but not yet handled, at most."""
+"""Events accepted but not yet handled, at most (without a store: they are in memory)."""
 DEFAULT_DEDUP_WINDOW: Final = 600.0
-"""Seconds a handled event is remembered: a repeat within them is not handled again."""
+"""Seconds an object's recent events are remembered to recognise a repeated delivery."""
+DEFAULT_LEASE: Final = 60.0
+"""Seconds a worker holds an event it took (renewed while the handler runs); a crashed
+worker's event is taken again when its lease runs out."""
+_STORE_POLL: Final = 0.5
+"""Seconds between looks at a durable store for events others put there."""
 DEFAULT_DRAIN_TIMEOUT: Final = 10.0
 """Seconds the queue may take to drain on shutdown."""
 DEFAULT_ENQUEUE_TIMEOUT: Final = 1.0
 """Seconds a delivery may wait for room in a full queue before it is answered 503."""
 DEFAULT_MAX_BODY: Final = 4 * 1024 * 1024
 """Largest delivery body read (bytes); a larger one is answered 413."""
-MAX_REMEMBERED: Final = 100_000
-"""Most event keys remembered for deduplication, whatever the window."""
 
 Handler: TypeAlias = Callable[[Event], Awaitable[object]]
 """``async def handler(event: Event) -> None``."""
@@ -118,30 +133,6 @@ async def _within(clock: Clock, seconds: float, operation: Callable[[], Awaitabl
     return finished
 
 
-class _Window:
-    """Event keys remembered for ``seconds`` after they were last delivered."""
-
-    def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
-        self.seen = SeenEvents()
-        self._expiry: dict[EventKey, float] = {}
-        self._order: deque[tuple[float, EventKey]] = deque()
-
-    def touch(self, keys: list[EventKey], now: float) -> None:
-        until = now + self.seconds
-        for key in keys:
-            self._expiry[key] = until
-            self._order.append((until, key))
-
-    def prune(self, now: float) -> None:
-        order, expiry = self._order, self._expiry
-        while order and (order[0][0] <= now or len(expiry) > MAX_REMEMBERED):
-            until, key = order.popleft()
-            if expiry.get(key) == until:
-                del expiry[key]
-                self.seen.forget((key,))
-
-
 class WebhookReceiver:
     """An ASGI app receiving Worksection webhooks and handing each event to ``handler``.
 
@@ -149,23 +140,36 @@ class WebhookReceiver:
 
         async def on_event(event: Event) -> None: ...
 
-        app = WebhookReceiver(on_event, basic_auth=("hook", "s3cret"))
+        store = EventStore.from_url("sqlite:///events.db")
+        app = WebhookReceiver(on_event, basic_auth=("hook", "s3cret"), store=store)
         # uvicorn module:app, or Mount("/hooks", app) with lifespan=app.lifespan
 
-    Every valid delivery is answered 200 ``{"status":"OK"}`` at once; its events go to
-    a queue of at most ``max_queue`` and ``concurrency`` workers call
-    ``await handler(event)`` (one worker, the default, keeps the order of events).
+    Every valid delivery is answered 200 ``{"status":"OK"}`` as soon as its events are
+    kept, and ``concurrency`` workers call ``await handler(event)`` (one worker, the
+    default, keeps the order of events). Where they are kept is ``store``:
+
+    - ``None`` (the default): in memory, at most ``max_queue`` events. A crash, an OOM
+      kill or ``kill -9`` loses every event accepted and not yet handled, and
+      Worksection will not send them again (it got its 200).
+    - an :class:`~worksection_async.webhooks.EventStore`: committed before the 200;
+      an event is done when its handler returns (or raises: it is logged, not retried);
+      on start, what a crash left is handled first. At least once: after ``kill -9``
+      only the events whose handlers were running run again, once their ``lease``
+      runs out. Replicas behind a load balancer can share one store.
+
     ``basic_auth=(user, password)`` must match what ``client.webhooks.add(...,
     basic_auth=...)`` registered (401 otherwise). ``path`` is where deliveries come
-    (relative to the mount point). An event already taken within the last
-    ``dedup_window`` seconds is not handled again. ``clock`` is where the receiver's
-    waits happen (tests pass a ``ManualClock``).
+    (relative to the mount point). A delivery that repeats the end of its objects'
+    recent history (within ``dedup_window`` seconds) is not handled again; see
+    :meth:`EventStore.accept` for what can and cannot be told apart. ``clock`` is
+    where the receiver's waits happen (tests pass a ``ManualClock``).
     """
 
     def __init__(
         self,
         handler: Handler,
         *,
+        store: EventStore | None = None,
         basic_auth: tuple[str, str] | None = None,
         path: str = "/",
         max_queue: int = DEFAULT_MAX_QUEUE,
@@ -173,11 +177,14 @@ class WebhookReceiver:
         dedup_window: float | dt.timedelta = DEFAULT_DEDUP_WINDOW,
         drain_timeout: float | dt.timedelta = DEFAULT_DRAIN_TIMEOUT,
         enqueue_timeout: float | dt.timedelta = DEFAULT_ENQUEUE_TIMEOUT,
+        lease: float | dt.timedelta = DEFAULT_LEASE,
         max_body: int = DEFAULT_MAX_BODY,
         clock: Clock | None = None,
     ) -> None:
         if not callable(handler):
             raise TypeError(f"handler must be an async function of an Event, got {handler!r}")
+        if store is not None and not isinstance(store, EventStore):
+            raise TypeError(f"store must be an EventStore (EventStore.from_url), got {store!r}")
         if basic_auth is not None:
             if (
                 not isinstance(basic_auth, tuple)
@@ -201,20 +208,23 @@ class WebhookReceiver:
         self.max_queue = _positive_int("max_queue", max_queue)
         self.concurrency = _positive_int("concurrency", concurrency)
         self.max_body = _positive_int("max_body", max_body)
-        self._window = _Window(_seconds("dedup_window", dedup_window, allow_zero=True))
+        self.dedup_window = _seconds("dedup_window", dedup_window, allow_zero=True)
         self.drain_timeout = _seconds("drain_timeout", drain_timeout, allow_zero=True)
         self.enqueue_timeout = _seconds("enqueue_timeout", enqueue_timeout, allow_zero=True)
+        self.lease = _seconds("lease", lease)
         self._clock: Clock = clock if clock is not None else MonotonicClock()
+        self.store: EventStore = (
+            store if store is not None else MemoryEventStore(wall_clock=self._clock.now)
+        )
+        """Where accepted events wait for a worker."""
+        self._owner = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
         self._task_group: TaskGroup | None = None
-        self._send_stream: MemoryObjectSendStream[Event] | None = None
-        self._receive_stream: MemoryObjectReceiveStream[Event] | None = None
         self._accepting = False
-        self._interrupted: list[Event] = []
-        self._unfinished = 0
-        self._idle = anyio.Event()
-        self._idle.set()
+        self._in_flight: dict[int, Event] = {}
+        # Made in start(): an anyio.Event belongs to the event loop that creates it.
+        self._changed: anyio.Event | None = None
         self._workers = 0
-        self._workers_done = anyio.Event()
+        self._workers_done: anyio.Event | None = None
         self.deliveries = 0
         """Deliveries answered 200."""
         self.handled = 0
@@ -222,10 +232,10 @@ class WebhookReceiver:
         self.failed = 0
         """Events the handler raised on (each one logged)."""
         self.duplicates = 0
-        """Events not handled because they were taken within ``dedup_window``."""
+        """Events not handled because they repeated a delivery within ``dedup_window``."""
         self.unhandled: list[Event] = []
-        """Events a shutdown left: the drain timed out or the host task was cancelled
-        (each one logged)."""
+        """Without a store: events a shutdown left (the drain timed out or the host task
+        was cancelled; each one logged). With one they stay in the store."""
 
     def __repr__(self) -> str:
         auth = f"({self._user!r}, '***')" if self._user is not None else "None"
@@ -243,14 +253,39 @@ class WebhookReceiver:
 
     @property
     def queued(self) -> int:
-        """Events accepted and not yet picked up by a worker."""
-        stream = self._send_stream
-        return stream.statistics().current_buffer_used if stream is not None else 0
+        """Events accepted and not yet picked up by a worker (without a store)."""
+        store = self.store
+        if isinstance(store, MemoryEventStore):
+            return max(0, len(store.events_left()) - len(self._in_flight))
+        return 0
+
+    def _notify(self) -> None:
+        if self._changed is not None:
+            self._changed.set()
+            self._changed = anyio.Event()
+
+    async def _wait_change(self) -> None:
+        if self._changed is None:
+            self._changed = anyio.Event()
+        changed = self._changed
+        if self.store.durable:
+            with anyio.move_on_after(_STORE_POLL):
+                await changed.wait()
+        else:
+            await changed.wait()
 
     async def join(self) -> None:
         """Wait until every accepted event has been handled (or has failed)."""
-        while self._unfinished:
-            await self._idle.wait()
+        while True:
+            try:
+                left = await self.store.pending()
+            except EventStoreError:
+                left = 1
+            if not left and not self._in_flight:
+                return
+            if self._task_group is None:
+                return  # stopped: nothing will move
+            await self._wait_change()
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -273,26 +308,32 @@ class WebhookReceiver:
             yield
 
     async def start(self) -> None:
-        """Start the workers. Prefer ``async with`` or the lifespan: they also stop it."""
+        """Start the workers. Prefer ``async with`` or the lifespan: they also stop it.
+
+        With a durable store, what a crash left is taken first (oldest first)."""
         if self._task_group is not None:
             raise RuntimeError("this WebhookReceiver is already running")
-        send, receive = anyio.create_memory_object_stream[Event](self.max_queue)
+        if isinstance(self.store, MemoryEventStore):
+            self.store.clear()
+        else:
+            left = await self.store.pending()
+            if left:
+                logger.info("webhook receiver: %d event(s) left in the store, handled first", left)
         task_group = anyio.create_task_group()
         await task_group.__aenter__()
         self._task_group = task_group
-        # ``receive`` stays open so that what is left at shutdown can be taken out.
-        self._send_stream, self._receive_stream = send, receive
         self._workers = self.concurrency
         self._workers_done = anyio.Event()
-        self._interrupted = []
+        self._changed = anyio.Event()
+        self._in_flight = {}
         self.unhandled = []
-        for _ in range(self.concurrency):
-            task_group.start_soon(self._work, receive.clone())
         self._accepting = True
+        for _ in range(self.concurrency):
+            task_group.start_soon(self._work)
         logger.debug("webhook receiver started at %s", self.path)
 
     async def stop(self) -> None:
-        """Stop accepting, drain the queue for ``drain_timeout``, log what is left.
+        """Stop accepting, drain for ``drain_timeout``, log what is left.
 
         Call it from the task that called :meth:`start` (the task group is that task's).
         """
@@ -308,12 +349,14 @@ class WebhookReceiver:
         if task_group is None:
             return
         self._accepting = False
+        self._notify()  # idle workers see the end
+        drained = True
         try:
             with anyio.CancelScope(shield=True):
-                assert self._send_stream is not None
-                self._send_stream.close()  # the workers finish what is queued, then return
+                done = self._workers_done
+                assert done is not None
                 drained = self._workers == 0 or await _within(
-                    self._clock, self.drain_timeout, self._workers_done.wait
+                    self._clock, self.drain_timeout, done.wait
                 )
                 if not drained:
                     task_group.cancel_scope.cancel()
@@ -322,18 +365,29 @@ class WebhookReceiver:
             try:
                 await task_group.__aexit__(exc_type, exc, tb)
             finally:
-                self._account_for_leftovers(drained=not task_group.cancel_scope.cancel_called)
+                await self._account_for_leftovers(drained=not task_group.cancel_scope.cancel_called)
         logger.debug("webhook receiver stopped")
 
-    def _account_for_leftovers(self, *, drained: bool) -> None:
-        left = self._interrupted
-        self._interrupted = []
-        if self._receive_stream is not None:
-            left.extend(_take_all(self._receive_stream))
-            self._receive_stream.close()
-        self._send_stream = self._receive_stream = None
-        self._unfinished = 0
-        self._idle.set()
+    async def _account_for_leftovers(self, *, drained: bool) -> None:
+        self._in_flight = {}
+        self._notify()
+        store = self.store
+        if not isinstance(store, MemoryEventStore):
+            with anyio.CancelScope(shield=True):
+                try:
+                    left_count = await store.pending()
+                except EventStoreError:
+                    left_count = 0
+            if left_count:
+                logger.warning(
+                    "webhook receiver stopped with %d event(s) not handled; they stay in "
+                    "the store for the next start%s",
+                    left_count,
+                    "" if drained else f" (the drain timed out after {self.drain_timeout:g}s)",
+                )
+            return
+        left = store.events_left()
+        store.clear()
         if not left:
             return
         self.unhandled.extend(left)
@@ -349,31 +403,70 @@ class WebhookReceiver:
             "" if drained else f" (the drain timed out after {self.drain_timeout:g}s)",
         )
 
-    async def _work(self, events: MemoryObjectReceiveStream[Event]) -> None:
+    async def _take(self) -> StoredEvent | None:
         try:
-            async with events:
-                async for event in events:
-                    try:
-                        await self._handler(event)
-                    except Exception:
-                        self.failed += 1
-                        logger.exception("webhook handler failed on %s", _where(event))
-                    except BaseException:  # cancelled: shutdown timed out, or the host died
-                        self._interrupted.append(event)
-                        raise
-                    else:
-                        self.handled += 1
-                    finally:
-                        self._finished_one()
+            return await self.store.take(self._owner, self.lease)
+        except EventStoreError as exc:
+            logger.error("webhook receiver: cannot take from the event store: %s", exc)
+            await anyio.sleep(_STORE_POLL)
+            return None
+
+    async def _work(self) -> None:
+        try:
+            while True:
+                item = await self._take()
+                if item is None:
+                    if not self._accepting:
+                        return
+                    await self._wait_change()
+                    continue
+                await self._handle(item)
         finally:
             self._workers -= 1
-            if self._workers == 0:
+            if self._workers == 0 and self._workers_done is not None:
                 self._workers_done.set()
 
-    def _finished_one(self) -> None:
-        self._unfinished -= 1
-        if self._unfinished == 0:
-            self._idle.set()
+    async def _handle(self, item: StoredEvent) -> None:
+        event = item.event
+        self._in_flight[item.seq] = event
+        finished = False
+        try:
+            if self.store.durable:
+                async with anyio.create_task_group() as renewing:
+                    renewing.start_soon(self._renew, item.seq)
+                    await self._call_handler(event)
+                    renewing.cancel_scope.cancel()
+            else:
+                await self._call_handler(event)
+            finished = True
+        finally:
+            with anyio.CancelScope(shield=True):
+                self._in_flight.pop(item.seq, None)
+                try:
+                    if finished:
+                        await self.store.done(item.seq)
+                    elif self.store.durable:
+                        await self.store.release([item.seq], self._owner)
+                except EventStoreError as exc:
+                    logger.error("webhook receiver: event store: %s", exc)
+                self._notify()
+
+    async def _call_handler(self, event: Event) -> None:
+        try:
+            await self._handler(event)
+        except Exception:
+            self.failed += 1
+            logger.exception("webhook handler failed on %s", _where(event))
+        else:
+            self.handled += 1
+
+    async def _renew(self, seq: int) -> None:
+        while True:
+            await anyio.sleep(self.lease / 3)
+            try:
+                await self.store.renew([seq], self._owner, self.lease)
+            except EventStoreError as exc:
+                logger.warning("webhook receiver: cannot renew a lease: %s", exc)
 
     # -- ASGI ------------------------------------------------------------------------
 
@@ -463,7 +556,7 @@ class WebhookReceiver:
             await self._answer_check(send)
             return
         try:
-            events = parse_webhook(body)
+            items = parse_items(body)
         except WebhookPayloadError as exc:
             logger.warning("webhook delivery refused: %s", exc)
             await _answer(send, 400, _error_body(str(exc)))
@@ -472,18 +565,28 @@ class WebhookReceiver:
             logger.error(_NOT_RUNNING)
             await _answer(send, 503, _error_body("receiver not running"))
             return
-        taken, total = await self._accept(events)
-        if taken < total:
+        if not await self._room_for(len(items)):
             logger.error(
-                "webhook queue full (%d): %d of %d new event(s) refused with 503",
+                "webhook queue full (%d): a delivery of %d event(s) refused with 503, "
+                "none of them kept",
                 self.max_queue,
-                total - taken,
-                total,
+                len(items),
             )
             await _answer(send, 503, _error_body("queue full"))
             return
+        try:
+            accepted = await self.store.accept(items, dedup_window=self.dedup_window)
+        except EventStoreError as exc:
+            logger.error(
+                "webhook delivery refused with 503: the event store cannot keep it (%s)", exc
+            )
+            await _answer(send, 503, _error_body("event store unavailable"))
+            return
+        self.duplicates += accepted.repeats
         self.deliveries += 1
-        logger.debug("webhook delivery: %d event(s), %d new", len(events), total)
+        if accepted.new:
+            self._notify()
+        logger.debug("webhook delivery: %d event(s), %d new", len(items), accepted.new)
         await _answer(send, 200, _OK)
 
     async def _answer_check(self, send: Send, *, head: bool = False) -> None:
@@ -493,48 +596,27 @@ class WebhookReceiver:
             return
         await _answer(send, 200, _OK, head=head)
 
-    async def _accept(self, events: list[Event]) -> tuple[int, int]:
-        """Queue the events not seen within the window; (queued, new) counts."""
-        window = self._window
-        now = self._clock.now()
-        window.prune(now)
-        fresh = window.seen.fresh(events)
-        window.touch([key for key, _ in fresh], now)
-        self.duplicates += len(events) - len(fresh)
-        stream = self._send_stream
-        taken = 0
-        for _key, event in fresh:
-            if stream is None or not self._put(stream, event):
-                break
-            taken += 1
-        if taken < len(fresh) and stream is not None and self.enqueue_timeout > 0:
-            rest = [event for _, event in fresh[taken:]]
+    async def _room_for(self, count: int) -> bool:
+        """Whether ``count`` more events fit the in-memory queue, waiting up to
+        ``enqueue_timeout`` for workers to make room. A durable store has no bound
+        here. A delivery larger than the whole queue fits an empty queue."""
+        if self.store.durable:
+            return True
 
-            async def put_rest() -> None:
-                nonlocal taken
-                for event in rest:
-                    await stream.send(event)
-                    self._took_one()
-                    taken += 1
+        def fits() -> bool:
+            queued = self.queued
+            return queued == 0 or queued + count <= self.max_queue
 
-            with suppress(anyio.ClosedResourceError, anyio.BrokenResourceError):
-                await _within(self._clock, self.enqueue_timeout, put_rest)
-        for key, _ in fresh[taken:]:
-            window.seen.unmark(key)
-        return taken, len(fresh)
-
-    def _put(self, stream: MemoryObjectSendStream[Event], event: Event) -> bool:
-        try:
-            stream.send_nowait(event)
-        except (anyio.WouldBlock, anyio.ClosedResourceError, anyio.BrokenResourceError):
+        if fits():
+            return True
+        if self.enqueue_timeout <= 0:
             return False
-        self._took_one()
-        return True
 
-    def _took_one(self) -> None:
-        if self._unfinished == 0:
-            self._idle = anyio.Event()
-        self._unfinished += 1
+        async def wait_for_room() -> None:
+            while not fits():
+                await self._wait_change()
+
+        return await _within(self._clock, self.enqueue_timeout, wait_for_room) and fits()
 
 
 _NOT_RUNNING: Final = (
@@ -548,15 +630,6 @@ _TOO_LARGE: Final = b"\x00too large"
 
 def _error_body(message: str) -> bytes:
     return json.dumps({"status": "error", "message": message}).encode()
-
-
-def _take_all(stream: MemoryObjectReceiveStream[Event]) -> list[Event]:
-    left: list[Event] = []
-    while True:
-        try:
-            left.append(stream.receive_nowait())
-        except (anyio.WouldBlock, anyio.EndOfStream, anyio.ClosedResourceError):
-            return left
 
 
 async def _read_body(scope: Scope, receive: Receive, limit: int) -> bytes | None:
