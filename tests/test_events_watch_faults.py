@@ -134,9 +134,7 @@ async def test_a_host_suspend_is_covered_by_the_next_window() -> None:
     asleep = 0.0
     server = Server(lambda period: [])
 
-    async with clock.autojump(), client_for(
-        server, clock, lambda: T0 + clock.now() + asleep
-    ) as c:
+    async with clock.autojump(), client_for(server, clock, lambda: T0 + clock.now() + asleep) as c:
         watch = c.events.watch(every=60)
         await take(watch, 1, clock, 90)  # two polls
         asleep = 3600.0  # the lid was closed for an hour
@@ -150,9 +148,10 @@ async def test_a_malformed_event_is_a_failed_poll_not_the_end() -> None:
     """An answer with an event that cannot be structured is retried like a 5xx."""
     clock = ManualClock()
     answers = iter([[], [{"action": "post", "date_added": "soon"}], [row(1, "2024-05-01 10:00")]])
-    async with clock.autojump(), client_for(
-        Server(lambda period: next(answers)), clock, lambda: T0 + clock.now()
-    ) as c:
+    async with (
+        clock.autojump(),
+        client_for(Server(lambda period: next(answers)), clock, lambda: T0 + clock.now()) as c,
+    ):
         watch = c.events.watch(every=60)
         got = await take(watch, 1, clock, 600)
     assert [e.object.id for e in got] == [1]

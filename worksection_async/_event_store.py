@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any, Final
 
 import anyio
+import anyio.lowlevel
 import anyio.to_thread
 import attrs
 
@@ -368,6 +369,9 @@ class SqliteEventStore(EventStore):
         self._lock = threading.Lock()
         self._connection: sqlite3.Connection | None = None
         self._closed = False
+        self._offload = True
+        """Run each transaction in a worker thread (tests on virtual time turn it off:
+        a virtual clock cannot see a thread and would jump ahead)."""
 
     def __repr__(self) -> str:
         return f"<EventStore sqlite:///{self.path}>"
@@ -413,6 +417,9 @@ class SqliteEventStore(EventStore):
                         f"event store {self.path.name}: {type(exc).__name__}: {exc}"
                     ) from exc
 
+        if not self._offload:
+            await anyio.lowlevel.checkpoint()
+            return run()
         return await anyio.to_thread.run_sync(run)
 
     async def accept(
@@ -537,4 +544,7 @@ class SqliteEventStore(EventStore):
                     self._connection.close()
                     self._connection = None
 
-        await anyio.to_thread.run_sync(close)
+        if self._offload:
+            await anyio.to_thread.run_sync(close)
+        else:
+            close()
