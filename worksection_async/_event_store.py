@@ -405,7 +405,8 @@ class SqliteEventStore(EventStore):
                     try:
                         result = operation(connection)
                     except BaseException:
-                        connection.execute("ROLLBACK")
+                        if connection.in_transaction:  # SQLITE_FULL rolls back by itself
+                            connection.execute("ROLLBACK")
                         raise
                     connection.execute("COMMIT")
                     return result
