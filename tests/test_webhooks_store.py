@@ -12,7 +12,12 @@ import httpx
 import pytest
 
 from worksection_async.models import Event
-from worksection_async.webhooks import EventStore, EventStoreError, WebhookReceiver
+from worksection_async.webhooks import (
+    EventStore,
+    EventStoreError,
+    WebhookReceiver,
+    parse_webhook,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -142,8 +147,6 @@ async def test_a_dead_workers_event_is_taken_again_after_its_lease(db: str) -> N
     now = [1000.0]
     store = EventStore.from_url(db, wall_clock=lambda: now[0])
     async with store:
-        from worksection_async.webhooks import parse_webhook  # noqa: PLC0415
-
         events = parse_webhook(body(event(1)))
         raw = json.loads(body(event(1)))
         await store.accept(list(zip(raw, events, strict=True)), dedup_window=600)
@@ -160,7 +163,7 @@ async def test_a_dead_workers_event_is_taken_again_after_its_lease(db: str) -> N
 def test_from_url_refuses_what_it_does_not_know() -> None:
     """Unknown schemes and URLs without a path are ValueErrors naming the problem."""
     for url in ("postgres://x/y", "events.db", "sqlite://"):
-        with pytest.raises(ValueError, match="store|sqlite"):
+        with pytest.raises(ValueError, match=r"store|sqlite"):
             EventStore.from_url(url)
     with pytest.raises(TypeError):
         EventStore.from_url(42)  # type: ignore[arg-type]

@@ -185,9 +185,12 @@ class EventStore(abc.ABC):
         """
 
     @abc.abstractmethod
-    async def take(self, owner: str, lease: float) -> StoredEvent | None:
+    async def take(
+        self, owner: str, lease: float, *, done: int | None = None
+    ) -> StoredEvent | None:
         """The oldest event nobody holds (or whose holder's lease ran out), now held
-        by ``owner`` for ``lease`` seconds; ``None`` when there is none."""
+        by ``owner`` for ``lease`` seconds; ``None`` when there is none. ``done``: an
+        event handled just before, forgotten in the same transaction."""
 
     @abc.abstractmethod
     async def renew(self, seqs: Sequence[int], owner: str, lease: float) -> None:
@@ -283,7 +286,11 @@ class MemoryEventStore(EventStore):
                 break
             del self._tails[obj]
 
-    async def take(self, owner: str, lease: float) -> StoredEvent | None:
+    async def take(
+        self, owner: str, lease: float, *, done: int | None = None
+    ) -> StoredEvent | None:
+        if done is not None:
+            await self.done(done)
         while self._free:
             seq = self._free.popleft()
             if seq in self._events:
@@ -360,8 +367,10 @@ CREATE TABLE IF NOT EXISTS cursor_keys (
 
 
 class SqliteEventStore(EventStore):
-    """``sqlite:///PATH``: WAL, ``synchronous=FULL`` (a commit survives a power cut),
-    one ``BEGIN IMMEDIATE`` transaction per decision, off the event loop."""
+    """``sqlite:///PATH``: WAL, one ``BEGIN IMMEDIATE`` transaction per decision, off
+    the event loop. Accepting is ``synchronous=FULL`` (what was answered 200 survives a
+    power cut); taking and finishing are ``NORMAL`` (a power cut may undo them: an
+    event handled again, never one lost)."""
 
     def __init__(self, path: str | os.PathLike[str], *, wall_clock: Callable[[], float]) -> None:
         self.path = Path(path)
@@ -370,6 +379,7 @@ class SqliteEventStore(EventStore):
         self._connection: sqlite3.Connection | None = None
         self._closed = False
         self._offload = True
+        self._synchronous = ""
         """Run each transaction in a worker thread (tests on virtual time turn it off:
         a virtual clock cannot see a thread and would jump ahead)."""
 
@@ -389,6 +399,7 @@ class SqliteEventStore(EventStore):
             try:
                 connection.execute("PRAGMA journal_mode=WAL")
                 connection.execute("PRAGMA synchronous=FULL")
+                self._synchronous = "FULL"
                 connection.executescript(_SCHEMA)
             except BaseException:
                 connection.close()
@@ -396,11 +407,22 @@ class SqliteEventStore(EventStore):
             self._connection = connection
         return self._connection
 
-    async def _run(self, operation: Callable[[sqlite3.Connection], Any]) -> Any:
+    async def _run(
+        self, operation: Callable[[sqlite3.Connection], Any], *, must_last: bool = False
+    ) -> Any:
+        """Run ``operation`` in one write transaction. ``must_last``: the commit is
+        flushed to disk before it returns (``synchronous=FULL``: what a 200 promises);
+        otherwise ``NORMAL`` (WAL: safe from a process crash; a power cut may undo the
+        last ones, which costs a repeat, never a loss)."""
+
         def run() -> Any:
             with self._lock:
                 try:
                     connection = self._connect()
+                    wanted = "FULL" if must_last else "NORMAL"
+                    if self._synchronous != wanted:
+                        connection.execute(f"PRAGMA synchronous={wanted}")
+                        self._synchronous = wanted
                     connection.execute("BEGIN IMMEDIATE")
                     try:
                         result = operation(connection)
@@ -449,12 +471,16 @@ class SqliteEventStore(EventStore):
             )
             return Accepted(new=len(accepted), repeats=repeats)
 
-        result: Accepted = await self._run(decide)
+        result: Accepted = await self._run(decide, must_last=True)
         return result
 
-    async def take(self, owner: str, lease: float) -> StoredEvent | None:
+    async def take(
+        self, owner: str, lease: float, *, done: int | None = None
+    ) -> StoredEvent | None:
         def claim(db: sqlite3.Connection) -> tuple[int, str, int] | None:
             now = self._now()
+            if done is not None:
+                db.execute("DELETE FROM events WHERE seq = ?", (done,))
             found = db.execute(
                 "SELECT seq, body, attempts FROM events WHERE lease_until <= ? "
                 "ORDER BY seq LIMIT 1",

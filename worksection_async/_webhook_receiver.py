@@ -403,30 +403,53 @@ class WebhookReceiver:
             "" if drained else f" (the drain timed out after {self.drain_timeout:g}s)",
         )
 
-    async def _take(self) -> StoredEvent | None:
+    async def _take(self, done: int | None) -> StoredEvent | None:
         try:
-            return await self.store.take(self._owner, self.lease)
+            return await self.store.take(self._owner, self.lease, done=done)
         except EventStoreError as exc:
             logger.error("webhook receiver: cannot take from the event store: %s", exc)
+            if done is not None:
+                await self._done(done)
             await anyio.sleep(_STORE_POLL)
             return None
 
+    async def _done(self, seq: int) -> None:
+        with anyio.CancelScope(shield=True):
+            try:
+                await self.store.done(seq)
+            except EventStoreError as exc:
+                logger.error(
+                    "webhook receiver: cannot mark an event handled (%s); it will be "
+                    "handled again when its lease runs out",
+                    exc,
+                )
+
     async def _work(self) -> None:
+        done: int | None = None  # handled, to be forgotten with the next take
         try:
             while True:
-                item = await self._take()
+                item = await self._take(done)
+                if done is not None:
+                    self._in_flight.pop(done, None)
+                    done = None
+                    self._notify()
                 if item is None:
                     if not self._accepting:
                         return
                     await self._wait_change()
                     continue
-                await self._handle(item)
+                done = await self._handle(item)
         finally:
+            if done is not None:
+                await self._done(done)
+                self._in_flight.pop(done, None)
+                self._notify()
             self._workers -= 1
             if self._workers == 0 and self._workers_done is not None:
                 self._workers_done.set()
 
-    async def _handle(self, item: StoredEvent) -> None:
+    async def _handle(self, item: StoredEvent) -> int:
+        """Run the handler; the event's ``seq`` once it has returned (or raised)."""
         event = item.event
         self._in_flight[item.seq] = event
         finished = False
@@ -440,16 +463,16 @@ class WebhookReceiver:
                 await self._call_handler(event)
             finished = True
         finally:
-            with anyio.CancelScope(shield=True):
-                self._in_flight.pop(item.seq, None)
-                try:
-                    if finished:
-                        await self.store.done(item.seq)
-                    elif self.store.durable:
-                        await self.store.release([item.seq], self._owner)
-                except EventStoreError as exc:
-                    logger.error("webhook receiver: event store: %s", exc)
-                self._notify()
+            if not finished:  # cancelled: give it back for the next start
+                with anyio.CancelScope(shield=True):
+                    self._in_flight.pop(item.seq, None)
+                    if self.store.durable:
+                        try:
+                            await self.store.release([item.seq], self._owner)
+                        except EventStoreError as exc:
+                            logger.error("webhook receiver: event store: %s", exc)
+                    self._notify()
+        return item.seq
 
     async def _call_handler(self, event: Event) -> None:
         try:
