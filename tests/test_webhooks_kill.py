@@ -6,6 +6,7 @@ Worksection's side is played by the test: it posts 300 deliveries (one event eac
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -13,6 +14,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,6 +23,8 @@ from pathlib import Path
 import anyio
 import httpx
 import pytest
+
+from tests.shared._redis import RedisServer
 
 pytestmark = pytest.mark.anyio
 
@@ -91,28 +95,46 @@ def handled(out: Path) -> list[int]:
     return [int(line) for line in out.read_text().split()] if out.exists() else []
 
 
-async def test_sigkill_while_300_deliveries_arrive_loses_nothing(tmp_path: Path) -> None:
+@pytest.fixture(params=["sqlite", "redis"])
+def store_env(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str, str]]:
+    """SQLite with one receiver, or Redis shared by two replicas."""
+    if request.param == "sqlite":
+        yield {"RECEIVER_STORE": f"sqlite:///{tmp_path}/events.db"}
+        return
+    server = RedisServer()
+    server.start()
+    try:
+        yield {"RECEIVER_STORE": server.url, "RECEIVER_KEY": f"kill-{uuid.uuid4().hex}"}
+    finally:
+        server.close()
+
+
+async def test_sigkill_while_300_deliveries_arrive_loses_nothing(
+    tmp_path: Path, store_env: dict[str, str]
+) -> None:
     """kill -9 after 100 deliveries were answered 200, restart: all 300 events are
-    handled; the only repeats are events whose handler was running (≤ 4 workers)."""
-    port = free_port()
+    handled; the only repeats are events whose handler was running (≤ 4 workers).
+    With Redis, two replicas share the store behind a "load balancer" (the sender
+    tries the other replica when one does not answer); the first one is killed."""
+    replicas = 2 if "RECEIVER_KEY" in store_env else 1
+    ports = [free_port() for _ in range(replicas)]
     out = tmp_path / "handled.txt"
-    env = {
-        "RECEIVER_STORE": f"sqlite:///{tmp_path}/events.db",
-        "RECEIVER_OUT": str(out),
-        "RECEIVER_WORKERS": "4",
-        "RECEIVER_LEASE": "2",
-    }
+    env = {**store_env, "RECEIVER_OUT": str(out), "RECEIVER_WORKERS": "4", "RECEIVER_LEASE": "2"}
     answered_ok = 0
     todo = list(range(1, 301))
-    url = f"http://127.0.0.1:{port}/"
 
-    async def sender(http: httpx.AsyncClient) -> None:
+    async def sender(http: httpx.AsyncClient, lane: int) -> None:
         nonlocal answered_ok
         while todo:
             n = todo.pop(0)
+            attempt = lane
             while True:  # like Worksection: again until a 200
+                port = ports[attempt % replicas]
+                attempt += 1
                 try:
-                    response = await http.post(url, content=delivery(n), timeout=5)
+                    response = await http.post(
+                        f"http://127.0.0.1:{port}/", content=delivery(n), timeout=5
+                    )
                     if response.status_code == 200:
                         answered_ok += 1
                         break
@@ -120,22 +142,25 @@ async def test_sigkill_while_300_deliveries_arrive_loses_nothing(tmp_path: Path)
                     pass
                 await anyio.sleep(0.1)
 
-    with receiver_process(port, env) as first:
-        async with httpx.AsyncClient() as http, anyio.create_task_group() as tg:
-            for _ in range(8):
-                tg.start_soon(sender, http)
-            while answered_ok < 100:  # noqa: ASYNC110 - another process's progress
-                await anyio.sleep(0.01)
-            first.send_signal(signal.SIGKILL)
-            first.wait(10)
-            killed_at_ok = answered_ok
-            before_restart = len(handled(out))
-            await anyio.sleep(0.5)  # down: deliveries fail and are sent again
-            with receiver_process(port, env), anyio.fail_after(60):
-                while answered_ok < 300 or len(set(handled(out))) < 300:  # noqa: ASYNC110
-                    await anyio.sleep(0.05)
-                await anyio.sleep(0.3)  # a late repeat would show now
-                tg.cancel_scope.cancel()
+    with contextlib.ExitStack() as others:
+        for port in ports[1:]:
+            others.enter_context(receiver_process(port, env))
+        with receiver_process(ports[0], env) as first:
+            async with httpx.AsyncClient() as http, anyio.create_task_group() as tg:
+                for lane in range(8):
+                    tg.start_soon(sender, http, lane)
+                while answered_ok < 100:  # noqa: ASYNC110 - another process's progress
+                    await anyio.sleep(0.01)
+                first.send_signal(signal.SIGKILL)
+                first.wait(10)
+                killed_at_ok = answered_ok
+                before_restart = len(handled(out))
+                await anyio.sleep(0.5)  # down: deliveries fail and are sent again
+                with receiver_process(ports[0], env), anyio.fail_after(60):
+                    while answered_ok < 300 or len(set(handled(out))) < 300:  # noqa: ASYNC110
+                        await anyio.sleep(0.05)
+                    await anyio.sleep(0.3)  # a late repeat would show now
+                    tg.cancel_scope.cancel()
     counts = Counter(handled(out))
     assert killed_at_ok >= 100 and before_restart < killed_at_ok  # some were still waiting
     assert set(counts) == set(range(1, 301))

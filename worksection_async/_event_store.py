@@ -141,16 +141,29 @@ class EventStore(abc.ABC):
     """False for ``memory://``: nothing survives the process."""
 
     @staticmethod
-    def from_url(url: str, *, wall_clock: Callable[[], float] = time.time) -> EventStore:
+    def from_url(
+        url: str, *, wall_clock: Callable[[], float] = time.time, key: str | None = None
+    ) -> EventStore:
         """The store at ``url``: ``sqlite:///relative/path.db``,
-        ``sqlite:////absolute/path.db`` or ``memory://``. ``wall_clock`` is the time
-        leases and the dedup window are measured on (tests pass a virtual one)."""
+        ``sqlite:////absolute/path.db``, ``memory://``, or ``redis://[[user]:password@]
+        host[:port][/db]`` (also ``rediss://``, ``unix://``; needs the ``redis`` extra;
+        ``key`` names its keys, default ``worksection_async:events``). ``wall_clock`` is
+        the time leases and the dedup window are measured on for SQLite and memory
+        (tests pass a virtual one); Redis uses its server's ``TIME``."""
         if not isinstance(url, str):
             raise TypeError(f"url must be a string, got {type(url).__name__}")
         scheme, sep, _rest = url.partition("://")
         scheme = scheme.lower()
         if not sep:
             raise ValueError(f"not a store URL (sqlite:///PATH or memory://): {url!r}")
+        if scheme in ("redis", "rediss", "unix"):
+            try:
+                from ._event_store_redis import DEFAULT_KEY, RedisEventStore
+            except ImportError as exc:  # pragma: no cover - the extra is missing
+                raise ImportError(
+                    "the Redis event store needs coredis: pip install 'worksection-async[redis]'"
+                ) from exc
+            return RedisEventStore.connect(url, key=key or DEFAULT_KEY)
         if scheme == "memory":
             return MemoryEventStore(wall_clock=wall_clock)
         if scheme == "sqlite":
@@ -160,9 +173,16 @@ class EventStore(abc.ABC):
             if not path:
                 raise ValueError(f"sqlite URL without a path: {url!r}")
             return SqliteEventStore(path, wall_clock=wall_clock)
-        raise ValueError(f"unknown event store scheme {scheme!r}: use sqlite:/// or memory://")
+        raise ValueError(
+            f"unknown event store scheme {scheme!r}: use sqlite:///, redis:// or memory://"
+        )
+
+    async def open(self) -> None:  # noqa: B027 - optional for a backend
+        """Get ready for use (``async with store`` and a starting receiver call it;
+        each call needs one :meth:`aclose`)."""
 
     async def __aenter__(self) -> EventStore:
+        await self.open()
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -214,10 +234,11 @@ class EventStore(abc.ABC):
 
     @abc.abstractmethod
     async def save_cursor(
-        self, name: str, since: float, finished: Sequence[str], *, forget_before: float
+        self, name: str, since: float, finished: Sequence[str], *, now: float, forget_before: float
     ) -> None:
         """Move watch ``name`` to ``since``; count one more finished event for each key
-        of ``finished``; forget keys last finished before ``forget_before``."""
+        of ``finished``, finished at ``now``; forget keys last finished before
+        ``forget_before`` (all three times on the watch's wall clock)."""
 
     async def aclose(self) -> None:  # noqa: B027 - optional for a backend
         """Release the store's resources."""
@@ -324,10 +345,9 @@ class MemoryEventStore(EventStore):
         return WatchCursor(since=entry[0], finished={k: c for k, (c, _) in entry[1].items()})
 
     async def save_cursor(
-        self, name: str, since: float, finished: Sequence[str], *, forget_before: float
+        self, name: str, since: float, finished: Sequence[str], *, now: float, forget_before: float
     ) -> None:
         _, keys = self._cursors.get(name, (since, {}))
-        now = self._now()
         for key in finished:
             keys[key] = (keys.get(key, (0, now))[0] + 1, now)
         keys = {k: v for k, v in keys.items() if v[1] >= forget_before}
@@ -377,7 +397,7 @@ class SqliteEventStore(EventStore):
         self._now = wall_clock
         self._lock = threading.Lock()
         self._connection: sqlite3.Connection | None = None
-        self._closed = False
+        self._users = 0
         self._offload = True
         self._synchronous = ""
         """Run each transaction in a worker thread (tests on virtual time turn it off:
@@ -387,8 +407,6 @@ class SqliteEventStore(EventStore):
         return f"<EventStore sqlite:///{self.path}>"
 
     def _connect(self) -> sqlite3.Connection:
-        if self._closed:
-            raise EventStoreError("the event store is closed")
         if self._connection is None:
             connection = sqlite3.connect(
                 self.path,
@@ -541,10 +559,8 @@ class SqliteEventStore(EventStore):
         return cursor
 
     async def save_cursor(
-        self, name: str, since: float, finished: Sequence[str], *, forget_before: float
+        self, name: str, since: float, finished: Sequence[str], *, now: float, forget_before: float
     ) -> None:
-        now = self._now()
-
         def save(db: sqlite3.Connection) -> None:
             db.execute(
                 "INSERT INTO cursors (name, since) VALUES (?, ?) "
@@ -563,10 +579,18 @@ class SqliteEventStore(EventStore):
 
         await self._run(save)
 
+    async def open(self) -> None:
+        self._users += 1
+
     async def aclose(self) -> None:
+        """Close the connection once every :meth:`open` has its ``aclose`` (it opens
+        again on the next use)."""
+        self._users = max(0, self._users - 1)
+        if self._users:
+            return
+
         def close() -> None:
             with self._lock:
-                self._closed = True
                 if self._connection is not None:
                     self._connection.close()
                     self._connection = None

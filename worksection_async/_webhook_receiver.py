@@ -316,7 +316,12 @@ class WebhookReceiver:
         if isinstance(self.store, MemoryEventStore):
             self.store.clear()
         else:
-            left = await self.store.pending()
+            await self.store.open()
+            try:
+                left = await self.store.pending()
+            except BaseException:
+                await self.store.aclose()
+                raise
             if left:
                 logger.info("webhook receiver: %d event(s) left in the store, handled first", left)
         task_group = anyio.create_task_group()
@@ -373,11 +378,15 @@ class WebhookReceiver:
         self._notify()
         store = self.store
         if not isinstance(store, MemoryEventStore):
-            with anyio.CancelScope(shield=True):
-                try:
-                    left_count = await store.pending()
-                except EventStoreError:
-                    left_count = 0
+            try:
+                with anyio.CancelScope(shield=True):
+                    try:
+                        left_count = await store.pending()
+                    except EventStoreError:
+                        left_count = 0
+            finally:
+                # Outside the shield: a Redis pool's own cancel scope closes here.
+                await store.aclose()
             if left_count:
                 logger.warning(
                     "webhook receiver stopped with %d event(s) not handled; they stay in "

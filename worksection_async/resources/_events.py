@@ -250,6 +250,7 @@ class EventWatch:
             self.name,
             since,
             [item.key],
+            now=self._wall(),
             forget_before=since - WATCH_OVERLAP - WATCH_REMEMBER,
         )
 
