@@ -102,14 +102,37 @@ def _object_of(event: Event) -> str:
     return f"{event.object.type}:{event.object.id}"
 
 
+def _new_from(tail: Sequence[str], keys: Sequence[str], *, backfill: bool) -> int:
+    """How many of ``keys`` (one object's events, oldest first) the ``tail`` already
+    holds: all of them when the tail ends with them (a delivery sent again); for a
+    backfill also the longest start of ``keys`` the tail ends with, or all when they
+    are a run inside the tail (events delivered since the backfill's answer)."""
+    n, m = len(keys), len(tail)
+    if n <= m and list(tail[m - n :]) == list(keys):
+        return n
+    if not backfill:
+        return 0
+    for start in range(m - n + 1):
+        if list(tail[start : start + n]) == list(keys):
+            return n
+    for k in range(min(n - 1, m), 0, -1):
+        if list(tail[m - k :]) == list(keys[:k]):
+            return k
+    return 0
+
+
 def _plan(
     items: Sequence[tuple[Mapping[str, object], Event]],
     tails: Mapping[str, list[str]],
+    *,
+    backfill: bool = False,
 ) -> tuple[list[tuple[int, str, str]], dict[str, list[str]], int]:
     """Decide a delivery: (accepted (index, object, key), new tails, repeats).
 
     The events of one object in the delivery are a repeat when the object's remembered
-    history ends with exactly that sequence of keys; otherwise all are new."""
+    history ends with exactly that sequence of keys; otherwise all are new. A backfill
+    (``get_events`` over a gap) also skips the start of its sequence that the history
+    ends with."""
     by_object: dict[str, list[tuple[int, str]]] = {}
     for index, (_, event) in enumerate(items):
         by_object.setdefault(_object_of(event), []).append((index, key_text(event_key(event))))
@@ -119,12 +142,10 @@ def _plan(
     for obj, entries in by_object.items():
         keys = [key for _, key in entries]
         tail = list(tails.get(obj, ()))
-        if len(keys) <= len(tail) and tail[len(tail) - len(keys) :] == keys:
-            repeats += len(keys)
-            new_tails[obj] = tail  # seen again: the window restarts
-            continue
-        accepted.extend((index, obj, key) for index, key in entries)
-        new_tails[obj] = (tail + keys)[-TAIL:]
+        known = _new_from(tail, keys, backfill=backfill)
+        repeats += known
+        accepted.extend((index, obj, key) for index, key in entries[known:])
+        new_tails[obj] = (tail + keys[known:])[-TAIL:]
     accepted.sort()
     return accepted, new_tails, repeats
 
@@ -190,7 +211,11 @@ class EventStore(abc.ABC):
 
     @abc.abstractmethod
     async def accept(
-        self, items: Sequence[tuple[Mapping[str, object], Event]], *, dedup_window: float
+        self,
+        items: Sequence[tuple[Mapping[str, object], Event]],
+        *,
+        dedup_window: float,
+        backfill: bool = False,
     ) -> Accepted:
         """Commit a delivery's events (each as its JSON object and model), minus repeats.
 
@@ -202,6 +227,10 @@ class EventStore(abc.ABC):
         same state. A real event is never dropped when something else happened to its
         object in between (a close, a reopen, a close: three events). A repeat that
         arrives after later events of its object is handled again (at least once).
+
+        ``backfill=True`` is for events read with ``get_events`` over a gap: the start
+        of an object's events that its history ends with, or events that are a run
+        inside it, were delivered already and are skipped.
         """
 
     @abc.abstractmethod
@@ -283,12 +312,16 @@ class MemoryEventStore(EventStore):
         return tails
 
     async def accept(
-        self, items: Sequence[tuple[Mapping[str, object], Event]], *, dedup_window: float
+        self,
+        items: Sequence[tuple[Mapping[str, object], Event]],
+        *,
+        dedup_window: float,
+        backfill: bool = False,
     ) -> Accepted:
         now = self._now()
         self._prune(now)
         objects = [_object_of(event) for _, event in items]
-        accepted, tails, repeats = _plan(items, self._tails_now(objects, now))
+        accepted, tails, repeats = _plan(items, self._tails_now(objects, now), backfill=backfill)
         for obj, tail in tails.items():
             self._tails.pop(obj, None)  # re-inserted last: the dict stays in expiry order
             if dedup_window > 0:
@@ -464,7 +497,11 @@ class SqliteEventStore(EventStore):
         return await anyio.to_thread.run_sync(run)
 
     async def accept(
-        self, items: Sequence[tuple[Mapping[str, object], Event]], *, dedup_window: float
+        self,
+        items: Sequence[tuple[Mapping[str, object], Event]],
+        *,
+        dedup_window: float,
+        backfill: bool = False,
     ) -> Accepted:
         now = self._now()
         bodies = [json.dumps(raw, ensure_ascii=False, separators=(",", ":")) for raw, _ in items]
@@ -477,7 +514,7 @@ class SqliteEventStore(EventStore):
                 found = db.execute("SELECT keys FROM tails WHERE object = ?", (obj,)).fetchone()
                 if found is not None:
                     tails[obj] = json.loads(found[0])
-            accepted, new_tails, repeats = _plan(items, tails)
+            accepted, new_tails, repeats = _plan(items, tails, backfill=backfill)
             if dedup_window > 0:
                 db.executemany(
                     "INSERT OR REPLACE INTO tails (object, keys, expires) VALUES (?, ?, ?)",

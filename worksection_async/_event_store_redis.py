@@ -64,33 +64,48 @@ local p = KEYS[1]
 local window = tonumber(ARGV[1])
 local tail_max = tonumber(ARGV[2])
 local plan = cjson.decode(ARGV[3])
-local repeat_of = {}
+local backfill = ARGV[4] == '1'
+local known_of = {}
 local repeats = 0
+local function run_at(tail, keys, start, count)
+  for j = 1, count do
+    if tail[start + j - 1] ~= keys[j] then return false end
+  end
+  return true
+end
 for i, entry in ipairs(plan.objects) do
   local obj, keys = entry[1], entry[2]
   local raw = redis.call('GET', p .. ':tail:' .. obj)
   local tail = {}
   if raw then tail = cjson.decode(raw) end
-  local same = #keys <= #tail
-  if same then
-    for j = 1, #keys do
-      if tail[#tail - #keys + j] ~= keys[j] then same = false break end
+  local n, m = #keys, #tail
+  local known = 0
+  if n <= m and run_at(tail, keys, m - n + 1, n) then
+    known = n
+  elseif backfill then
+    for start = 1, m - n + 1 do
+      if run_at(tail, keys, start, n) then known = n break end
+    end
+    if known == 0 then
+      for k = math.min(n - 1, m), 1, -1 do
+        if run_at(tail, keys, m - k + 1, k) then known = k break end
+      end
     end
   end
-  if same then
-    repeat_of[i] = true
-    repeats = repeats + #keys
-  else
-    for j = 1, #keys do tail[#tail + 1] = keys[j] end
-    while #tail > tail_max do table.remove(tail, 1) end
-  end
+  known_of[i] = known
+  repeats = repeats + known
+  for j = known + 1, n do tail[#tail + 1] = keys[j] end
+  while #tail > tail_max do table.remove(tail, 1) end
   if window > 0 then
     redis.call('SET', p .. ':tail:' .. obj, cjson.encode(tail), 'PX', math.floor(window * 1000))
   end
 end
 local new = 0
+local seen_of = {}
 for _, ev in ipairs(plan.events) do
-  if not repeat_of[ev[1]] then
+  local obj = ev[1]
+  seen_of[obj] = (seen_of[obj] or 0) + 1
+  if seen_of[obj] > known_of[obj] then
     local seq = redis.call('INCR', p .. ':seq')
     redis.call('HSET', p .. ':ev', seq, ev[2])
     redis.call('ZADD', p .. ':free', 0, seq)
@@ -224,7 +239,11 @@ class RedisEventStore(EventStore):
             ) from None
 
     async def accept(
-        self, items: Sequence[tuple[Mapping[str, object], Event]], *, dedup_window: float
+        self,
+        items: Sequence[tuple[Mapping[str, object], Event]],
+        *,
+        dedup_window: float,
+        backfill: bool = False,
     ) -> Accepted:
         objects: dict[str, int] = {}
         keyed: list[list[Any]] = []
@@ -239,7 +258,11 @@ class RedisEventStore(EventStore):
                 [objects[obj], json.dumps(raw, ensure_ascii=False, separators=(",", ":"))]
             )
         plan = json.dumps({"objects": keyed, "events": events}, ensure_ascii=False)
-        reply = await self._call(self._accept(keys=[self._prefix], args=[dedup_window, TAIL, plan]))
+        reply = await self._call(
+            self._accept(
+                keys=[self._prefix], args=[dedup_window, TAIL, plan, "1" if backfill else "0"]
+            )
+        )
         return Accepted(new=int(reply[0]), repeats=int(reply[1]))
 
     async def take(

@@ -55,7 +55,7 @@ from ._schedules import SchedulesNamespace, ScheduleUpdate
 from ._tags import TagsNamespace
 from ._tasks import TaskHandle, TasksNamespace
 from ._timers import TimersNamespace
-from ._webhooks import WebhooksNamespace
+from ._webhooks import EnsuredWebhook, WebhooksNamespace
 
 __all__ = [
     "AllTasksExtra",
@@ -70,6 +70,7 @@ __all__ = [
     "DayKind",
     "Destination",
     "Emails",
+    "EnsuredWebhook",
     "EventWatch",
     "EventsNamespace",
     "FilesNamespace",
