@@ -40,10 +40,11 @@ import math
 import os
 import secrets
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping, Sequence
 from contextlib import asynccontextmanager
 from types import TracebackType
-from typing import Any, Final, TypeAlias
+from typing import TYPE_CHECKING, Any, Final, TypeAlias, get_args
 
 import anyio
 from anyio.abc import TaskGroup
@@ -51,9 +52,15 @@ from anyio.abc import TaskGroup
 from ._clock import Clock, MonotonicClock
 from ._event_store import EventStore, EventStoreError, MemoryEventStore, StoredEvent
 from ._webhooks import WebhookPayloadError, parse_items
-from .models import Event
+from .models import Event, unstructure
+
+if TYPE_CHECKING:
+    from ._client import Client
+    from .resources._webhooks import EnsuredWebhook
 
 __all__ = [
+    "BACKFILL_DEDUP_WINDOW",
+    "BACKFILL_OVERLAP",
     "DEFAULT_DEDUP_WINDOW",
     "DEFAULT_DRAIN_TIMEOUT",
     "DEFAULT_ENQUEUE_TIMEOUT",
@@ -73,6 +80,13 @@ DEFAULT_DEDUP_WINDOW: Final = 600.0
 DEFAULT_LEASE: Final = 60.0
 """Seconds a worker holds an event it took (renewed while the handler runs); a crashed
 worker's event is taken again when its lease runs out."""
+BACKFILL_DEDUP_WINDOW: Final = 3 * 86400.0
+"""Seconds objects' histories are kept when ``backfill=True``: a gap longer than this
+may repeat the events delivered in the last two minutes before it."""
+BACKFILL_OVERLAP: Final = 120.0
+"""Seconds a backfill reaches back before the last time the receiver was known up."""
+_UP_EVERY: Final = 30.0
+"""Seconds between notes, in the store, that the receiver is up (backfill's start)."""
 _STORE_POLL: Final = 0.5
 """Seconds between looks at a durable store for events others put there."""
 DEFAULT_DRAIN_TIMEOUT: Final = 10.0
@@ -179,7 +193,13 @@ class WebhookReceiver:
         enqueue_timeout: float | dt.timedelta = DEFAULT_ENQUEUE_TIMEOUT,
         lease: float | dt.timedelta = DEFAULT_LEASE,
         max_body: int = DEFAULT_MAX_BODY,
+        client: Client | None = None,
+        backfill: bool = False,
+        ensure_hook: str | None = None,
+        hook_events: Sequence[str] | None = None,
+        hook_projects: Sequence[int] | None = None,
         clock: Clock | None = None,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         if not callable(handler):
             raise TypeError(f"handler must be an async function of an Event, got {handler!r}")
@@ -217,6 +237,34 @@ class WebhookReceiver:
             store if store is not None else MemoryEventStore(wall_clock=self._clock.now)
         )
         """Where accepted events wait for a worker."""
+        if (backfill or ensure_hook is not None) and client is None:
+            raise ValueError("backfill and ensure_hook need client= (a worksection_async.Client)")
+        if backfill and store is None:
+            raise ValueError("backfill needs a store: where the receiver was last up is kept there")
+        if ensure_hook is not None and (
+            not isinstance(ensure_hook, str) or not ensure_hook.startswith(("http://", "https://"))
+        ):
+            raise ValueError(f"ensure_hook must be the hook's http(s) URL, got {ensure_hook!r}")
+        from .resources._render import WebhookEvent
+
+        all_events = get_args(WebhookEvent)
+        events = tuple(hook_events) if hook_events is not None else all_events
+        unknown = [e for e in events if e not in all_events]
+        if unknown or not events:
+            raise ValueError(f"hook_events: unknown or none: {unknown or events!r}")
+        self.client = client
+        self.backfill = bool(backfill)
+        self.ensure_hook = ensure_hook
+        self.hook_events: tuple[str, ...] = events
+        self.hook_projects = tuple(hook_projects) if hook_projects else None
+        self.hook: EnsuredWebhook | None = None
+        """What ``ensure_hook`` found and did at the last start."""
+        self.backfilled = 0
+        """Events the last start's backfill found missing and stored."""
+        self._wall = wall_clock
+        if self.backfill:
+            self.dedup_window = max(self.dedup_window, BACKFILL_DEDUP_WINDOW)
+        self._up_name = f"receiver:{path}"
         self._owner = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
         self._task_group: TaskGroup | None = None
         self._accepting = False
@@ -335,6 +383,8 @@ class WebhookReceiver:
         self._accepting = True
         for _ in range(self.concurrency):
             task_group.start_soon(self._work)
+        if self.ensure_hook is not None or self.backfill:
+            task_group.start_soon(self._on_start)
         logger.debug("webhook receiver started at %s", self.path)
 
     async def stop(self) -> None:
@@ -411,6 +461,128 @@ class WebhookReceiver:
             len(left),
             "" if drained else f" (the drain timed out after {self.drain_timeout:g}s)",
         )
+
+    # -- hook health and backfill ------------------------------------------------------
+
+    async def _on_start(self) -> None:
+        """After start (the server answers Worksection's URL check by then): make sure
+        the hook is there and active, then fetch what was missed while down."""
+        if self.ensure_hook is not None:
+            await self._ensure()
+        if self.backfill:
+            await self._backfill()
+            while True:
+                await self._clock.sleep(_UP_EVERY)
+                await self._note_up(self._wall())
+
+    async def _ensure(self) -> None:
+        assert self.client is not None
+        assert self.ensure_hook is not None
+        wait = 1.0
+        for attempt in range(6):
+            await self._clock.sleep(0.05 if attempt == 0 else wait)
+            try:
+                self.hook = await self.client.webhooks.ensure(
+                    self.ensure_hook,
+                    list(self.hook_events),  # type: ignore[arg-type]  # checked in __init__
+                    projects=list(self.hook_projects) if self.hook_projects else None,
+                    basic_auth=self._basic_auth,
+                )
+            except Exception as exc:
+                logger.warning(
+                    "webhook receiver: could not ensure the hook at %s (%s: %s); again in %gs",
+                    self.ensure_hook,
+                    type(exc).__name__,
+                    exc,
+                    wait,
+                )
+                wait = min(60.0, wait * 2)
+                continue
+            hook = self.hook
+            assert hook is not None
+            log = logger.info if hook.action == "kept" else logger.warning
+            log(
+                "webhook hook %s: %s (%s), id %d",
+                self.ensure_hook,
+                hook.action,
+                hook.reason,
+                hook.id,
+            )
+            return
+        logger.error("webhook receiver: gave up ensuring the hook at %s", self.ensure_hook)
+
+    async def _note_up(self, at: float) -> None:
+        try:
+            await self.store.save_cursor(self._up_name, at, [], now=at, forget_before=at)
+        except EventStoreError as exc:
+            logger.warning("webhook receiver: cannot note the time in the store: %s", exc)
+
+    async def _backfill(self) -> None:
+        """``get_events`` over the gap since the receiver was last up (at most 30 days),
+        through the same deduplication as deliveries."""
+        from .resources._events import covering_period
+
+        assert self.client is not None
+        started = self._wall()
+        try:
+            cursor = await self.store.load_cursor(self._up_name)
+        except EventStoreError as exc:
+            logger.error("webhook receiver: no backfill, the store cannot be read: %s", exc)
+            return
+        if cursor is None:
+            await self._note_up(started)
+            logger.info("webhook receiver: first start on this store, nothing to backfill")
+            return
+        gap = max(0.0, started - cursor.since) + BACKFILL_OVERLAP
+        if gap > 30 * 86400:
+            logger.warning(
+                "webhook receiver: down %.0f s, more than get_events' 30 days: older "
+                "events cannot be fetched",
+                gap,
+            )
+        period = covering_period(gap)
+        try:
+            events = await self.client.events.list(period)
+        except Exception as exc:
+            logger.error(
+                "webhook receiver: backfill over %s failed (%s: %s)",
+                period,
+                type(exc).__name__,
+                exc,
+            )
+            return
+        wanted = [e for e in _oldest_first(list(events)) if self._subscribed(e)]
+        items = [(unstructure(event), event) for event in wanted]
+        try:
+            accepted = await self.store.accept(items, dedup_window=self.dedup_window, backfill=True)
+        except EventStoreError as exc:
+            logger.error("webhook receiver: backfill could not be stored: %s", exc)
+            return
+        self.backfilled = accepted.new
+        self._notify()
+        await self._note_up(started)
+        logger.info(
+            "webhook receiver: backfill over %s: %d event(s), %d missing and stored",
+            period,
+            len(items),
+            accepted.new,
+        )
+
+    def _subscribed(self, event: Event) -> bool:
+        if f"{event.action}_{event.object.type}" not in self.hook_events:
+            return False
+        if not self.hook_projects:
+            return True
+        page = event.object.page
+        project = getattr(page, "project_id", None)
+        return project in self.hook_projects
+
+    @property
+    def _basic_auth(self) -> tuple[str, str] | None:
+        if self._credentials is None:
+            return None
+        user, _, password = self._credentials.decode().partition(":")
+        return user, password
 
     async def _take(self, done: int | None) -> StoredEvent | None:
         try:
@@ -658,6 +830,13 @@ _NOT_RUNNING: Final = (
 )
 
 _TOO_LARGE: Final = b"\x00too large"
+
+
+def _oldest_first(events: list[Event]) -> list[Event]:
+    if len(events) > 1 and events[0].date_added > events[-1].date_added:
+        events.reverse()  # the server listed newest first: keep its order within a minute
+    events.sort(key=lambda event: event.date_added)
+    return events
 
 
 def _error_body(message: str) -> bytes:
