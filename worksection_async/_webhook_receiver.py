@@ -261,7 +261,10 @@ class WebhookReceiver:
         """What ``ensure_hook`` found and did at the last start."""
         self.backfilled = 0
         """Events the last start's backfill found missing and stored."""
+        self.backfill_done = False
+        """The last start's backfill has run (whatever it found)."""
         self._wall = wall_clock
+        self._background: anyio.CancelScope | None = None
         if self.backfill:
             self.dedup_window = max(self.dedup_window, BACKFILL_DEDUP_WINDOW)
         self._up_name = f"receiver:{path}"
@@ -381,6 +384,7 @@ class WebhookReceiver:
         self._in_flight = {}
         self.unhandled = []
         self._accepting = True
+        self.backfill_done = False
         for _ in range(self.concurrency):
             task_group.start_soon(self._work)
         if self.ensure_hook is not None or self.backfill:
@@ -404,6 +408,9 @@ class WebhookReceiver:
         if task_group is None:
             return
         self._accepting = False
+        if self._background is not None:
+            self._background.cancel()
+            self._background = None
         self._notify()  # idle workers see the end
         drained = True
         try:
@@ -467,13 +474,15 @@ class WebhookReceiver:
     async def _on_start(self) -> None:
         """After start (the server answers Worksection's URL check by then): make sure
         the hook is there and active, then fetch what was missed while down."""
-        if self.ensure_hook is not None:
-            await self._ensure()
-        if self.backfill:
-            await self._backfill()
-            while True:
-                await self._clock.sleep(_UP_EVERY)
-                await self._note_up(self._wall())
+        with anyio.CancelScope() as scope:
+            self._background = scope  # stop() cancels it
+            if self.ensure_hook is not None:
+                await self._ensure()
+            if self.backfill:
+                await self._backfill()
+                while True:
+                    await self._clock.sleep(_UP_EVERY)
+                    await self._note_up(self._wall())
 
     async def _ensure(self) -> None:
         assert self.client is not None
@@ -520,6 +529,12 @@ class WebhookReceiver:
     async def _backfill(self) -> None:
         """``get_events`` over the gap since the receiver was last up (at most 30 days),
         through the same deduplication as deliveries."""
+        try:
+            await self._read_gap()
+        finally:
+            self.backfill_done = True
+
+    async def _read_gap(self) -> None:
         from .resources._events import covering_period
 
         assert self.client is not None
