@@ -268,7 +268,7 @@ async def test_a_redis_lease_runs_out_on_the_servers_clock(redis_url: str) -> No
         assert await store.pending() == 0
 
 
-@pytest.fixture
+@pytest.fixture(autouse=True)
 def coredis_failed_connections() -> Iterator[None]:
     """coredis 6.9 leaves the memory streams of a connection whose connect fails
     unclosed (as in tests/shared/conftest.py): ignore that one warning here, collect."""
@@ -278,7 +278,6 @@ def coredis_failed_connections() -> Iterator[None]:
         gc.collect()
 
 
-@pytest.mark.usefixtures("coredis_failed_connections")
 async def test_a_redis_store_that_is_down_answers_503(tmp_path: Path) -> None:
     """No Redis at the address: the receiver does not start; once started, a Redis that
     goes away makes deliveries 503, never 200."""
