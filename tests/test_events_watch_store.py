@@ -131,8 +131,10 @@ async def test_a_new_name_starts_now_and_names_are_separate(tmp_path: Path) -> N
             tg.start_soon(later)
             assert text_of(await a.__anext__()) == "new"
         assert text_of(await b.__anext__()) == "new"
-        assert await store.load_cursor("a") is None  # "new" is not finished yet
-        assert (await store.load_cursor("b")) is not None
+        cursor_a = await store.load_cursor("a")
+        assert cursor_a is not None and dict(cursor_a.finished) == {}  # "new" is in hand
+        cursor_b = await store.load_cursor("b")
+        assert cursor_b is not None and sum(cursor_b.finished.values()) == 1  # "old"
 
 
 @pytest.mark.parametrize(
@@ -149,3 +151,24 @@ def test_store_and_name_go_together(kwargs: dict[str, Any], error: type[Exceptio
     client = Client("https://acme.worksection.com", "k" * 32)
     with pytest.raises(error):
         client.events.watch(**kwargs)
+
+
+async def test_killed_before_its_first_event_it_misses_nothing() -> None:
+    """A watch that polled but yielded nothing, then died: its successor yields what
+    happened in between, though start="now" would skip it without a store."""
+    clock = ManualClock()
+    fake = fake_on(clock)
+    task = fake.add_task(fake.add_project("P"), "T")
+    store = EventStore.from_url("memory://", wall_clock=lambda: T0 + clock.now())
+    async with clock.autojump(), client_of(fake, clock) as client:
+        first = client.events.watch(every=10, store=store, name="bot")
+        with anyio.move_on_after(5):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(first.__anext__)
+                await clock.sleep(25)  # three empty polls
+                tg.cancel_scope.cancel()
+        await clock.sleep(300)
+        fake.call("post_comment", page=task.page, text="while down")
+        await clock.sleep(300)
+        second = client.events.watch(every=10, store=store, name="bot")
+        assert text_of(await second.__anext__()) == "while down"

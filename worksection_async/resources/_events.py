@@ -239,17 +239,24 @@ class EventWatch:
         )
 
     async def _finished(self, item: _Pending) -> None:
+        await self._save([item.key])
+
+    async def _save(self, finished: list[str]) -> None:
+        """Save where a restarted watch must reach back to (the window of the oldest
+        event not finished, else the last successful poll) and the finished keys."""
         if self._store is None:
             return
         assert self.name is not None
         reaches = [p.reach for p in self._pending]
+        if self._current is not None:
+            reaches.append(self._current.reach)
         since = min(reaches) if reaches else self._last_ok_wall
         if since is None:
-            since = item.reach
+            return
         await self._store.save_cursor(
             self.name,
             since,
-            [item.key],
+            finished,
             now=self._wall(),
             forget_before=since - WATCH_OVERLAP - WATCH_REMEMBER,
         )
@@ -311,6 +318,10 @@ class EventWatch:
         fresh = self._take(_oldest_first(_distinct_rows(events)), started)
         if not baseline:
             self._pending.extend(_Pending(event=e, key=k, reach=reach) for k, e in fresh)
+        if not self._pending and self._current is None:
+            # Nothing in hand: a restart may start from this poll (the first one too,
+            # so that a watch killed before its first event misses nothing).
+            await self._save([])
 
     def _take(self, events: Sequence[Event], now: float) -> list[tuple[str, Event]]:
         """The events of an answer not yielded before (a multiset of keys: the last
