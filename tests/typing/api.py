@@ -12,7 +12,15 @@ from pathlib import Path
 
 from typing_extensions import assert_type
 
-from worksection_async import Client, Download, ProjectPage, TaskFilter, TaskPage
+from worksection_async import (
+    Client,
+    Download,
+    EnsuredWebhook,
+    EventWatch,
+    ProjectPage,
+    TaskFilter,
+    TaskPage,
+)
 from worksection_async.models import (
     Comment,
     Contact,
@@ -41,6 +49,7 @@ from worksection_async.resources import (
     ScheduleUpdate,
     TaskHandle,
 )
+from worksection_async.webhooks import EventStore, WebhookReceiver
 
 
 async def handles(client: Client) -> None:
@@ -153,6 +162,13 @@ async def namespaces(client: Client) -> None:
     assert_type(await client.webhooks.list(), list[Webhook])
     assert_type(await client.webhooks.add("https://x.io", ["post_task"]), int)
     assert_type(await client.webhooks.delete(1), None)
+    assert_type(await client.webhooks.ensure("https://x.io", ["post_task"]), EnsuredWebhook)
+    store = EventStore.from_url("sqlite:///events.db")
+    assert_type(client.events.watch(store=store, name="bot"), EventWatch)
+
+    async def on_event(event: Event) -> None: ...
+
+    WebhookReceiver(on_event, store=store, client=client, ensure_hook="https://x.io", backfill=True)
     assert_type(await client.events.list("30m"), list[Event])
     assert_type(await client.schedules.get(["a@x.io"]), list[UserSchedule])
     assert_type(
