@@ -293,6 +293,11 @@ class MemoryEventStore(EventStore):
     def __repr__(self) -> str:
         return f"<EventStore memory:// pending={len(self._events)}>"
 
+    @property
+    def count(self) -> int:
+        """Events not handled (held or waiting)."""
+        return len(self._events)
+
     def events_left(self) -> list[Event]:
         """Every event not handled, oldest first (what a shutdown leaves)."""
         return [self._events[seq][1] for seq in sorted(self._events)]

@@ -307,7 +307,7 @@ class WebhookReceiver:
         """Events accepted and not yet picked up by a worker (without a store)."""
         store = self.store
         if isinstance(store, MemoryEventStore):
-            return max(0, len(store.events_left()) - len(self._in_flight))
+            return max(0, store.count - len(self._in_flight))
         return 0
 
     def _notify(self) -> None:
