@@ -127,13 +127,20 @@ if done ~= '' then
   redis.call('HDEL', p .. ':att', done)
   redis.call('ZREM', p .. ':free', done)
 end
-local found = redis.call('ZRANGEBYSCORE', p .. ':free', '-inf', now, 'LIMIT', 0, 1)
-if #found == 0 then return false end
-local seq = found[1]
-redis.call('ZADD', p .. ':free', now + lease, seq)
-redis.call('HSET', p .. ':own', seq, owner)
-local attempts = redis.call('HINCRBY', p .. ':att', seq, 1)
-return {seq, redis.call('HGET', p .. ':ev', seq), attempts}
+if owner == '' then return false end
+while true do
+  local found = redis.call('ZRANGEBYSCORE', p .. ':free', '-inf', now, 'LIMIT', 0, 1)
+  if #found == 0 then return false end
+  local seq = found[1]
+  local body = redis.call('HGET', p .. ':ev', seq)
+  if body then
+    redis.call('ZADD', p .. ':free', now + lease, seq)
+    redis.call('HSET', p .. ':own', seq, owner)
+    local attempts = redis.call('HINCRBY', p .. ':att', seq, 1)
+    return {seq, body, attempts}
+  end
+  redis.call('ZREM', p .. ':free', seq)  -- forgotten already: never in the way
+end
 """
 )
 
@@ -287,15 +294,8 @@ class RedisEventStore(EventStore):
         await self._call(self._renew(keys=[self._prefix], args=[owner, 0, *seqs]))
 
     async def done(self, seq: int) -> None:
-        p = self._prefix
-
-        async def forget() -> None:
-            await self._redis.hdel(f"{p}:ev", [str(seq)])
-            await self._redis.hdel(f"{p}:own", [str(seq)])
-            await self._redis.hdel(f"{p}:att", [str(seq)])
-            await self._redis.zrem(f"{p}:free", [str(seq)])
-
-        await self._call(forget())
+        # The take script with no owner only forgets ``seq``: one atomic step.
+        await self._call(self._take(keys=[self._prefix], args=["", 0, seq]))
 
     async def pending(self) -> int:
         count: int = await self._call(self._redis.hlen(f"{self._prefix}:ev"))
