@@ -34,21 +34,33 @@ import base64
 import binascii
 import datetime as dt
 import hmac
-import json
 import logging
-import math
 import os
 import secrets
 import socket
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Final, TypeAlias, get_args
+from typing import TYPE_CHECKING, Final, TypeAlias, get_args
 
 import anyio
 from anyio.abc import TaskGroup
 
+from ._asgi_http import (
+    OK,
+    TOO_LARGE,
+    Receive,
+    Scope,
+    Send,
+    answer,
+    error_body,
+    positive_int,
+    read_body,
+    seconds,
+    where,
+    within,
+)
 from ._clock import Clock, MonotonicClock
 from ._event_store import EventStore, EventStoreError, MemoryEventStore, StoredEvent
 from ._events import (
@@ -104,53 +116,6 @@ DEFAULT_MAX_BODY: Final = 4 * 1024 * 1024
 
 Handler: TypeAlias = Callable[[Event], Awaitable[object]]
 """``async def handler(event: Event) -> None``."""
-
-Scope: TypeAlias = MutableMapping[str, Any]
-Message: TypeAlias = MutableMapping[str, Any]
-Receive: TypeAlias = Callable[[], Awaitable[Message]]
-Send: TypeAlias = Callable[[Message], Awaitable[None]]
-
-_OK: Final = b'{"status":"OK"}'
-
-
-def _seconds(name: str, value: float | dt.timedelta, *, allow_zero: bool = False) -> float:
-    if isinstance(value, dt.timedelta):
-        seconds = value.total_seconds()
-    elif isinstance(value, (int, float)) and not isinstance(value, bool):
-        seconds = float(value)
-    else:
-        raise TypeError(f"{name} must be seconds or a timedelta, got {value!r}")
-    if not math.isfinite(seconds) or seconds < 0 or (seconds == 0 and not allow_zero):
-        raise ValueError(f"{name} must be a positive number of seconds, got {value!r}")
-    return seconds
-
-
-def _positive_int(name: str, value: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return value
-
-
-def _where(event: Event) -> str:
-    page = event.object.page
-    shown = getattr(page, "path", page) if page is not None else f"id {event.object.id}"
-    return f"{event.action} {event.object.type} {shown}"
-
-
-async def _within(clock: Clock, seconds: float, operation: Callable[[], Awaitable[None]]) -> bool:
-    """Run ``operation``; give up after ``seconds`` on ``clock``. True if it finished."""
-    finished = False
-    async with anyio.create_task_group() as tg:
-
-        async def expire() -> None:
-            await clock.sleep(seconds)
-            tg.cancel_scope.cancel()
-
-        tg.start_soon(expire)
-        await operation()
-        finished = True
-        tg.cancel_scope.cancel()
-    return finished
 
 
 class WebhookReceiver:
@@ -236,13 +201,13 @@ class WebhookReceiver:
         )
         self._user = basic_auth[0] if basic_auth is not None else None
         self.path = path
-        self.max_queue = _positive_int("max_queue", max_queue)
-        self.concurrency = _positive_int("concurrency", concurrency)
-        self.max_body = _positive_int("max_body", max_body)
-        self.dedup_window = _seconds("dedup_window", dedup_window, allow_zero=True)
-        self.drain_timeout = _seconds("drain_timeout", drain_timeout, allow_zero=True)
-        self.enqueue_timeout = _seconds("enqueue_timeout", enqueue_timeout, allow_zero=True)
-        self.lease = _seconds("lease", lease)
+        self.max_queue = positive_int("max_queue", max_queue)
+        self.concurrency = positive_int("concurrency", concurrency)
+        self.max_body = positive_int("max_body", max_body)
+        self.dedup_window = seconds("dedup_window", dedup_window, allow_zero=True)
+        self.drain_timeout = seconds("drain_timeout", drain_timeout, allow_zero=True)
+        self.enqueue_timeout = seconds("enqueue_timeout", enqueue_timeout, allow_zero=True)
+        self.lease = seconds("lease", lease)
         self._clock: Clock = clock if clock is not None else MonotonicClock()
         self.store: EventStore = (
             store if store is not None else MemoryEventStore(wall_clock=self._clock.now)
@@ -428,7 +393,7 @@ class WebhookReceiver:
             with anyio.CancelScope(shield=True):
                 done = self._workers_done
                 assert done is not None
-                drained = self._workers == 0 or await _within(
+                drained = self._workers == 0 or await within(
                     self._clock, self.drain_timeout, done.wait
                 )
                 if not drained:
@@ -471,7 +436,7 @@ class WebhookReceiver:
         for event in left:
             logger.error(
                 "webhook event not handled before shutdown: %s (%s)",
-                _where(event),
+                where(event),
                 event.date_added,
             )
         logger.error(
@@ -687,7 +652,7 @@ class WebhookReceiver:
             await self._handler(event)
         except Exception as exc:
             self.failed += 1
-            logger.exception("webhook handler failed on %s", _where(event))
+            logger.exception("webhook handler failed on %s", where(event))
             self._handled(event, started, exc)
         else:
             self.handled += 1
@@ -772,12 +737,12 @@ class WebhookReceiver:
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self._route(scope) != self.path:
             self._refused(404, "not found")
-            await _answer(send, 404, _error_body("not found"))
+            await answer(send, 404, error_body("not found"))
             return
         method = scope.get("method", "GET")
         if method not in ("POST", "GET", "HEAD"):
             self._refused(405, "method not allowed")
-            await _answer(send, 405, _error_body("use POST"), [(b"allow", b"POST, GET, HEAD")])
+            await answer(send, 405, error_body("use POST"), [(b"allow", b"POST, GET, HEAD")])
             return
         if not self._authorized(scope):
             client = scope.get("client")
@@ -786,10 +751,10 @@ class WebhookReceiver:
                 client[0] if client else "unknown",
             )
             self._refused(401, "unauthorized")
-            await _answer(
+            await answer(
                 send,
                 401,
-                _error_body("unauthorized"),
+                error_body("unauthorized"),
                 [(b"www-authenticate", b'Basic realm="webhooks"')],
             )
             return
@@ -797,13 +762,13 @@ class WebhookReceiver:
             # A liveness check; POST with an empty body is the other one.
             await self._answer_check(send, head=method == "HEAD")
             return
-        body = await _read_body(scope, receive, self.max_body)
+        body = await read_body(scope, receive, self.max_body)
         if body is None:
             return  # the client went away
-        if body is _TOO_LARGE:
+        if body is TOO_LARGE:
             logger.warning("webhook delivery refused: body over %d bytes", self.max_body)
             self._refused(413, "body too large")
-            await _answer(send, 413, _error_body(f"body over {self.max_body} bytes"))
+            await answer(send, 413, error_body(f"body over {self.max_body} bytes"))
             return
         if not body.strip():
             await self._answer_check(send)
@@ -813,12 +778,12 @@ class WebhookReceiver:
         except WebhookPayloadError as exc:
             logger.warning("webhook delivery refused: %s", exc)
             self._refused(400, "not a webhook payload")
-            await _answer(send, 400, _error_body(str(exc)))
+            await answer(send, 400, error_body(str(exc)))
             return
         if not self._accepting:
             logger.error(_NOT_RUNNING)
             self._refused(503, "not running")
-            await _answer(send, 503, _error_body("receiver not running"))
+            await answer(send, 503, error_body("receiver not running"))
             return
         if not await self._room_for(len(items)):
             logger.error(
@@ -828,7 +793,7 @@ class WebhookReceiver:
                 len(items),
             )
             self._refused(503, "queue full")
-            await _answer(send, 503, _error_body("queue full"))
+            await answer(send, 503, error_body("queue full"))
             return
         try:
             accepted = await self.store.accept(items, dedup_window=self.dedup_window)
@@ -837,7 +802,7 @@ class WebhookReceiver:
                 "webhook delivery refused with 503: the event store cannot keep it (%s)", exc
             )
             self._refused(503, "event store unavailable")
-            await _answer(send, 503, _error_body("event store unavailable"))
+            await answer(send, 503, error_body("event store unavailable"))
             return
         self.duplicates += accepted.repeats
         self.deliveries += 1
@@ -848,15 +813,15 @@ class WebhookReceiver:
         if accepted.new:
             self._notify()
         logger.debug("webhook delivery: %d event(s), %d new", len(items), accepted.new)
-        await _answer(send, 200, _OK)
+        await answer(send, 200, OK)
 
     async def _answer_check(self, send: Send, *, head: bool = False) -> None:
         if not self._accepting:
             logger.error(_NOT_RUNNING)
             self._refused(503, "not running")
-            await _answer(send, 503, _error_body("receiver not running"), head=head)
+            await answer(send, 503, error_body("receiver not running"), head=head)
             return
-        await _answer(send, 200, _OK, head=head)
+        await answer(send, 200, OK, head=head)
 
     async def _room_for(self, count: int) -> bool:
         """Whether ``count`` more events fit the in-memory queue, waiting up to
@@ -878,7 +843,7 @@ class WebhookReceiver:
             while not fits():
                 await self._wait_change()
 
-        return await _within(self._clock, self.enqueue_timeout, wait_for_room) and fits()
+        return await within(self._clock, self.enqueue_timeout, wait_for_room) and fits()
 
 
 _NOT_RUNNING: Final = (
@@ -887,62 +852,9 @@ _NOT_RUNNING: Final = (
     "lifespan=receiver.lifespan)"
 )
 
-_TOO_LARGE: Final = b"\x00too large"
-
 
 def _oldest_first(events: list[Event]) -> list[Event]:
     if len(events) > 1 and events[0].date_added > events[-1].date_added:
         events.reverse()  # the server listed newest first: keep its order within a minute
     events.sort(key=lambda event: event.date_added)
     return events
-
-
-def _error_body(message: str) -> bytes:
-    return json.dumps({"status": "error", "message": message}).encode()
-
-
-async def _read_body(scope: Scope, receive: Receive, limit: int) -> bytes | None:
-    """The request body, ``_TOO_LARGE`` past ``limit`` bytes, ``None`` on disconnect."""
-    for name, value in scope.get("headers", ()):
-        if name.lower() == b"content-length":
-            try:
-                if int(value) > limit:
-                    return _TOO_LARGE
-            except ValueError:
-                pass
-            break
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            return None
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            return _TOO_LARGE
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            return b"".join(chunks)
-
-
-async def _answer(
-    send: Send,
-    status: int,
-    body: bytes,
-    headers: list[tuple[bytes, bytes]] | None = None,
-    *,
-    head: bool = False,
-) -> None:
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                *(headers or ()),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": b"" if head else body})
