@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 import itertools
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 
 import pytest
 
@@ -31,8 +31,10 @@ def make_redis_server() -> Iterator[Callable[..., RedisServer]]:
     """Private redis-servers, for tests that stop them or set a password."""
     servers: list[RedisServer] = []
 
-    def make(*, password: str | None = None, start: bool = True) -> RedisServer:
-        server = RedisServer(password=password)
+    def make(
+        *, password: str | None = None, start: bool = True, args: Sequence[str] = ()
+    ) -> RedisServer:
+        server = RedisServer(password=password, args=args)
         servers.append(server)
         if start:
             server.start()

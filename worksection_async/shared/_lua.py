@@ -125,7 +125,8 @@ local function num(v, default)
 end
 
 local F = redis.call('HMGET', state_key, 'w', 'since', 'cu', 'streak', 'recent', 'wid',
-  'wat', 's', 'p', 'stamp', 'pu', 'lp', 'gen', 'q', 'calls', 'errors', 'jit', 'jat', 'born')
+  'wat', 's', 'p', 'stamp', 'pu', 'lp', 'gen', 'q', 'calls', 'errors', 'jit', 'jat', 'born',
+  'ceil')
 local W = num(F[1], nil)            -- the plateau (nil: never cut)
 local SINCE = num(F[2], NEG)        -- time of the latest cut
 local CU = num(F[3], NEG)           -- contended until
@@ -148,6 +149,13 @@ local JAT = num(F[18], NOW)
 -- When this state was made: a generation counts closures of one state only (a server
 -- restarted without persistence, or an expired key, starts again from nothing).
 local BORN = F[19] or fmt(NOW)
+-- One configured rate per key: a process configured otherwise is refused while others
+-- that use the key's rate are present (once they are gone, the key takes its rate).
+if F[20] and tonumber(F[20]) ~= CEIL then
+  local others = redis.call('ZCOUNT', members_key, '(' .. fmt(NOW - MEMBER_TTL), '+inf')
+  if redis.call('ZSCORE', members_key, MEMBER) then others = others - 1 end
+  if others > 0 then return {'conflict', F[20], fmt(CEIL)} end
+end
 JIT = JIT * 0.5 ^ (math.max(0.0, NOW - JAT) / JITTER_HALF_LIFE)
 JIT = math.min(MAX_JITTER / CEIL, math.max(JIT, REPORTED_JITTER))
 
@@ -312,7 +320,7 @@ end
 
 local set = {'streak', STREAK, 'recent', RECENT, 'wid', fmt(WID), 's', fmt(S), 'p', fmt(P),
   'pu', fmt(PU), 'gen', GEN, 'q', table.concat(kept, ';'), 'calls', CALLS, 'errors', ERRORS,
-  'jit', fmt(JIT), 'jat', fmt(NOW), 'born', BORN}
+  'jit', fmt(JIT), 'jat', fmt(NOW), 'born', BORN, 'ceil', fmt(CEIL)}
 local function put(name, value)
   if value ~= nil and value ~= NEG then
     set[#set + 1] = name

@@ -30,12 +30,18 @@ the generation with one more round trip just before it sends.
 
 When Redis does not answer (within ``timeout``): with ``on_unavailable="fallback"``
 the call goes on through a local quota (``LocalQuota``) at the configured rate divided
-by the number of processes last seen on the key, a WARNING is logged once and a
+by the number of processes last seen on the key (``fallback_processes`` if it never
+reached Redis), a WARNING is logged once and a
 ``QuotaBackendUnavailable`` event is emitted; Redis is tried again at most once a
-second, and when it answers the client is back on the shared state
-(``QuotaBackendRestored``). With ``on_unavailable="raise"`` the call raises
-``QuotaBackendError`` and sends nothing. Outcomes that could not be reported are
-dropped: the shared law misses them, nothing else.
+second, and when it answers within half the ``timeout`` the client is back on the
+shared state (``QuotaBackendRestored``; a Redis answering near the timeout does not make
+it flap). A refusal (a wrong password, an ACL, a process configured at another rate on
+the key) is a ``QuotaBackendError`` at the call, whatever ``on_unavailable`` says: it
+is a configuration to fix, not an outage. A state that disappears while in use
+(evicted by a ``volatile-*`` policy, flushed) is logged once as a WARNING. With
+``on_unavailable="raise"`` the call raises ``QuotaBackendError`` and sends nothing.
+Outcomes that could not be reported are dropped: the shared law misses them, nothing
+else.
 """
 
 from __future__ import annotations
@@ -100,6 +106,15 @@ SPIN: Final = 0.002
 LISTEN_RETRY: Final = 0.5
 """Seconds between attempts to subscribe again after the channel's connection broke."""
 
+DEFAULT_FALLBACK_PROCESSES: Final = 4
+"""The processes a fallback quota assumes share the key when this one never reached
+Redis (it cannot know: a guess that errs toward fewer refusals)."""
+
+RESTORE_FRACTION: Final = 0.5
+"""While falling back, a probe brings the client back to the shared state only when
+Redis answered within this fraction of ``timeout`` (hysteresis: a Redis that answers
+near the timeout does not flap between the two)."""
+
 _KEY = re.compile(r"[^\s{}]{1,200}")
 _USERINFO = re.compile(r"(?<=://)[^/@\s]*@")
 
@@ -113,6 +128,12 @@ _UNAVAILABLE: Final = (
 )
 """What a failed round trip to Redis raises (``TimeoutError``: ``timeout`` ran out)."""
 
+_REFUSED: Final = (
+    coredis.exceptions.AuthenticationError,
+    coredis.exceptions.AuthorizationError,
+)
+"""Refusals that say the configuration is wrong (caught before ``_UNAVAILABLE``)."""
+
 
 def _fmt(value: float) -> str:
     """A float as the script reads it back exactly."""
@@ -124,6 +145,32 @@ def _masked_url(url: str) -> str:
     return _USERINFO.sub("***@", url)
 
 
+_SCHEMES: Final = ("redis", "rediss", "unix", "redis+cluster", "rediss+cluster", "redis+sentinel")
+
+
+def _split_many(url: str) -> tuple[str, str, list[tuple[str, int]], str, str]:
+    """``scheme://[user[:password]@]host:port[,host:port...][/path][?query]`` as
+    (user, password, [(host, port)...], path, query), the credentials unquoted."""
+    rest = url.partition("://")[2]
+    rest, _, query = rest.partition("?")
+    netloc, slash, path = rest.partition("/")
+    userinfo, at, hosts = netloc.rpartition("@")
+    user, _, password = userinfo.partition(":") if at else ("", "", "")
+    nodes: list[tuple[str, int]] = []
+    for node in hosts.split(","):
+        host, colon, port = node.strip().rpartition(":")
+        if not colon or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError("each node is host:port")
+        nodes.append((host.strip("[]"), int(port)))
+    return (
+        urllib.parse.unquote(user),
+        urllib.parse.unquote(password),
+        nodes,
+        slash + path,
+        query,
+    )
+
+
 def _account_tag(account: httpx.URL) -> str:
     """The default key: the account's host (and port, if any), never the API key."""
     host = account.host.lower()
@@ -132,6 +179,11 @@ def _account_tag(account: httpx.URL) -> str:
 
 class _Unavailable(Exception):
     """A round trip to Redis failed; ``str()`` is safe to show (credentials masked)."""
+
+
+class _Misconfigured(Exception):
+    """Redis answered with a refusal that is a configuration error (a wrong password,
+    an ACL refusal, another rate on the key): never a reason to fall back."""
 
 
 @attrs.frozen
@@ -176,6 +228,12 @@ class _Reply:
 
     @classmethod
     def parse(cls, raw: object) -> _Reply:
+        if isinstance(raw, (list, tuple)) and len(raw) == 3 and str(raw[0]) == "conflict":
+            raise _Misconfigured(
+                f"the shared quota's key is used at a configured rate of {raw[1]}/s by "
+                f"other processes, this client is configured at {raw[2]}/s: every process "
+                "on one key must use the same rate_limit (refused, nothing was sent)"
+            )
         if not isinstance(raw, (list, tuple)) or len(raw) != 21:
             raise _Unavailable(f"unexpected answer from the shared quota's script: {raw!r:.80}")
         f = [x.decode() if isinstance(x, bytes) else str(x) for x in raw]
@@ -232,6 +290,11 @@ class SharedQuota:
     ``on_unavailable``: ``"fallback"`` (calls go on through a local quota at the
     configured rate divided by the processes last seen, until Redis answers again) or
     ``"raise"`` (``QuotaBackendError``). ``timeout``: seconds a round trip may take.
+    ``fallback_processes``: the processes a fallback assumes share the key when this
+    one never reached Redis (default 4; once it has, the count last seen is used).
+    A refusal by Redis (a wrong password, an ACL that forbids the script, another
+    process on the key configured at another rate) is a ``QuotaBackendError`` at the
+    call, never a fallback.
 
     A client connects the quota when it is entered (``async with Client(...)``) and lets
     go of it when closed. To share one ``SharedQuota`` between clients that run in
@@ -245,6 +308,7 @@ class SharedQuota:
         key: str | None = None,
         on_unavailable: OnUnavailable = "fallback",
         timeout: float = DEFAULT_REDIS_TIMEOUT,
+        fallback_processes: int = DEFAULT_FALLBACK_PROCESSES,
     ) -> None:
         if not isinstance(redis, coredis.client.Client):
             raise TypeError(
@@ -266,7 +330,19 @@ class SharedQuota:
             or not (math.isfinite(timeout) and timeout > 0)
         ):
             raise ValueError(f"timeout must be a finite number of seconds > 0, got {timeout!r}")
+        if (
+            isinstance(fallback_processes, bool)
+            or not isinstance(fallback_processes, int)
+            or fallback_processes < 1
+        ):
+            raise ValueError(
+                f"fallback_processes must be an integer >= 1, got {fallback_processes!r}"
+            )
         self._redis = redis
+        self.fallback_processes = fallback_processes
+        self._warned_lost = False
+        self._contexts: list[Any] = []
+        """More async context managers to enter with the pool (a Sentinel's)."""
         self._key = key
         self._on_unavailable: OnUnavailable = on_unavailable
         self._timeout = float(timeout)
@@ -294,31 +370,86 @@ class SharedQuota:
         key: str | None = None,
         on_unavailable: OnUnavailable = "fallback",
         timeout: float = DEFAULT_REDIS_TIMEOUT,
+        fallback_processes: int = DEFAULT_FALLBACK_PROCESSES,
     ) -> SharedQuota:
-        """A shared quota on the Redis at ``url``: ``redis://[[user]:password@]host[:port]
-        [/db]``, ``rediss://`` (TLS) or ``unix:///path/to/socket``."""
+        """A shared quota on the Redis at ``url``:
+
+        - ``redis://[[user]:password@]host[:port][/db]``, or ``unix:///path/to/socket``;
+        - ``rediss://...``: TLS, with coredis's certificate options as query parameters
+          (``ssl_ca_certs=``, ``ssl_certfile=``, ``ssl_keyfile=``, ``ssl_cert_reqs=``
+          ``required|optional|none``, ``ssl_check_hostname=``);
+        - ``redis+cluster://[[user]:password@]host:port[,host:port...]`` (or
+          ``rediss+cluster://`` with the TLS parameters): a Redis Cluster found from
+          any of these nodes;
+        - ``redis+sentinel://[[user]:password@]host:port[,host:port...]/SERVICE[/db]``:
+          the primary the Sentinels name for ``SERVICE`` (followed across failovers);
+          the credentials are the data nodes', the Sentinels are asked without any.
+
+        The password (and the user) never shows in a repr, a log line or an error."""
         if not isinstance(url, str):
             raise TypeError(f"url must be a string, got {type(url).__name__}")
         shown = _masked_url(url)
         scheme = url.partition("://")[0].lower()
-        if scheme not in ("redis", "rediss", "unix"):
-            raise ValueError(f"not a Redis URL (redis://, rediss:// or unix://): {shown!r}")
-        try:
-            redis: coredis.Redis[str] = coredis.Redis.from_url(
-                url,
-                decode_responses=True,
-                connect_timeout=timeout,
-                stream_timeout=timeout,
+        if scheme not in _SCHEMES:
+            raise ValueError(
+                "not a Redis URL (redis://, rediss://, unix://, redis+cluster://, "
+                f"rediss+cluster:// or redis+sentinel://): {shown!r}"
             )
+        options: dict[str, Any] = {
+            "decode_responses": True,
+            "connect_timeout": timeout,
+            "stream_timeout": timeout,
+        }
+        contexts: list[Any] = []
+        found: set[str] = set()
+        redis: coredis.client.Client[Any]
+        try:
+            if scheme in ("redis", "rediss", "unix"):
+                split = urllib.parse.urlsplit(url)
+                found = {p for p in (split.password, split.username) if p}
+                redis = coredis.Redis.from_url(url, **options)
+            else:
+                user, password, nodes, path, query = _split_many(url)
+                found = {p for p in (user, password) if p}
+                auth: dict[str, Any] = {"username": user, "password": password}
+                if scheme.endswith("+cluster"):
+                    first = f"{scheme.partition('+')[0]}://{nodes[0][0]}:{nodes[0][1]}"
+                    redis = coredis.RedisCluster.from_url(
+                        first + (f"?{query}" if query else ""),
+                        startup_nodes=[
+                            coredis.connection.TCPLocation(host, port) for host, port in nodes
+                        ],
+                        **{k: v for k, v in auth.items() if v},
+                        **options,
+                    )
+                else:
+                    parts = [part for part in path.split("/") if part]
+                    if not 1 <= len(parts) <= 2 or (len(parts) == 2 and not parts[1].isdigit()):
+                        raise ValueError("a Sentinel URL ends in /SERVICE or /SERVICE/DB")
+                    sentinel: coredis.Sentinel[str] = coredis.Sentinel(
+                        [coredis.connection.TCPLocation(host, port) for host, port in nodes],
+                        decode_responses=True,
+                        db=int(parts[1]) if len(parts) == 2 else 0,
+                        connect_timeout=timeout,
+                        stream_timeout=timeout,
+                        **{k: v for k, v in auth.items() if v},
+                    )
+                    redis = sentinel.primary_for(urllib.parse.unquote(parts[0]))
+                    contexts.append(sentinel)
         except (ValueError, TypeError):
             # Not chained: the parser's message may quote the URL, password and all.
             raise ValueError(f"not a valid Redis URL: {shown!r}") from None
-        quota = cls(redis, key=key, on_unavailable=on_unavailable, timeout=timeout)
+        quota = cls(
+            redis,
+            key=key,
+            on_unavailable=on_unavailable,
+            timeout=timeout,
+            fallback_processes=fallback_processes,
+        )
         quota._shown = shown
-        split = urllib.parse.urlsplit(url)
-        for part in (split.password, split.username):
-            if part:
-                quota._secrets |= {part, urllib.parse.unquote(part)}
+        quota._contexts = contexts
+        for part in found:
+            quota._secrets |= {part, urllib.parse.unquote(part)}
         return quota
 
     @staticmethod
@@ -379,6 +510,8 @@ class SharedQuota:
             self._channels_changed = anyio.Event()
             self._anchor_token = self._anchor.set(True)
             async with contextlib.AsyncExitStack() as stack:
+                for context in self._contexts:
+                    await stack.enter_async_context(context)
                 await stack.enter_async_context(self._redis.connection_pool)
                 task_group = anyio.create_task_group()
                 await stack.enter_async_context(task_group)
@@ -420,12 +553,33 @@ class SharedQuota:
         try:
             with anyio.fail_after(self._timeout):
                 raw: object = await self._script(keys=keys, args=args)
+        except _REFUSED as exc:
+            detail = self._scrub(str(exc)) or "refused"
+            raise _Misconfigured(
+                f"the shared quota's Redis {self._shown} refused the credentials or the "
+                f"command ({type(exc).__name__}: {detail}): check the user, the password "
+                "and its ACL (it needs EVALSHA/EVAL, SCRIPT LOAD, SUBSCRIBE and PUBLISH)"
+            ) from None
         except _UNAVAILABLE as exc:
             detail = self._scrub(str(exc)) or "no answer"
             if isinstance(exc, TimeoutError):
                 detail = f"no answer within {self._timeout:g}s"
             raise _Unavailable(f"{type(exc).__name__}: {detail}") from None
         return _Reply.parse(raw)
+
+    def _lost(self, backend: SharedBackend) -> None:
+        """The shared state disappeared while in use: say so, once per quota."""
+        if self._warned_lost:
+            logger.debug("shared quota %s: the state of %s started again", self, backend.keys[0])
+            return
+        self._warned_lost = True
+        logger.warning(
+            "shared quota %s: the state %r disappeared while in use and started again "
+            "(evicted by Redis's maxmemory-policy -- use noeviction or a Redis of its own --, "
+            "flushed, or Redis restarted without persistence); said once",
+            self,
+            backend.keys[0],
+        )
 
     # -- the gate's channel ----------------------------------------------------------
 
@@ -529,6 +683,7 @@ class SharedBackend:
         self._jitter = jitter
         self._on_event = on_event
         ttl_ms = int(1000 * (2 * limit.recovery_seconds + 60))
+        self._ttl = ttl_ms / 1000
         self._config = [
             _fmt(limit.configured),
             _fmt(limit.floor * limit.configured),
@@ -556,6 +711,8 @@ class SharedBackend:
         replies."""
         self._clock_error = 0.0
         self._processes = 1
+        self._seen = False
+        """Redis answered this backend at least once (so ``_processes`` is a count)."""
         self._fallback: LocalQuota | None = None
         self._next_probe = 0.0
         self._opened = False
@@ -612,6 +769,8 @@ class SharedBackend:
                 max_wait = max(0.0, deadline.at - now)
             try:
                 reply = await self._run(reserve=True, max_wait=max_wait)
+            except _Misconfigured as exc:
+                raise QuotaBackendError(str(exc)) from None
             except _Unavailable as exc:
                 self._unavailable(exc)
                 continue  # on to the fallback quota
@@ -735,6 +894,8 @@ class SharedBackend:
             await self._run(reserve=False)
         except _Unavailable as exc:
             self._unavailable(exc, background=True)
+        except _Misconfigured as exc:  # the next call raises it to its caller
+            logger.debug("shared quota: outcomes not reported: %s", exc)
         except Exception:  # a background task's failure would cancel the client's work
             logger.exception("shared quota: reporting outcomes failed")
 
@@ -755,9 +916,22 @@ class SharedBackend:
         asked = self._clock.now()
         reply = await self._quota._evaluate(self.keys, args)
         now = self._clock.now()
+        timeout = self._quota._timeout
+        if self._fallback is not None and now - asked > RESTORE_FRACTION * timeout:
+            raise _Unavailable(
+                f"answered in {now - asked:.3f}s, too near the {timeout:g}s timeout to rely on"
+            )
+        if (
+            self._born
+            and reply.born != self._born
+            and self._fallback is None  # not after an outage it knows of
+            and now - self._reply_at < self._ttl
+        ):
+            self._quota._lost(self)
         self._asked = asked
         self._reply, self._reply_at = reply, now
         self._processes = max(1, reply.processes)
+        self._seen = True
         if self._fallback is not None:
             self._fallback = None
             logger.info("shared quota %s answers again: back on the shared state", self._quota)
@@ -791,7 +965,7 @@ class SharedBackend:
         self._next_probe = now + PROBE_INTERVAL
         if self._fallback is not None:
             return
-        processes = self._processes
+        processes = self._processes if self._seen else self._quota.fallback_processes
         limit = attrs.evolve(
             self._limit,
             rate=self._limit.configured / processes,
@@ -803,12 +977,13 @@ class SharedBackend:
         )
         logger.warning(
             "shared quota %s unavailable (%s): falling back to a local quota of %.3g "
-            "requests/s (the configured rate shared by %d process%s) until Redis answers",
+            "requests/s (the configured rate shared by %d process%s%s) until Redis answers",
             self._quota,
             error,
             limit.configured,
             processes,
             "" if processes == 1 else "es",
+            "" if self._seen else ", a guess: fallback_processes",
         )
         self._emit(
             QuotaBackendUnavailable(
