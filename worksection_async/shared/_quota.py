@@ -341,6 +341,7 @@ class SharedQuota:
         self._redis = redis
         self.fallback_processes = fallback_processes
         self._warned_lost = False
+        self._refreshing = False
         self._contexts: list[Any] = []
         """More async context managers to enter with the pool (a Sentinel's)."""
         self._key = key
@@ -561,11 +562,37 @@ class SharedQuota:
                 "and its ACL (it needs EVALSHA/EVAL, SCRIPT LOAD, SUBSCRIBE and PUBLISH)"
             ) from None
         except _UNAVAILABLE as exc:
+            self._relayout()
             detail = self._scrub(str(exc)) or "no answer"
             if isinstance(exc, TimeoutError):
                 detail = f"no answer within {self._timeout:g}s"
             raise _Unavailable(f"{type(exc).__name__}: {detail}") from None
         return _Reply.parse(raw)
+
+    def _relayout(self) -> None:
+        """A Cluster's round trip failed: ask it for its slots again, in the background.
+
+        coredis 6 refreshes a cluster's layout after 15 errors; a quota that falls back
+        probes once a second, so the promoted replica of a failed primary would be
+        found a quarter of a minute late. At most one refresh at a time."""
+        layout = getattr(self._redis.connection_pool, "cluster_layout", None)
+        refresh = getattr(layout, "_refresh", None)
+        if refresh is None or self._refreshing:
+            return
+
+        async def run() -> None:
+            self._refreshing = True
+            try:
+                with anyio.fail_after(2 * self._timeout + 1):
+                    await refresh()
+            except Exception as exc:  # the next failure asks again
+                logger.debug(
+                    "shared quota: cluster layout not refreshed: %s", self._scrub(str(exc))
+                )
+            finally:
+                self._refreshing = False
+
+        self._start_soon(run)
 
     def _lost(self, backend: SharedBackend) -> None:
         """The shared state disappeared while in use: say so, once per quota."""
