@@ -107,11 +107,12 @@ async def _across(failover: object, quota: SharedQuota) -> tuple[int, int, list[
 
     async with quota, _client(fake, quota, events, 10) as a, _client(fake, quota, events, 10) as b:
         until = anyio.current_time() + 8
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(run, a, until)
-            tg.start_soon(run, b, until)
-            await anyio.sleep(2)
-            await anyio.to_thread.run_sync(failover)  # type: ignore[arg-type]
+        with anyio.fail_after(30):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(run, a, until)
+                tg.start_soon(run, b, until)
+                await anyio.sleep(2)
+                await anyio.to_thread.run_sync(failover)  # type: ignore[arg-type]
         with anyio.fail_after(20):
             while not a.quota.shared:
                 await anyio.sleep(0.2)
