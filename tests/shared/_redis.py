@@ -14,6 +14,7 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -42,12 +43,14 @@ def redis_server_binary() -> str:
 class RedisServer:
     """One ``redis-server`` process; ``stop()`` and ``start()`` again keep its address."""
 
-    def __init__(self, *, password: str | None = None) -> None:
+    def __init__(self, *, password: str | None = None, args: Sequence[str] = ()) -> None:
         self.binary = redis_server_binary()
         self.directory = Path(tempfile.mkdtemp(prefix="ws-redis-"))
         self.port = free_port()
         self.socket = self.directory / "redis.sock"
         self.password = password
+        self.args = list(args)
+        """More ``redis-server`` options (TLS, ACL users, cluster mode, a policy)."""
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -75,6 +78,7 @@ class RedisServer:
         ]  # fmt: skip
         if self.password:
             command += ["--requirepass", self.password]
+        command += self.args
         self.process = subprocess.Popen(  # noqa: S603
             command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )

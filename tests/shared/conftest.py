@@ -5,12 +5,13 @@ from __future__ import annotations
 import gc
 import itertools
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 
 import pytest
 
 from ._redis import RedisServer
 from ._scenarios import ProcessRuns
+from ._topologies import Cluster, SentinelGroup, TlsServer
 
 _EARLY = pytest.StashKey[bool]()
 
@@ -31,8 +32,10 @@ def make_redis_server() -> Iterator[Callable[..., RedisServer]]:
     """Private redis-servers, for tests that stop them or set a password."""
     servers: list[RedisServer] = []
 
-    def make(*, password: str | None = None, start: bool = True) -> RedisServer:
-        server = RedisServer(password=password)
+    def make(
+        *, password: str | None = None, start: bool = True, args: Sequence[str] = ()
+    ) -> RedisServer:
+        server = RedisServer(password=password, args=args)
         servers.append(server)
         if start:
             server.start()
@@ -93,3 +96,27 @@ def process_runs(
 def _start_process_runs(request: pytest.FixtureRequest) -> None:
     if request.config.stash.get(_EARLY, False):
         request.getfixturevalue("process_runs")
+
+
+@pytest.fixture(scope="session")
+def tls_server() -> Iterator[TlsServer]:
+    """A redis-server with TLS and an ACL user (certificates made by the test)."""
+    server = TlsServer()
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="session")
+def sentinel_group() -> Iterator[SentinelGroup]:
+    """A primary, a replica and 3 sentinels."""
+    group = SentinelGroup()
+    yield group
+    group.close()
+
+
+@pytest.fixture(scope="session")
+def redis_cluster() -> Iterator[Cluster]:
+    """A 3-primary, 3-replica Redis Cluster."""
+    cluster = Cluster()
+    yield cluster
+    cluster.close()

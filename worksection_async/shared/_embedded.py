@@ -40,6 +40,7 @@ from ._decision import Request, parse_request
 from ._memory import MemoryStore
 from ._quota import (
     _KEY,
+    DEFAULT_FALLBACK_PROCESSES,
     DEFAULT_REDIS_TIMEOUT,
     OTHER_STORES,
     OnUnavailable,
@@ -88,6 +89,8 @@ class EmbeddedQuota(SharedQuota):
         self._noun = noun
         self._secrets: set[str] = set()
         self._users = 0
+        self.fallback_processes = DEFAULT_FALLBACK_PROCESSES
+        self._warned_lost = False  # a state gone while in use (the file replaced)
         self._task_group: anyio.abc.TaskGroup | None = None
         self._backends: dict[str, list[SharedBackend]] = {}
         self._subscribed: set[str] = set()

@@ -142,7 +142,7 @@ end
 
 local F = redis.call('HMGET', state_key, 'w', 'since', 'cu', 'held', 'recent', 'wid',
   'wat', 's', 'p', 'stamp', 'pu', 'lp', 'gen', 'q', 'calls', 'errors', 'jit', 'jat', 'born',
-  'ok', 'okl', 'stepped')
+  'ok', 'okl', 'stepped', 'ceil')
 local W = num(F[1], nil)            -- the plateau (nil: never cut)
 local SINCE = num(F[2], NEG)        -- time of the latest cut
 local CU = num(F[3], NEG)           -- contended until
@@ -168,6 +168,13 @@ local BORN = F[19] or fmt(NOW)
 local OK = num(F[20], NEG)          -- when the latest success was reported...
 local OKL = num(F[21], nil)         -- ...and how long its request took (nil: not known)
 local STEPPED = F[22] == '1'        -- stepped aside after its turn, no success since
+-- One configured rate per key: a process configured otherwise is refused while others
+-- that use the key's rate are present (once they are gone, the key takes its rate).
+if F[23] and tonumber(F[23]) ~= CEIL then
+  local others = redis.call('ZCOUNT', members_key, '(' .. fmt(NOW - MEMBER_TTL), '+inf')
+  if redis.call('ZSCORE', members_key, MEMBER) then others = others - 1 end
+  if others > 0 then return {'conflict', F[23], fmt(CEIL)} end
+end
 JIT = JIT * 0.5 ^ (math.max(0.0, NOW - JAT) / JITTER_HALF_LIFE)
 JIT = math.min(MAX_JITTER / CEIL, math.max(JIT, REPORTED_JITTER))
 
@@ -350,7 +357,7 @@ end
 local set = {'held', HELD == NEG and '' or fmt(HELD), 'okl', OKL and fmt(OKL) or '',
   'stepped', STEPPED and '1' or '0', 'recent', RECENT, 'wid', fmt(WID), 's', fmt(S), 'p', fmt(P),
   'pu', fmt(PU), 'gen', GEN, 'q', table.concat(kept, ';'), 'calls', CALLS, 'errors', ERRORS,
-  'jit', fmt(JIT), 'jat', fmt(NOW), 'born', BORN}
+  'jit', fmt(JIT), 'jat', fmt(NOW), 'born', BORN, 'ceil', fmt(CEIL)}
 local function put(name, value)
   if value ~= nil and value ~= NEG then
     set[#set + 1] = name

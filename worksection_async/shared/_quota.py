@@ -38,12 +38,18 @@ however many there are. Closing the quota from a cancelled task ends at once.
 
 When Redis does not answer (within ``timeout``): with ``on_unavailable="fallback"``
 the call goes on through a local quota (``LocalQuota``) at the configured rate divided
-by the number of processes last seen on the key, a WARNING is logged once and a
+by the number of processes last seen on the key (``fallback_processes`` if it never
+reached Redis), a WARNING is logged once and a
 ``QuotaBackendUnavailable`` event is emitted; Redis is tried again at most once a
-second, and when it answers the client is back on the shared state
-(``QuotaBackendRestored``). With ``on_unavailable="raise"`` the call raises
-``QuotaBackendError`` and sends nothing. Outcomes that could not be reported are
-dropped: the shared law misses them, nothing else.
+second, and when it answers within half the ``timeout`` the client is back on the
+shared state (``QuotaBackendRestored``; a Redis answering near the timeout does not make
+it flap). A refusal (a wrong password, an ACL, a process configured at another rate on
+the key) is a ``QuotaBackendError`` at the call, whatever ``on_unavailable`` says: it
+is a configuration to fix, not an outage. A state that disappears while in use
+(evicted by a ``volatile-*`` policy, flushed) is logged once as a WARNING. With
+``on_unavailable="raise"`` the call raises ``QuotaBackendError`` and sends nothing.
+Outcomes that could not be reported are dropped: the shared law misses them, nothing
+else.
 """
 
 from __future__ import annotations
@@ -121,6 +127,15 @@ SPIN: Final = 0.002
 LISTEN_RETRY: Final = 0.5
 """Seconds between attempts to subscribe again after the channel's connection broke."""
 
+DEFAULT_FALLBACK_PROCESSES: Final = 4
+"""The processes a fallback quota assumes share the key when this one never reached
+Redis (it cannot know: a guess that errs toward fewer refusals)."""
+
+RESTORE_FRACTION: Final = 0.5
+"""While falling back, a probe brings the client back to the shared state only when
+Redis answered within this fraction of ``timeout`` (hysteresis: a Redis that answers
+near the timeout does not flap between the two)."""
+
 _KEY = re.compile(r"[^\s{}]{1,200}")
 _USERINFO = re.compile(r"(?<=://)[^/@\s]*@")
 
@@ -134,6 +149,13 @@ _UNAVAILABLE: Final = (
 )
 """What a failed round trip to Redis raises (``TimeoutError``: ``timeout`` ran out)."""
 
+_REFUSED: Final = (
+    (coredis.exceptions.AuthenticationError, coredis.exceptions.AuthorizationError)
+    if coredis is not None
+    else ()
+)
+"""Refusals that say the configuration is wrong (caught before ``_UNAVAILABLE``)."""
+
 
 def _fmt(value: float) -> str:
     """A float as the script reads it back exactly."""
@@ -143,6 +165,32 @@ def _fmt(value: float) -> str:
 def _masked_url(url: str) -> str:
     """``url`` with any ``user:password@`` replaced by ``***@``."""
     return _USERINFO.sub("***@", url)
+
+
+_SCHEMES: Final = ("redis", "rediss", "unix", "redis+cluster", "rediss+cluster", "redis+sentinel")
+
+
+def _split_many(url: str) -> tuple[str, str, list[tuple[str, int]], str, str]:
+    """``scheme://[user[:password]@]host:port[,host:port...][/path][?query]`` as
+    (user, password, [(host, port)...], path, query), the credentials unquoted."""
+    rest = url.partition("://")[2]
+    rest, _, query = rest.partition("?")
+    netloc, slash, path = rest.partition("/")
+    userinfo, at, hosts = netloc.rpartition("@")
+    user, _, password = userinfo.partition(":") if at else ("", "", "")
+    nodes: list[tuple[str, int]] = []
+    for node in hosts.split(","):
+        host, colon, port = node.strip().rpartition(":")
+        if not colon or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError("each node is host:port")
+        nodes.append((host.strip("[]"), int(port)))
+    return (
+        urllib.parse.unquote(user),
+        urllib.parse.unquote(password),
+        nodes,
+        slash + path,
+        query,
+    )
 
 
 def _account_tag(account: httpx.URL) -> str:
@@ -167,6 +215,11 @@ them all: they sit above this module, so it cannot import them without a cycle."
 
 class _Unavailable(Exception):
     """A round trip to Redis failed; ``str()`` is safe to show (credentials masked)."""
+
+
+class _Misconfigured(Exception):
+    """Redis answered with a refusal that is a configuration error (a wrong password,
+    an ACL refusal, another rate on the key): never a reason to fall back."""
 
 
 @attrs.frozen
@@ -237,6 +290,12 @@ class _Reply:
 
     @classmethod
     def parse(cls, raw: object) -> _Reply:
+        if isinstance(raw, (list, tuple)) and len(raw) == 3 and str(raw[0]) == "conflict":
+            raise _Misconfigured(
+                f"the shared quota's key is used at a configured rate of {raw[1]}/s by "
+                f"other processes, this client is configured at {raw[2]}/s: every process "
+                "on one key must use the same rate_limit (refused, nothing was sent)"
+            )
         if not isinstance(raw, (list, tuple)) or len(raw) != 21:
             raise _Unavailable(f"unexpected answer from the shared quota's script: {raw!r:.80}")
         f = [x.decode() if isinstance(x, bytes) else str(x) for x in raw]
@@ -296,6 +355,11 @@ class SharedQuota:
     ``on_unavailable``: ``"fallback"`` (calls go on through a local quota at the
     configured rate divided by the processes last seen, until Redis answers again) or
     ``"raise"`` (``QuotaBackendError``). ``timeout``: seconds a round trip may take.
+    ``fallback_processes``: the processes a fallback assumes share the key when this
+    one never reached Redis (default 4; once it has, the count last seen is used).
+    A refusal by Redis (a wrong password, an ACL that forbids the script, another
+    process on the key configured at another rate) is a ``QuotaBackendError`` at the
+    call, never a fallback.
 
     A client connects the quota when it is entered (``async with Client(...)``) and lets
     go of it when closed. To share one ``SharedQuota`` between clients that run in
@@ -309,6 +373,7 @@ class SharedQuota:
         key: str | None = None,
         on_unavailable: OnUnavailable = "fallback",
         timeout: float = DEFAULT_REDIS_TIMEOUT,
+        fallback_processes: int = DEFAULT_FALLBACK_PROCESSES,
     ) -> None:
         if coredis is None:  # pragma: no cover - the extra is installed for the tests
             raise ImportError(_NEEDS_EXTRA)
@@ -332,7 +397,21 @@ class SharedQuota:
             or not (math.isfinite(timeout) and timeout > 0)
         ):
             raise ValueError(f"timeout must be a finite number of seconds > 0, got {timeout!r}")
+        if (
+            isinstance(fallback_processes, bool)
+            or not isinstance(fallback_processes, int)
+            or fallback_processes < 1
+        ):
+            raise ValueError(
+                f"fallback_processes must be an integer >= 1, got {fallback_processes!r}"
+            )
         self._redis = redis
+        self.fallback_processes = fallback_processes
+        self._warned_lost = False
+        self._refreshing = False
+        self._contexts: list[Any] = []
+        self._entered: list[Any] = []
+        """More async context managers to enter with the pool (a Sentinel's)."""
         self._key = key
         self._on_unavailable: OnUnavailable = on_unavailable
         self._timeout = float(timeout)
@@ -360,17 +439,30 @@ class SharedQuota:
         key: str | None = None,
         on_unavailable: OnUnavailable = "fallback",
         timeout: float | None = None,
+        fallback_processes: int = DEFAULT_FALLBACK_PROCESSES,
     ) -> SharedQuota:
         """A shared quota on the store at ``url``:
 
-        * ``sqlite:///ABSOLUTE/PATH/quota.db``: the processes of one host, in one SQLite
+        - ``sqlite:///ABSOLUTE/PATH/quota.db``: the processes of one host, in one SQLite
           file (made if missing; standard library, no server);
-        * ``memory://NAME``: the clients of one process that use the same ``NAME``;
-        * ``redis://[[user]:password@]host[:port][/db]``, ``rediss://`` (TLS) or
-          ``unix:///path/to/socket``: many hosts, through Redis (the ``redis`` extra).
+        - ``memory://NAME``: the clients of one process that use the same ``NAME``;
+        - ``redis://[[user]:password@]host[:port][/db]``, or ``unix:///path/to/socket``:
+          many hosts, through Redis (the ``redis`` extra);
+        - ``rediss://...``: TLS, with coredis's certificate options as query parameters
+          (``ssl_ca_certs=``, ``ssl_certfile=``, ``ssl_keyfile=``, ``ssl_cert_reqs=``
+          ``required|optional|none``, ``ssl_check_hostname=``);
+        - ``redis+cluster://[[user]:password@]host:port[,host:port...]`` (or
+          ``rediss+cluster://`` with the TLS parameters): a Redis Cluster found from
+          any of these nodes;
+        - ``redis+sentinel://[[user]:password@]host:port[,host:port...]/SERVICE[/db]``:
+          the primary the Sentinels name for ``SERVICE`` (followed across failovers);
+          the credentials are the data nodes', the Sentinels are asked without any.
 
         ``timeout``: seconds a decision may take before the store counts as unavailable
-        (default ``DEFAULT_REDIS_TIMEOUT``, 1 s)."""
+        (default ``DEFAULT_REDIS_TIMEOUT``, 1 s). ``fallback_processes``: how many
+        processes a Redis quota that has never answered assumes share the account when
+        it falls back (afterwards, the count it last saw). The password (and the user)
+        never shows in a repr, a log line or an error."""
         if not isinstance(url, str):
             raise TypeError(f"url must be a string, got {type(url).__name__}")
         shown = _masked_url(url)
@@ -378,31 +470,70 @@ class SharedQuota:
         store = OTHER_STORES.get(scheme) if "://" in url else None
         if store is not None:
             return store(url, key=key, on_unavailable=on_unavailable, timeout=timeout)
-        if scheme not in ("redis", "rediss", "unix"):
+        if scheme not in _SCHEMES:
             raise ValueError(
-                "not a shared quota URL (sqlite:///PATH, memory://NAME, redis://, rediss:// "
-                f"or unix://): {shown!r}"
+                "not a shared quota URL (sqlite:///PATH, memory://NAME, redis://, rediss://, "
+                f"unix://, redis+cluster://, rediss+cluster:// or redis+sentinel://): {shown!r}"
             )
         if coredis is None:  # pragma: no cover - the extra is installed for the tests
             raise ImportError(_NEEDS_EXTRA)
         if timeout is None:
             timeout = DEFAULT_REDIS_TIMEOUT
+        options: dict[str, Any] = {
+            "decode_responses": True,
+            "connect_timeout": timeout,
+            "stream_timeout": timeout,
+        }
+        contexts: list[Any] = []
+        found: set[str] = set()
+        redis: coredis.client.Client[Any]
         try:
-            redis: coredis.Redis[str] = coredis.Redis.from_url(
-                url,
-                decode_responses=True,
-                connect_timeout=timeout,
-                stream_timeout=timeout,
-            )
+            if scheme in ("redis", "rediss", "unix"):
+                split = urllib.parse.urlsplit(url)
+                found = {p for p in (split.password, split.username) if p}
+                redis = coredis.Redis.from_url(url, **options)
+            else:
+                user, password, nodes, path, query = _split_many(url)
+                found = {p for p in (user, password) if p}
+                auth: dict[str, Any] = {"username": user, "password": password}
+                if scheme.endswith("+cluster"):
+                    first = f"{scheme.partition('+')[0]}://{nodes[0][0]}:{nodes[0][1]}"
+                    redis = coredis.RedisCluster.from_url(
+                        first + (f"?{query}" if query else ""),
+                        startup_nodes=[
+                            coredis.connection.TCPLocation(host, port) for host, port in nodes
+                        ],
+                        **{k: v for k, v in auth.items() if v},
+                        **options,
+                    )
+                else:
+                    parts = [part for part in path.split("/") if part]
+                    if not 1 <= len(parts) <= 2 or (len(parts) == 2 and not parts[1].isdigit()):
+                        raise ValueError("a Sentinel URL ends in /SERVICE or /SERVICE/DB")
+                    sentinel: coredis.Sentinel[str] = coredis.Sentinel(
+                        [coredis.connection.TCPLocation(host, port) for host, port in nodes],
+                        decode_responses=True,
+                        db=int(parts[1]) if len(parts) == 2 else 0,
+                        connect_timeout=timeout,
+                        stream_timeout=timeout,
+                        **{k: v for k, v in auth.items() if v},
+                    )
+                    redis = sentinel.primary_for(urllib.parse.unquote(parts[0]))
+                    contexts.append(sentinel)
         except (ValueError, TypeError):
             # Not chained: the parser's message may quote the URL, password and all.
             raise ValueError(f"not a valid Redis URL: {shown!r}") from None
-        quota = cls(redis, key=key, on_unavailable=on_unavailable, timeout=timeout)
+        quota = cls(
+            redis,
+            key=key,
+            on_unavailable=on_unavailable,
+            timeout=timeout,
+            fallback_processes=fallback_processes,
+        )
         quota._shown = shown
-        split = urllib.parse.urlsplit(url)
-        for part in (split.password, split.username):
-            if part:
-                quota._secrets |= {part, urllib.parse.unquote(part)}
+        quota._contexts = contexts
+        for part in found:
+            quota._secrets |= {part, urllib.parse.unquote(part)}
         return quota
 
     @staticmethod
@@ -516,12 +647,28 @@ class SharedQuota:
     # -- the store (what a store other than Redis overrides) --------------------------
 
     async def _connect(self) -> None:
-        """Open the store's connections (the first user opens the quota)."""
-        await self._redis.connection_pool.__aenter__()
+        """Open the store's connections (the first user opens the quota): the Sentinels,
+        if any, then the pool."""
+        entered: list[Any] = []
+        try:
+            for context in (*self._contexts, self._redis.connection_pool):
+                await context.__aenter__()
+                entered.append(context)
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                for context in reversed(entered):
+                    await context.__aexit__(None, None, None)
+            raise
+        self._entered = entered
 
     async def _disconnect(self) -> None:
-        """Close what ``_connect`` opened (the last user closes the quota)."""
-        await self._redis.connection_pool.__aexit__(None, None, None)
+        """Close what ``_connect`` opened (the last user closes the quota), in reverse."""
+        entered, self._entered = self._entered, []
+        try:
+            for context in reversed(entered):
+                await context.__aexit__(None, None, None)
+        finally:
+            self._entered = []
 
     def _started(self, task_group: anyio.abc.TaskGroup) -> None:
         """Start the store's own tasks in the quota's task group (Redis: the listener
@@ -542,16 +689,63 @@ class SharedQuota:
         try:
             with anyio.fail_after(self._timeout):
                 raw: object = await self._script(keys=keys, args=args)
+        except _REFUSED as exc:
+            detail = self._scrub(str(exc)) or "refused"
+            raise _Misconfigured(
+                f"the shared quota's Redis {self._shown} refused the credentials or the "
+                f"command ({type(exc).__name__}: {detail}): check the user, the password "
+                "and its ACL (it needs EVALSHA/EVAL, SCRIPT LOAD, SUBSCRIBE and PUBLISH)"
+            ) from None
         except _UNAVAILABLE as exc:
             # A round trip cut short by the caller's cancellation (coredis may say so
             # with a closed stream or a connection error): that cancellation, not an
             # unavailable store and a switch to the fallback quota.
             await anyio.lowlevel.checkpoint_if_cancelled()
+            self._relayout()
             detail = self._scrub(str(exc)) or "no answer"
             if isinstance(exc, TimeoutError):
                 detail = f"no answer within {self._timeout:g}s"
             raise _Unavailable(f"{type(exc).__name__}: {detail}") from None
         return _Reply.parse(raw)
+
+    def _relayout(self) -> None:
+        """A Cluster's round trip failed: ask it for its slots again, in the background.
+
+        coredis 6 refreshes a cluster's layout after 15 errors; a quota that falls back
+        probes once a second, so the promoted replica of a failed primary would be
+        found a quarter of a minute late. At most one refresh at a time."""
+        layout = getattr(self._redis.connection_pool, "cluster_layout", None)
+        refresh = getattr(layout, "_refresh", None)
+        if refresh is None or self._refreshing:
+            return
+
+        async def run() -> None:
+            self._refreshing = True
+            try:
+                with anyio.fail_after(2 * self._timeout + 1):
+                    await refresh()
+            except Exception as exc:  # the next failure asks again
+                logger.debug(
+                    "shared quota: cluster layout not refreshed: %s", self._scrub(str(exc))
+                )
+            finally:
+                self._refreshing = False
+
+        self._start_soon(run)
+
+    def _lost(self, backend: SharedBackend) -> None:
+        """The shared state disappeared while in use: say so, once per quota."""
+        if self._warned_lost:
+            logger.debug("shared quota %s: the state of %s started again", self, backend.keys[0])
+            return
+        self._warned_lost = True
+        logger.warning(
+            "shared quota %s: the state %r disappeared while in use and started again "
+            "(evicted by Redis's maxmemory-policy -- use noeviction or a Redis of its own --, "
+            "flushed, or Redis restarted without persistence); said once",
+            self,
+            backend.keys[0],
+        )
 
     # -- the gate's channel ----------------------------------------------------------
 
@@ -665,6 +859,7 @@ class SharedBackend:
         self._jitter = jitter
         self._on_event = on_event
         ttl_ms = int(1000 * (2 * limit.recovery_seconds + 60))
+        self._ttl = ttl_ms / 1000
         self._config = [
             _fmt(limit.configured),
             _fmt(limit.floor * limit.configured),
@@ -701,6 +896,8 @@ class SharedBackend:
         replies."""
         self._clock_error = 0.0
         self._processes = 1
+        self._seen = False
+        """Redis answered this backend at least once (so ``_processes`` is a count)."""
         self._fallback: LocalQuota | None = None
         self._next_probe = 0.0
         self._opened = False
@@ -763,6 +960,8 @@ class SharedBackend:
                     max_wait = max(0.0, deadline.at - now)
                 try:
                     reply = await self._run_detached(reserve=True, max_wait=max_wait)
+                except _Misconfigured as exc:
+                    raise QuotaBackendError(str(exc)) from None
                 except _Unavailable as exc:
                     self._unavailable(exc)
                     continue  # on to the fallback quota
@@ -918,6 +1117,8 @@ class SharedBackend:
             await self._run(reserve=False)
         except _Unavailable as exc:
             self._unavailable(exc, background=True)
+        except _Misconfigured as exc:  # the next call raises it to its caller
+            logger.debug("shared quota: outcomes not reported: %s", exc)
         except Exception:  # a background task's failure would cancel the client's work
             logger.exception("shared quota: reporting outcomes failed")
 
@@ -990,6 +1191,8 @@ class SharedBackend:
             return  # failed: the next caller finds out for itself
         try:
             reply = self._settle(trip.reply, trip.asked, trip.answered, background=True)
+        except _Unavailable:
+            return  # too slow to trust while falling back: its reservation just passes
         except Exception:  # no caller to raise into
             logger.exception("shared quota: taking over a cancelled call's reply failed")
             return
@@ -999,9 +1202,22 @@ class SharedBackend:
     def _settle(self, reply: _Reply, asked: float, answered: float, *, background: bool) -> _Reply:
         """Take in the store's answer to a round trip from ``asked`` to ``answered``."""
         now = answered
+        timeout = self._quota._timeout
+        if self._fallback is not None and answered - asked > RESTORE_FRACTION * timeout:
+            raise _Unavailable(
+                f"answered in {answered - asked:.3f}s, too near the {timeout:g}s timeout to rely on"
+            )
+        if (
+            self._born
+            and reply.born != self._born
+            and self._fallback is None  # not after an outage it knows of
+            and now - self._reply_at < self._ttl
+        ):
+            self._quota._lost(self)
         self._asked = asked
         self._reply, self._reply_at = reply, now
         self._processes = max(1, reply.processes)
+        self._seen = True
         if self._fallback is not None:
             self._fallback = None
             logger.info("shared quota %s answers again: back on the shared state", self._quota)
@@ -1035,7 +1251,7 @@ class SharedBackend:
         self._next_probe = now + PROBE_INTERVAL
         if self._fallback is not None:
             return
-        processes = self._processes
+        processes = self._processes if self._seen else self._quota.fallback_processes
         limit = attrs.evolve(
             self._limit,
             rate=self._limit.configured / processes,
@@ -1047,12 +1263,13 @@ class SharedBackend:
         )
         logger.warning(
             "shared quota %s unavailable (%s): falling back to a local quota of %.3g "
-            "requests/s (the configured rate shared by %d process%s) until its %s answers",
+            "requests/s (the configured rate shared by %d process%s%s) until its %s answers",
             self._quota,
             error,
             limit.configured,
             processes,
             "" if processes == 1 else "es",
+            "" if self._seen else ", a guess: fallback_processes",
             self._quota._noun,
         )
         self._emit(
