@@ -33,7 +33,7 @@ import pytest
 import worksection_async as ws
 from worksection_async import Client, RateLimit
 from worksection_async.shared import SharedQuota
-from worksection_async.shared._quota import SharedBackend
+from worksection_async.shared._backend import SharedBackend
 from worksection_async.testing import FakeWorksection
 
 from ._procs import ROOT, ServedFake

@@ -30,9 +30,10 @@ import pytest
 from worksection_async import RateLimit
 from worksection_async._throttle import _EPSILON, LocalQuota, _Law
 from worksection_async.shared import SharedQuota
+from worksection_async.shared._backend import SharedBackend
 from worksection_async.shared._decision import QuotaState
 from worksection_async.shared._embedded import EmbeddedQuota
-from worksection_async.shared._quota import SharedBackend, _Reply
+from worksection_async.shared._reply import _Reply
 
 from ._redis import RedisServer
 

@@ -29,7 +29,7 @@ import attrs
 
 from .._throttle import _EPSILON, CARRY, RateLimit, _Law
 from ._lua import JITTER_HALF_LIFE, MAX_JITTER, MAX_QUEUE, MEMBER_TTL
-from ._quota import _Reply, _Unavailable
+from ._reply import _Reply, _Unavailable
 
 __all__ = ["QuotaState", "Request", "decide", "parse_request"]
 

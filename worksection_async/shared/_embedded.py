@@ -36,6 +36,7 @@ import httpx
 from .._clock import Clock
 from .._events import EventHook
 from .._throttle import RateLimit
+from ._backend import SharedBackend
 from ._decision import Request, parse_request
 from ._memory import MemoryStore
 from ._quota import (
@@ -44,11 +45,9 @@ from ._quota import (
     DEFAULT_REDIS_TIMEOUT,
     OTHER_STORES,
     OnUnavailable,
-    SharedBackend,
     SharedQuota,
-    _Reply,
-    _Unavailable,
 )
+from ._reply import _Reply, _Unavailable
 from ._sqlite import SqliteStore
 
 __all__ = ["EmbeddedQuota", "embedded_quota"]

@@ -16,7 +16,7 @@ from collections.abc import Callable
 import attrs
 
 from ._decision import QuotaState, Request, decide
-from ._quota import _Reply, _Unavailable
+from ._reply import _Reply, _Unavailable
 
 __all__ = ["MemoryStore"]
 

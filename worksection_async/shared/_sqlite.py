@@ -51,7 +51,7 @@ except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
 from ._decision import QuotaState, Request, decide
-from ._quota import _Reply, _Unavailable
+from ._reply import _Reply, _Unavailable
 
 __all__ = ["SqliteStore"]
 
