@@ -80,11 +80,9 @@ def _public_target(app: Any, env: Any, node: Any, contnode: Any) -> Any:
         public = f"{module}.{name}"
         if public == target or public not in domain.objects:
             continue
-        return (
-            domain.resolve_any_xref(env, node["refdoc"], app.builder, public, node, contnode)[0][1]
-            if domain.resolve_any_xref(env, node["refdoc"], app.builder, public, node, contnode)
-            else None
-        )
+        found = domain.resolve_any_xref(env, node["refdoc"], app.builder, public, node, contnode)
+        if found:
+            return found[0][1]
     return None
 
 
