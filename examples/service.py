@@ -8,9 +8,11 @@ Against the built-in fake (no account; serves on 127.0.0.1, runs to completion):
 
     python examples/service.py
 
-Against your account, reachable from the internet at PUBLIC_URL (runs until Ctrl-C)::
+Against your account (runs until Ctrl-C). It listens on HOST (127.0.0.1 by default:
+put it behind your HTTPS reverse proxy, whose address is PUBLIC_URL; HOST=0.0.0.0
+listens on every interface)::
 
-    WORKSECTION_URL=https://acme.worksection.com WORKSECTION_KEY=... \\
+    WORKSECTION_URL=https://acme.worksection.com WORKSECTION_API_KEY=... \\
     PUBLIC_URL=https://tasks.example.com HOOK_PASSWORD=... python examples/service.py
 
 Needs the ``examples`` extra: ``pip install 'worksection-async[examples]'``.
@@ -124,15 +126,19 @@ async def demo() -> None:
 
 
 def main() -> None:
-    url, key = os.environ.get("WORKSECTION_URL"), os.environ.get("WORKSECTION_KEY")
-    if not url or not key:
+    if not os.environ.get("WORKSECTION_URL"):
         asyncio.run(demo())
         return
-    auth = ("worksection", os.environ["HOOK_PASSWORD"])
-    app = create_app(lambda: Client(url, key), basic_auth=auth)
+    password = os.environ.get("HOOK_PASSWORD", "").strip()
+    if not password:
+        raise SystemExit("service.py: set HOOK_PASSWORD, the webhook's basic-auth password")
+    auth = ("worksection", password)
+    Client.from_env()  # WORKSECTION_URL, WORKSECTION_API_KEY: a missing one is named now
+    app = create_app(Client.from_env, basic_auth=auth)
     # Once it runs: client.webhooks.add(PUBLIC_URL + "/webhooks/", EVENTS, basic_auth=auth)
     print(f"register {os.environ.get('PUBLIC_URL', 'https://<this host>')}/webhooks/ as a webhook")
-    uvicorn.run(app, host="127.0.0.1", port=int(os.environ.get("PORT", "8000")))
+    host = os.environ.get("HOST", "127.0.0.1")
+    uvicorn.run(app, host=host, port=int(os.environ.get("PORT", "8000")))
 
 
 if __name__ == "__main__":
