@@ -69,3 +69,17 @@ def test_shared_quota_from_url_or_off(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_options_win_over_the_environment() -> None:
     env = {"WORKSECTION_URL": URL, "WORKSECTION_API_KEY": "k3y", "WORKSECTION_RATE": "bad"}
     assert Client.from_env(env, rate_limit=None).quota.configured_rate is None
+
+
+def test_the_command_reads_worksection_rate(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The command line takes the same names: a bad WORKSECTION_RATE is a usage error
+    before any request (the account is a closed port)."""
+    from worksection_async.cli import main
+
+    monkeypatch.setenv("WORKSECTION_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("WORKSECTION_API_KEY", "k3y")
+    monkeypatch.setenv("WORKSECTION_RATE", "fast")
+    assert main(["projects"]) == 2
+    assert "WORKSECTION_RATE" in capsys.readouterr().err

@@ -136,6 +136,8 @@ def connection_options(command: Callable[..., T]) -> Callable[..., T]:
         click.option(
             "--rate",
             metavar="N|off",
+            envvar="WORKSECTION_RATE",
+            show_envvar=True,
             expose_value=False,
             callback=_rate,
             help="The account's quota in requests per second (1); 'off': no client-side limit.",
