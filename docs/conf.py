@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -106,11 +107,11 @@ def _directives(module_name: str) -> str:
             lines.append(f".. auto{kind}:: {module_name}.{name}\n   :members:\n")
         elif inspect.isfunction(obj):
             lines.append(f".. autofunction:: {module_name}.{name}\n")
-        elif type(obj).__module__ in ("typing", "types", "typing_extensions"):
-            lines.append(f".. autodata:: {module_name}.{name}\n")  # a type alias
-        else:  # a constant: its value, without the docstring of its type
-            value = repr(obj) if len(repr(obj)) <= 80 else f"{type(obj).__name__}(...)"
-            lines.append(f".. py:data:: {module_name}.{name}\n   :value: {value}\n")
+        else:  # a constant or a type alias: its value (never the docstring of its type)
+            value = re.sub(r"\btyping\.|\bworksection_async(\.\w+)*\._\w+\.", "", repr(obj))
+            if len(value) > 120:
+                value = f"{type(obj).__name__}(...)"
+            lines.append(f".. py:data:: {name}\n   :value: {value}\n")
     text = ""
     if shared:
         links = ", ".join(f"{{py:obj}}`~worksection_async.{name}`" for name in shared)

@@ -56,7 +56,9 @@ def test_reference_names_every_exported_name(module: str) -> None:
     text = load_conf()._directives(module)
     for name in getattr(mod, "__all__", []):
         assert (
-            f":: {module}.{name}\n" in text or f"{{py:obj}}`~worksection_async.{name}`" in text
+            f":: {module}.{name}\n" in text
+            or f".. py:data:: {name}\n" in text
+            or f"{{py:obj}}`~worksection_async.{name}`" in text
         ), name
 
 

@@ -46,7 +46,7 @@ def test_bulk_example_runs(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_testing_example_passes() -> None:
     """'Testing your code with FakeWorksection': the example test passes."""
-    [code] = python_blocks("Testing your code with FakeWorksection")
+    code = python_blocks("Testing your code with FakeWorksection")[0]
     namespace: dict[str, Any] = {"__name__": "readme"}
     exec(compile(code, "README.md", "exec"), namespace)  # noqa: S102
     anyio.run(namespace["test_close_every_open_task"])

@@ -176,8 +176,8 @@ class TasksNamespace:
     ) -> list[Task] | list[Task | Exception]:
         """Fetch many tasks in the fewest requests, in input order.
 
-        The pages of one project are read with one ``get_tasks``; see
-        ``worksection_async._bulk_tasks``. ``return_exceptions=True`` puts a failed
+        The pages of one project are read with one ``get_tasks`` (the bulk guide
+        has the plan). ``return_exceptions=True`` puts a failed
         item's exception in its slot, whatever failed (a missing task, a request that
         got no answer or a broken one, an answer the models cannot read), and the other
         items still arrive; ``progress(done, total)`` reports as units finish.
