@@ -1,58 +1,102 @@
-"""BASELINE ONLY: the client-side quota as it was before the time-based law (commit 241d8c6).
+"""BASELINE ONLY: the client-side quota as it was before neighbours took turns (commit a3dfc65).
 
-Kept so that ``shared_account.py`` can print today's figures next to the previous law's,
-side by side in the same run. Not part of the package.
+Kept so that ``shared_account.py`` can print the figures of the law of issue 24 next to
+the law it replaced, side by side in the same run. Not part of the package. The deadline
+and the exception it raises are the package's own, so that today's ``Client`` can drive
+this throttle.
 
 Client-side quota: a token bucket, a pause gate, an adaptive rate and a concurrency cap.
 
-Worksection allows about one request per second per account. Every call of a ``Client``
+Worksection allows about one request per second per account, and one account is often
+shared by several programs (a bot, a cron job, a service). Every call of a ``Client``
 passes through one ``Throttle``:
 
-1. a ``CapacityLimiter`` caps the requests in flight (``max_concurrency``);
-2. a FIFO lock hands out tokens one at a time: the holder waits until the pause gate
-   is open and the bucket has a token, takes it, and lets the next caller in;
-3. the request goes out; its outcome feeds back:
+1. a semaphore caps the requests in flight (``max_concurrency``);
+2. a FIFO lock hands out tokens one at a time: the holder waits until the pause gate is
+   open and a token is there, takes it, and lets the next caller in;
+3. the request goes out; its outcome feeds back into the rate (``_Law``).
 
-   * ``QuotaExceededError`` closes the gate for every call (nothing is sent while
-     paused), empties the bucket, and cuts the rate multiplicatively: a little
-     (``ISOLATED_DECREASE``) for an isolated error, by ``decrease`` (half) for a
-     repeated one. A repeated error (within ``REPEAT_WINDOW`` successes of
-     the previous one) also sets a ceiling, ``CEILING_BACKOFF`` of the rate it hit, that
-     recovery may not pass, so the client converges under an account whose real quota
-     is lower than configured; an isolated error (network jitter) leaves the ceiling
-     alone. Errors of requests sent before the latest pause change nothing more. The
-     gate opens after one token interval at the new rate plus a small positive jitter,
-     so waiting calls do not stampede.
-   * a success raises the rate additively (``+ increase * configured``) up to the
-     ceiling; after ``probe_after`` successes in a row the ceiling creeps back up
-     (``* (1 + increase)``), so a temporary squeeze does not slow a long-lived client
-     forever.
+The rate follows CUBIC (TCP CUBIC, botocore's adaptive retry mode), with time measured in
+seconds, never in successes (a squeeze takes successes away):
+
+* the rate climbs back to the plateau ``W`` (the rate that last hit the limit) in
+  ``K = recovery * cbrt(W / R)`` seconds, concave, flattening as it nears ``W``::
+
+      rate(t) = W - W * (1 - decrease) * (1 - t / K) ** 3            t <= K
+
+  then probes above it, convex, reaching the configured rate ``R`` after ``recovery``
+  more seconds whatever ``W`` was::
+
+      rate(t) = W + (R - W) * ((t - K) / recovery) ** 3             t > K
+
+* every error 20 (from a request sent after the latest pause) closes the gate for one
+  interval plus a small random jitter, so waiting calls do not stampede and clients on
+  one account fall out of step;
+* an error 20 *cuts* the rate (``W`` = a margin below the rate that hit, rate =
+  ``decrease * W``) when it is evidence that this client is too fast: it ends a probe
+  above the plateau, or errors keep following successes (two success-then-error
+  turns in the last ``CUT_WINDOW`` outcomes). One error in a run of successes (jitter,
+  a neighbour's single request) costs the pause and nothing more, except at the
+  configured rate, where it widens the interval by ``MARGIN_STEP`` (the learned
+  margin, halving every ``MARGIN_HALF_LIFE`` intervals): requests arrive less evenly
+  than they leave, and the margin grows until they stop colliding;
+* back-to-back error 20s mean another program holds the account: the client is
+  *contended* for ``recovery`` seconds. A contended client does not cut on a lost
+  probe (the loss is the neighbour's success, not its own speed), and after
+  ``TURN`` successes in a row it leaves the account alone for two intervals, so the
+  neighbours get their turn. Clients that share an account take turns and keep it
+  busy; they cannot see each other, so requests collide (error 20, absorbed and
+  retried). To share an account without collisions, share the quota itself.
+
+Pacing: each token needs two buckets to agree. The *spacing* bucket fills at the current
+rate (less the learned margin) and holds ``burst``
+tokens: two requests never leave closer than the account's interval. The *pacing*
+bucket fills ``margin`` slower and holds one token more, so a send that left late
+(timer overshoot, a busy event loop) is caught up on the following ones instead of
+being lost for good.
 
 With ``rate_limit=None`` there is no bucket and no gate: only the concurrency cap, and
 the retry policy alone deals with error 20.
 
-The bucket starts with a single token (the first call goes at once) rather than a full
+Where the state lives: the ``Throttle`` keeps the concurrency cap and the FIFO turn (who
+waits for the next token) in the process, and hands the buckets, the gate and the law to
+a ``QuotaBackend``: ``LocalQuota`` (everything above, in this process) unless the client
+has a shared quota (``worksection_async.shared``), whose backend keeps them in Redis and
+runs this same law there, as a Lua script.
+
+Both buckets start with a single token (the first call goes at once) rather than a full
 burst: a process that restarts must not fire ``burst`` requests into a bucket the
 server may already have drained.
 """
 
 from __future__ import annotations
 
+import collections
+import decimal
+import itertools
 import logging
+import math
+import numbers
 import random
 from collections.abc import Callable
-from typing import Final
+from typing import Final, Protocol
 
-import anyio
 import attrs
 
+from worksection_async import _throttle as _current
 from worksection_async._clock import Clock
 from worksection_async._events import EventHook, PauseEnded, PauseStarted
+from worksection_async._waiters import FifoLock, FifoSemaphore
 
 __all__ = [
     "DEFAULT_MAX_CONCURRENCY",
     "DEFAULT_RATE_LIMIT",
+    "LocalQuota",
+    "QuotaBackend",
+    "QuotaDeadline",
+    "QuotaFigures",
     "QuotaSnapshot",
+    "QuotaWaitExpired",
     "RateLimit",
     "Throttle",
 ]
@@ -63,9 +107,29 @@ _EPSILON: Final = 1e-9
 """Float slack: a token that is 1e-9 short is there (avoids sleeping for rounding)."""
 
 
-def _positive(instance: object, attribute: attrs.Attribute[float], value: float) -> None:
-    if not value > 0:
-        raise ValueError(f"RateLimit.{attribute.name} must be > 0, got {value!r}")
+def _finite_positive(value: object, name: str) -> float:
+    """A real number > 0 and finite, as a float; anything else is a ``ValueError``."""
+    if isinstance(value, bool) or not isinstance(value, (numbers.Real, decimal.Decimal)):
+        raise TypeError(f"RateLimit.{name} must be a number, got {value!r}")
+    try:
+        number = float(value)
+    except (ValueError, OverflowError, decimal.InvalidOperation) as exc:
+        raise ValueError(f"RateLimit.{name} must be a finite number > 0, got {value!r}") from exc
+    if not (math.isfinite(number) and number > 0):
+        raise ValueError(f"RateLimit.{name} must be a finite number > 0, got {value!r}")
+    return number
+
+
+def _rate(value: object) -> float:
+    return _finite_positive(value, "rate")
+
+
+def _per(value: object) -> float:
+    return _finite_positive(value, "per")
+
+
+def _recovery(value: object) -> float | None:
+    return None if value is None else _finite_positive(value, "recovery")
 
 
 def _burst(instance: object, attribute: attrs.Attribute[int], value: int) -> None:
@@ -73,39 +137,74 @@ def _burst(instance: object, attribute: attrs.Attribute[int], value: int) -> Non
         raise ValueError(f"RateLimit.burst must be an integer >= 1, got {value!r}")
 
 
-def _fraction(instance: object, attribute: attrs.Attribute[float], value: float) -> None:
-    if not 0 < value < 1:
-        raise ValueError(f"RateLimit.{attribute.name} must be between 0 and 1, got {value!r}")
+def _fraction(
+    low: float, high: float, *, closed: bool = False
+) -> Callable[[object, attrs.Attribute[float], float], None]:
+    """A float in (low, high), or [low, high) with ``closed``."""
+
+    def check(instance: object, attribute: attrs.Attribute[float], value: float) -> None:
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if not number or not (low <= value < high if closed else low < value < high):
+            bounds = f"[{low:g}, {high:g})" if closed else f"({low:g}, {high:g})"
+            raise ValueError(f"RateLimit.{attribute.name} must be in {bounds}, got {value!r}")
+
+    return check
+
+
+RECOVERY_INTERVALS: Final = 40.0
+"""Default ``RateLimit.recovery``: this many intervals of the configured rate (40 s at
+one request per second, 2 s at 20/s)."""
 
 
 @attrs.frozen(kw_only=True)
 class RateLimit:
-    """``rate`` requests per ``per`` seconds, at most ``burst`` at once, aiming
-    ``margin`` (3 %) below the rate.
+    """The account's quota as the client should respect it: ``rate`` requests per ``per``
+    seconds, at most ``burst`` at once. The rest tunes how the client adapts when the
+    account answers error 20 (because another program shares it, or because its real
+    quota is lower than configured):
 
-    ``decrease`` is the factor the rate is multiplied by on error 20, ``increase`` the
-    fraction of the configured rate added back per success, ``min_rate`` the floor (in
-    requests per second).
+    * ``decrease``: the fraction of its rate a client keeps when an error 20 shows it
+      is too fast (0.7: it slows down by 30 %);
+    * ``recovery``: seconds after such a cut until the rate is back where it was cut,
+      and again until it is back at the configured rate (``None``: 40 intervals of the
+      configured rate, 40 s at 1/s). Recovery is measured in time: a client is back at
+      full rate within two ``recovery`` periods after a squeeze ends, whatever happened
+      before; while it shares the account with other programs it keeps its turns for
+      ``recovery`` seconds after the last collision;
+    * ``floor``: the lowest the rate goes, as a fraction of the configured rate;
+    * ``margin``: the fraction of the rate kept in reserve (the client aims this much
+      below it), so that requests that left late can be caught up without two ever
+      leaving closer than the account's interval. On top of it the client learns a
+      margin from the jitter it meets: each isolated error 20 widens the interval by
+      2 %, and the widening halves every 200 intervals without one
+      (``client.quota.learned_margin``).
     """
 
-    rate: float = attrs.field(default=1.0, validator=_positive)
-    per: float = attrs.field(default=1.0, validator=_positive)
+    rate: float = attrs.field(default=1.0, converter=_rate)
+    per: float = attrs.field(default=1.0, converter=_per)
     burst: int = attrs.field(default=1, validator=_burst)
-    decrease: float = attrs.field(default=0.5, validator=_fraction)
-    increase: float = attrs.field(default=0.05, validator=_fraction)
-    min_rate: float = attrs.field(default=0.02, validator=_positive)
-    probe_after: int = 200
-    margin: float = attrs.field(
-        default=0.03,
-        validator=attrs.validators.and_(attrs.validators.ge(0.0), attrs.validators.lt(0.5)),
-    )
+    decrease: float = attrs.field(default=0.7, validator=_fraction(0.0, 1.0))
+    recovery: float | None = attrs.field(default=None, converter=_recovery)
+    floor: float = attrs.field(default=0.02, validator=_fraction(0.0, 1.0))
+    margin: float = attrs.field(default=0.03, validator=_fraction(0.0, 0.5, closed=True))
+
+    @property
+    def configured(self) -> float:
+        """The account's quota in requests per second (``rate / per``)."""
+        return self.rate / self.per
 
     @property
     def per_second(self) -> float:
-        """The rate the client aims at, in requests per second: the configured rate less
-        ``margin``, the share kept in reserve so that network jitter (two requests
-        arriving a little closer than they were sent) does not cost error 20s."""
-        return self.rate / self.per * (1.0 - self.margin)
+        """The rate the client aims at when nothing slows it, in requests per second:
+        the configured rate less ``margin``."""
+        return self.configured * (1.0 - self.margin)
+
+    @property
+    def recovery_seconds(self) -> float:
+        """``recovery``, or its default of 40 intervals of the configured rate."""
+        if self.recovery is not None:
+            return self.recovery
+        return RECOVERY_INTERVALS / self.configured
 
 
 DEFAULT_RATE_LIMIT: Final = RateLimit()
@@ -114,17 +213,47 @@ DEFAULT_RATE_LIMIT: Final = RateLimit()
 DEFAULT_MAX_CONCURRENCY: Final = 8
 """Requests in flight at once per client."""
 
-CEILING_BACKOFF: Final = 0.95
-"""On error 20 the rate may later recover to at most this fraction of the rate it hit."""
-
-ISOLATED_DECREASE: Final = 0.9
-"""The rate factor for an isolated error 20 (a repeated one uses ``RateLimit.decrease``)."""
-
-REPEAT_WINDOW: Final = 50
-"""An error 20 within this many successes of the previous one lowers the ceiling."""
-
 PAUSE_JITTER: Final = 0.25
-"""The pause after error 20 lasts one token interval plus up to this fraction of it."""
+"""The pause after error 20 lasts one interval plus up to this fraction of it."""
+
+CUT_WINDOW: Final = 8
+"""Outcomes (successes and counted error 20s) remembered to tell repeated errors from
+an isolated one."""
+
+TURN: Final = 8
+"""Successes in a row after which a contended client leaves the account to others for
+two intervals."""
+
+CARRY: Final = 1.0
+"""Tokens the pacing bucket may hold beyond ``burst``: how much lateness is caught up."""
+
+MARGIN_STEP: Final = 0.02
+"""An isolated error 20 at the configured rate (alone on the account, no cut) widens
+the interval by this fraction: requests arrive less evenly than they leave (a busy
+event loop, the network), and the account counted two of them too close together..."""
+
+MARGIN_HALF_LIFE: Final = 200.0
+"""...and the widening halves every this many intervals of the configured rate...."""
+
+MAX_LEARNED_MARGIN: Final = 0.25
+"""...up to this fraction of the interval at most."""
+
+
+class QuotaWaitExpired(Exception):
+    """The call's deadline would pass before the quota lets it go (nothing was sent)."""
+
+
+@attrs.define
+class QuotaDeadline:
+    """When a call must give up waiting for the quota: ``budget`` seconds from the
+    moment it first queues for a token (``at``, set then)."""
+
+    budget: float | None
+    at: float | None = None
+
+    def start(self, now: float) -> None:
+        if self.at is None and self.budget is not None:
+            self.at = now + self.budget
 
 
 @attrs.frozen(kw_only=True)
@@ -132,9 +261,22 @@ class QuotaSnapshot:
     """What the client's quota is doing right now (``client.quota``)."""
 
     configured_rate: float | None
-    """Requests per second as configured (``None``: no rate limit)."""
+    """Requests per second the client aims at when nothing slows it (``None``: no
+    rate limit): the configured rate less the margin."""
     current_rate: float | None
-    """Requests per second after adaptation to error 20s."""
+    """Requests per second the control law allows now (the client aims ``margin``
+    below it)."""
+    rate_at_last_decrease: float | None
+    """The plateau ``W`` of the control law: where error 20 last cut the rate
+    (``None`` before the first cut). The rate climbs back to it, then probes beyond."""
+    since_last_decrease: float | None
+    """Seconds since error 20 last cut the rate (``None`` before the first cut)."""
+    contended: bool
+    """Back-to-back error 20s were seen in the last ``recovery`` seconds: another
+    program uses the account, and this client takes turns with it."""
+    learned_margin: float
+    """Seconds added to the interval between requests because isolated error 20s showed
+    that requests arrive less evenly than they leave (decays without them)."""
     tokens: float
     waiting: int
     """Calls waiting for a concurrency slot or a token."""
@@ -147,10 +289,133 @@ class QuotaSnapshot:
     """Error 20 answers absorbed (or passed on)."""
     retries: int
     """Retries scheduled by the retry policy."""
+    shared: bool = False
+    """The bucket, the pause gate and the rate are shared with other processes through
+    Redis right now (``Client(shared_quota=...)``); ``False`` for a local quota, and
+    while a shared one falls back to its local quota because Redis does not answer.
+    The rate, plateau, contention, margin, tokens and ``paused_until`` are then the
+    shared state's, as of this client's latest round trip to Redis."""
+    shared_calls: int | None = None
+    """Requests sent by every process on the shared key (``None``: not shared)."""
+    shared_quota_errors: int | None = None
+    """Error 20 answers reported by every process on the shared key."""
+    processes: int | None = None
+    """Processes seen on the shared key in the last 30 seconds (``None``: not shared;
+    kept while falling back: the local quota's rate is the configured one divided by
+    it)."""
+
+
+class _Law:
+    """The adaptive rate (see the module docstring): pure state, fed with outcomes and
+    the time, never sleeping."""
+
+    __slots__ = (
+        "_beta",
+        "_ceiling",
+        "_floor",
+        "_margin",
+        "_recent",
+        "_recovery",
+        "_streak",
+        "_widened",
+        "_widened_at",
+        "contended_until",
+        "plateau",
+        "since",
+    )
+
+    def __init__(self, limit: RateLimit) -> None:
+        self._ceiling = limit.configured
+        self._floor = limit.floor * limit.configured
+        self._beta = limit.decrease
+        self._margin = limit.margin
+        self._recovery = limit.recovery_seconds
+        self._recent: collections.deque[bool] = collections.deque(maxlen=CUT_WINDOW)
+        """The latest outcomes, oldest first: ``True`` for an error 20."""
+        self._streak = 0
+        self._widened = 0.0
+        self._widened_at = -math.inf
+        self.plateau: float | None = None
+        """``W``: where the latest cut happened (``None``: never cut)."""
+        self.since = -math.inf
+        """Clock time of the latest cut."""
+        self.contended_until = -math.inf
+
+    def _climb(self, w: float) -> float:
+        """``K``: seconds from a cut back to the plateau ``w``."""
+        return float(self._recovery * (w / self._ceiling) ** (1.0 / 3.0))
+
+    def rate(self, now: float) -> float:
+        w = self.plateau
+        if w is None:
+            return self._ceiling
+        k = self._climb(w)
+        t = now - self.since
+        if t <= k:
+            rate = w - w * (1.0 - self._beta) * (1.0 - t / k) ** 3
+        else:
+            rate = w + (self._ceiling - w) * ((t - k) / self._recovery) ** 3
+        return min(self._ceiling, max(self._floor, rate))
+
+    def contended(self, now: float) -> bool:
+        return now < self.contended_until
+
+    def widening(self, now: float) -> float:
+        """The learned margin: the fraction the interval is widened by, at ``now``."""
+        if not self._widened:
+            return 0.0
+        half_life = MARGIN_HALF_LIFE / self._ceiling
+        return float(self._widened * 0.5 ** ((now - self._widened_at) / half_life))
+
+    def on_success(self, now: float) -> bool:
+        """A request succeeded; return whether it is time to give the others a turn."""
+        self._recent.append(False)
+        self._streak += 1
+        if self._streak >= TURN and self.contended(now):
+            self._streak = 0
+            return True
+        return False
+
+    def on_quota_exceeded(self, now: float) -> float:
+        """A counted error 20: cut if it shows this client is too fast. Return the rate
+        it hit."""
+        hit = self.rate(now)
+        recent = self._recent
+        if recent and recent[-1]:
+            self.contended_until = now + self._recovery  # back to back: someone else is here
+        after_success = bool(recent) and not recent[-1]
+        recent.append(True)
+        self._streak = 0
+        if after_success and (self._repeated() or self._lost_probe(now, hit)):
+            self.plateau = hit * (1.0 - self._margin)
+            self.since = now
+            self._widened = 0.0  # the rate, not the jitter, was the trouble
+        elif hit >= self._ceiling and not self.contended(now):
+            # Alone on the account at the configured rate, which the account allows:
+            # two requests arrived closer than they left. Keep them further apart.
+            self._widened = min(MAX_LEARNED_MARGIN, self.widening(now) + MARGIN_STEP)
+            self._widened_at = now
+        return hit
+
+    def _repeated(self) -> bool:
+        """Errors keep following successes: two such turns among the latest outcomes."""
+        outcomes = list(self._recent)
+        turns = sum(1 for a, b in itertools.pairwise(outcomes) if not a and b)
+        return turns >= 2
+
+    def _lost_probe(self, now: float, hit: float) -> bool:
+        """The rate was climbing above its plateau, and no neighbour explains the error."""
+        w = self.plateau
+        if w is None or self.contended(now) or hit >= self._ceiling:
+            return False
+        return now - self.since > self._climb(w)
 
 
 class Throttle:
-    """Shared by every call of one client. Not for use across event loops."""
+    """Shared by every call of one client. Not for use across event loops.
+
+    The concurrency cap and the FIFO turn stay in this process; the bucket, the gate and
+    the law are the backend's (``LocalQuota`` unless ``quota`` is given)."""
 
     def __init__(
         self,
@@ -160,98 +425,61 @@ class Throttle:
         *,
         jitter: Callable[[float, float], float] = random.uniform,
         on_event: EventHook | None = None,
+        quota: QuotaBackend | None = None,
     ) -> None:
         if type(max_concurrency) is not int or max_concurrency < 1:
             raise ValueError(f"max_concurrency must be an integer >= 1, got {max_concurrency!r}")
         self._limit = limit
         self._clock = clock
-        self._jitter = jitter
-        self._on_event = on_event
         self.max_concurrency = max_concurrency
         # A semaphore, not a CapacityLimiter: no per-task borrower bookkeeping on the
-        # hot path (the slot is always released by the call that took it).
-        self._slots = anyio.Semaphore(max_concurrency)
-        self._turn = anyio.Lock()
-        configured = limit.per_second if limit is not None else None
-        self._rate = configured
-        self._ceiling = configured
-        self._tokens = 1.0
-        self._stamp: float | None = None
-        self._paused_until = 0.0
-        self._last_pause = float("-inf")
-        self._errors_seen = 0
-        self._streak = 0
+        # hot path (the slot is always released by the call that took it). FIFO queues
+        # that a cancelled waiter leaves in O(1) (anyio's scan theirs: O(n^2) to cancel).
+        self._slots = FifoSemaphore(max_concurrency)
+        self._turn = FifoLock()
+        self._quota: QuotaBackend = (
+            quota
+            if quota is not None
+            else LocalQuota(limit, clock, jitter=jitter, on_event=on_event)
+        )
         self._waiting = 0
         self._in_flight = 0
         self.calls = 0
         self.quota_errors = 0
         self.retries = 0
 
-    # -- the token bucket ------------------------------------------------------------
-
-    def _refill(self, now: float) -> None:
-        assert self._limit is not None
-        assert self._rate is not None
-        if self._stamp is None:
-            self._stamp = now
-        elif now > self._stamp:
-            self._tokens = min(
-                float(self._limit.burst), self._tokens + (now - self._stamp) * self._rate
-            )
-            self._stamp = now
-
-    def _try_take(self, now: float) -> float:
-        """Take a token if the gate is open and one is there: return 0. Otherwise
-        return how long to wait before trying again (the pause, or the next token)."""
-        if now < self._paused_until - _EPSILON:
-            return self._paused_until - now
-        if self._limit is None:
-            return 0.0
-        self._refill(now)
-        if self._tokens >= 1.0 - _EPSILON:
-            self._tokens = max(0.0, self._tokens - 1.0)
-            return 0.0
-        assert self._rate is not None
-        return (1.0 - self._tokens) / self._rate
-
-    async def _take_token(self) -> None:
+    async def _take_token(self, deadline: QuotaDeadline | None) -> object:
         """Wait for an open gate and a token, then take it (FIFO among callers)."""
         async with self._turn:
-            paused = False
-            while wait := self._try_take(now := self._clock.now()):
-                if now < self._paused_until - _EPSILON:
-                    paused = True
-                else:
-                    if paused:
-                        paused = False
-                        self._pause_over(now)
-                    logger.debug("throttled: next token in %.3fs", wait)
-                await self._clock.sleep(wait)
-            if paused:
-                self._pause_over(now)
-
-    def _pause_over(self, now: float) -> None:
-        logger.debug("pause over: calls resume")
-        if self._on_event is not None:
-            self._on_event(PauseEnded(at=now))
+            return await self._quota.take(deadline)
 
     # -- public API for the client ---------------------------------------------------
 
-    async def acquire(self) -> float:
-        """Wait for a concurrency slot and a token; return the time the request may go.
+    async def open(self) -> None:
+        """Connect the backend (a shared quota); the local one needs nothing."""
+        await self._quota.open()
 
-        Pair with ``release(sent_at)``."""
+    async def close(self) -> None:
+        await self._quota.close()
+
+    async def acquire(self, deadline: QuotaDeadline | None = None) -> object:
+        """Wait for a concurrency slot and a token; return the grant to pass back to
+        ``release()``.
+
+        ``deadline`` starts when the call first queues for a token; a wait that would
+        end past it raises ``QuotaWaitExpired`` (nothing taken)."""
         # Fast path without a checkpoint: a free slot and a token at hand (anyio's
         # acquire() yields to the event loop twice even when nothing is contended).
         self._waiting += 1
         try:
-            try:
-                self._slots.acquire_nowait()
-            except anyio.WouldBlock:
+            if not self._slots.try_acquire():
                 await self._slots.acquire()
             try:
-                if not self._take_token_nowait():
-                    await self._take_token()
+                if deadline is not None:
+                    deadline.start(self._clock.now())
+                grant = self._take_token_nowait()
+                if grant is None:
+                    grant = await self._take_token(deadline)
             except BaseException:
                 self._slots.release()
                 raise
@@ -259,74 +487,26 @@ class Throttle:
             self._waiting -= 1
         self._in_flight += 1
         self.calls += 1
-        return self._clock.now()
+        return grant
 
-    def _take_token_nowait(self) -> bool:
+    def _take_token_nowait(self) -> object | None:
         """Take a token at once if nobody queues before us and the gate is open."""
         if self._turn.locked():
-            return False  # someone is waiting for a token: keep the queue FIFO
-        if self._limit is None:
-            return True  # no bucket, and the gate only closes with a bucket
-        return self._try_take(self._clock.now()) == 0.0
+            return None  # someone is waiting for a token: keep the queue FIFO
+        return self._quota.take_nowait()
 
     def release(
-        self, sent_at: float, *, quota_exceeded: bool = False, succeeded: bool = False
+        self, grant: object, *, quota_exceeded: bool = False, succeeded: bool = False
     ) -> None:
-        """Give the slot back and feed the outcome (of the request sent at ``sent_at``,
-        what ``acquire()`` returned) to the adaptive rate."""
+        """Give the slot back and feed the outcome (of the request ``acquire()``
+        granted) to the adaptive rate."""
         self._in_flight -= 1
         self._slots.release()
         if quota_exceeded:
-            self._on_quota_exceeded(sent_at)
+            self.quota_errors += 1
+            self._quota.on_quota_exceeded(grant)
         elif succeeded:
-            self._on_success()
-
-    def _on_quota_exceeded(self, sent_at: float) -> None:
-        self.quota_errors += 1
-        if self._limit is None or self._rate is None or self._ceiling is None:
-            return  # no client-side quota: the retry policy alone deals with error 20
-        if sent_at < self._last_pause:
-            return  # sent before the last pause: that pause already answered it
-        now = self._clock.now()
-        floor = self._limit.min_rate
-        if self._errors_seen and self._streak < REPEAT_WINDOW:
-            # A second error soon after the last one: the account's real quota is lower
-            # than configured. Cut the rate hard and remember where the limit is.
-            self._ceiling = max(floor, min(self._ceiling, self._rate) * CEILING_BACKOFF)
-            factor = self._limit.decrease
-        else:
-            # One isolated error (a request that left late, network jitter): slow down
-            # a little, keep the ceiling.
-            factor = ISOLATED_DECREASE
-        self._errors_seen += 1
-        self._streak = 0
-        self._last_pause = now
-        self._rate = max(floor, self._rate * factor)
-        interval = 1.0 / self._rate
-        until = now + interval + self._jitter(0.0, interval * PAUSE_JITTER)
-        if until > self._paused_until:
-            self._paused_until = until
-            # The server's bucket is empty now: ours refills from here, one token by
-            # the time the gate opens.
-            self._tokens = 0.0
-            self._stamp = now
-            logger.debug(
-                "quota exceeded: pausing all calls for %.3fs, rate now %.3f/s",
-                until - now,
-                self._rate,
-            )
-            if self._on_event is not None:
-                self._on_event(PauseStarted(at=now, until=until))
-
-    def _on_success(self) -> None:
-        if self._limit is None or self._rate is None or self._ceiling is None:
-            return
-        configured = self._limit.per_second
-        self._streak += 1
-        if self._streak >= self._limit.probe_after and self._ceiling < configured:
-            self._ceiling = min(configured, self._ceiling * (1 + self._limit.increase))
-            self._streak = 0
-        self._rate = min(self._ceiling, self._rate + self._limit.increase * configured)
+            self._quota.on_success(grant)
 
     @property
     def paces_retries(self) -> bool:
@@ -338,22 +518,256 @@ class Throttle:
 
     @property
     def paused_until(self) -> float | None:
-        return self._paused_until if self._paused_until > self._clock.now() else None
+        return self._quota.figures().paused_until
 
     def snapshot(self) -> QuotaSnapshot:
-        tokens = self._tokens
-        if self._limit is not None and self._stamp is not None and self._rate is not None:
-            now = self._clock.now()
-            if now > self._stamp:
-                tokens = min(float(self._limit.burst), tokens + (now - self._stamp) * self._rate)
+        figures = self._quota.figures()
         return QuotaSnapshot(
-            configured_rate=self._limit.per_second if self._limit is not None else None,
-            current_rate=self._rate,
-            tokens=tokens,
+            configured_rate=figures.configured_rate,
+            current_rate=figures.current_rate,
+            rate_at_last_decrease=figures.rate_at_last_decrease,
+            since_last_decrease=figures.since_last_decrease,
+            contended=figures.contended,
+            learned_margin=figures.learned_margin,
+            tokens=figures.tokens,
             waiting=self._waiting,
             in_flight=self._in_flight,
-            paused_until=self.paused_until,
+            paused_until=figures.paused_until,
             calls=self.calls,
             quota_errors=self.quota_errors,
             retries=self.retries,
+            shared=figures.shared,
+            shared_calls=figures.shared_calls,
+            shared_quota_errors=figures.shared_quota_errors,
+            processes=figures.processes,
         )
+
+
+class QuotaBackend(Protocol):
+    """Where the bucket, the pause gate and the law live: in this process
+    (``LocalQuota``) or shared by many processes (``worksection_async.shared``).
+
+    A *grant* is what ``take`` returns and the outcome hooks get back: the backend's own
+    record of when (and under which state) the request was let go."""
+
+    def take_nowait(self) -> object | None:
+        """A grant at once, without waiting or I/O; ``None``: call ``take``."""
+        ...
+
+    async def take(self, deadline: QuotaDeadline | None) -> object:
+        """Wait for an open gate and a token (the caller holds the FIFO turn); raise
+        ``QuotaWaitExpired`` if that would end past the deadline."""
+        ...
+
+    def on_success(self, grant: object) -> None: ...
+
+    def on_quota_exceeded(self, grant: object) -> None: ...
+
+    def figures(self) -> QuotaFigures: ...
+
+    async def open(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+@attrs.frozen(kw_only=True)
+class QuotaFigures:
+    """The backend's part of a ``QuotaSnapshot``."""
+
+    configured_rate: float | None
+    current_rate: float | None
+    rate_at_last_decrease: float | None
+    since_last_decrease: float | None
+    contended: bool
+    learned_margin: float
+    tokens: float
+    paused_until: float | None
+    shared: bool = False
+    shared_calls: int | None = None
+    shared_quota_errors: int | None = None
+    processes: int | None = None
+
+
+class LocalQuota:
+    """The bucket, the pause gate and the law of one client, in this process."""
+
+    def __init__(
+        self,
+        limit: RateLimit | None,
+        clock: Clock,
+        *,
+        jitter: Callable[[float, float], float] = random.uniform,
+        on_event: EventHook | None = None,
+    ) -> None:
+        self._limit = limit
+        self._clock = clock
+        self._jitter = jitter
+        self._on_event = on_event
+        self._law = _Law(limit) if limit is not None else None
+        self._spacing = 1.0  # tokens of the spacing bucket (at most burst)
+        self._pacing = 1.0  # tokens of the pacing bucket (at most burst + CARRY)
+        self._stamp: float | None = None
+        self._paused_until = 0.0
+        self._last_pause = -math.inf
+
+    # -- the buckets -----------------------------------------------------------------
+
+    def _rates(self, now: float) -> tuple[float, float]:
+        """Fill rates of the spacing and the pacing bucket at ``now``."""
+        assert self._law is not None
+        assert self._limit is not None
+        spacing = self._law.rate(now) / (1.0 + self._law.widening(now))
+        return spacing, spacing * (1.0 - self._limit.margin)
+
+    def _refill(self, now: float) -> tuple[float, float]:
+        assert self._limit is not None
+        rates = self._rates(now)
+        if self._stamp is None:
+            self._stamp = now
+        elif now > self._stamp:
+            # The rate moves between refills: integrate with the mean of both ends, so
+            # that growth never turns into tokens that were not earned.
+            before = self._rates(self._stamp)
+            elapsed = now - self._stamp
+            burst = float(self._limit.burst)
+            self._spacing = min(burst, self._spacing + elapsed * (rates[0] + before[0]) / 2)
+            self._pacing = min(burst + CARRY, self._pacing + elapsed * (rates[1] + before[1]) / 2)
+            self._stamp = now
+        return rates
+
+    def _try_take(self, now: float) -> float:
+        """Take a token if the gate is open and one is there: return 0. Otherwise
+        return how long to wait before trying again (the pause, or the next token)."""
+        if now < self._paused_until - _EPSILON:
+            return self._paused_until - now
+        if self._limit is None:
+            return 0.0
+        spacing_rate, pacing_rate = self._refill(now)
+        wait = max((1.0 - self._spacing) / spacing_rate, (1.0 - self._pacing) / pacing_rate)
+        # A wait shorter than the clock can tell apart from ``now`` (a float clock far
+        # from zero moves in steps of ulp(now)) would never end: the token is there.
+        if wait <= max(_EPSILON, 4.0 * math.ulp(now)):
+            self._spacing = max(0.0, self._spacing - 1.0)
+            self._pacing = max(0.0, self._pacing - 1.0)
+            return 0.0
+        return wait
+
+    def take_nowait(self) -> object | None:
+        now = self._clock.now()
+        return now if self._try_take(now) == 0.0 else None
+
+    async def take(self, deadline: QuotaDeadline | None) -> object:
+        """Wait for an open gate and a token, then take it."""
+        paused = False
+        while wait := self._try_take(now := self._clock.now()):
+            if deadline is not None and deadline.at is not None and now + wait > deadline.at:
+                if paused:
+                    self._pause_over(now)
+                raise QuotaWaitExpired
+            if now < self._paused_until - _EPSILON:
+                paused = True
+            else:
+                if paused:
+                    paused = False
+                    self._pause_over(now)
+                logger.debug("throttled: next token in %.3fs", wait)
+            await self._clock.sleep(wait)
+        if paused:
+            self._pause_over(now)
+        return self._clock.now()
+
+    def _pause_over(self, now: float) -> None:
+        logger.debug("pause over: calls resume")
+        if self._on_event is not None:
+            self._on_event(PauseEnded(at=now))
+
+    # -- outcomes --------------------------------------------------------------------
+
+    def on_success(self, grant: object) -> None:
+        if self._law is None:
+            return
+        now = self._clock.now()
+        if self._law.on_success(now):
+            # Contended, and this client had its turn: leave the account to the
+            # others for two intervals (they are queued at its door).
+            until = now + 2.0 / self._law.rate(now)
+            if until > self._paused_until:
+                self._paused_until = until
+                logger.debug("sharing the account: stepping aside for %.3fs", until - now)
+
+    def on_quota_exceeded(self, grant: object) -> None:
+        if self._law is None:
+            return  # no client-side quota: the retry policy alone deals with error 20
+        assert isinstance(grant, float)
+        if grant < self._last_pause:
+            return  # sent before the last pause: that pause already answered it
+        now = self._clock.now()
+        self._refill(now)  # bank the tokens earned at the rate before the error
+        hit = self._law.on_quota_exceeded(now)
+        self._last_pause = now
+        # The account's bucket is empty now: wait one interval at the rate that hit, plus
+        # a jitter that puts this client out of step with the others, then go.
+        interval = 1.0 / hit
+        until = now + interval + self._jitter(0.0, interval * PAUSE_JITTER)
+        if until > self._paused_until:
+            self._paused_until = until
+            self._spacing = self._pacing = 1.0
+            self._stamp = until
+            logger.debug(
+                "quota exceeded: pausing all calls for %.3fs, rate now %.3f/s",
+                until - now,
+                self._law.rate(now),
+            )
+            if self._on_event is not None:
+                self._on_event(PauseStarted(at=now, until=until))
+
+    # -- state -----------------------------------------------------------------------
+
+    @property
+    def paused_until(self) -> float | None:
+        return self._paused_until if self._paused_until > self._clock.now() else None
+
+    def figures(self) -> QuotaFigures:
+        now = self._clock.now()
+        limit, law = self._limit, self._law
+        tokens = min(self._spacing, self._pacing)
+        if limit is None or law is None:
+            return QuotaFigures(
+                configured_rate=None,
+                current_rate=None,
+                rate_at_last_decrease=None,
+                since_last_decrease=None,
+                contended=False,
+                learned_margin=0.0,
+                tokens=tokens,
+                paused_until=self.paused_until,
+            )
+        spacing_rate, pacing_rate = self._rates(now)
+        if self._stamp is not None and now > self._stamp:
+            elapsed = now - self._stamp
+            tokens = min(
+                min(float(limit.burst), self._spacing + elapsed * spacing_rate),
+                min(limit.burst + CARRY, self._pacing + elapsed * pacing_rate),
+            )
+        rate = law.rate(now)
+        return QuotaFigures(
+            configured_rate=limit.per_second,
+            current_rate=rate,
+            rate_at_last_decrease=law.plateau,
+            since_last_decrease=now - law.since if law.plateau is not None else None,
+            contended=law.contended(now),
+            learned_margin=1.0 / spacing_rate - 1.0 / rate,
+            tokens=tokens,
+            paused_until=self.paused_until,
+        )
+
+    async def open(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None
+
+
+# The package's own deadline and its exception: the client catches these.
+QuotaWaitExpired = _current.QuotaWaitExpired  # type: ignore[misc]  # noqa: F811
+QuotaDeadline = _current.QuotaDeadline  # type: ignore[misc]  # noqa: F811

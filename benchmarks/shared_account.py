@@ -2,8 +2,9 @@
 
 The fake is served by uvicorn in a subprocess on 127.0.0.1 with a real-time quota; its
 quota is changed mid-run through ``PUT /_fake/quota``. Each scenario runs twice in the
-same run: with today's control law, and with the previous one (``_baseline_throttle``,
-the law before recovery was measured in time), so the figures sit side by side.
+same run: with the control law of issue 24 (``new``: contended clients take turns), and
+with the one it replaced (``today``: ``_baseline_throttle``, a copy of commit a3dfc65),
+so the figures sit side by side.
 
 * two clients: two ``Client`` s of 8 callers each share one account for ``--seconds``;
   printed: each client's share, the account's use of its quota, the error-20 share.
@@ -34,23 +35,17 @@ CALLERS = 8
 
 
 class _BaselineThrottle(baseline.Throttle):
-    """The previous throttle behind today's client: same calls, nothing shared."""
+    """The replaced throttle behind today's client: same calls, nothing shared."""
 
-    async def acquire(self, deadline: object = None) -> float:
-        return await super().acquire()
-
-    async def open(self) -> None:
-        pass
-
-    async def close(self) -> None:
-        pass
+    async def acquire(self, deadline: object = None, *, retry: bool = False) -> object:
+        return await super().acquire(deadline)  # type: ignore[arg-type]
 
 
 def make_client(url: str, rate: float, law: str, hook: Callable[[ClientEvent], None]) -> Client:
     client = Client(
         url, KEY, rate_limit=RateLimit(rate=rate), max_concurrency=CALLERS, on_event=hook
     )
-    if law == "previous":
+    if law == "today":
         client._throttle = _BaselineThrottle(  # type: ignore[assignment]
             baseline.RateLimit(rate=rate), CALLERS, client._clock, on_event=hook
         )
@@ -153,17 +148,17 @@ async def main(quota: float, seconds: float, rates: list[float], only: str | Non
     with served_fake(api_key=KEY, quota=f"{quota:g}/s", populate="1x10") as url:
         if only in (None, "two"):
             print(f"two clients on one account, {CALLERS} callers each, quota {quota:g}/s")
-            for law in ("today", "previous"):
+            for law in ("new", "today"):
                 print(f"  {law:9} {await two_clients(url, quota, seconds, law)}")
         if only in (None, "squeeze"):
             print(f"squeeze: quota {quota:g}/s, {quota / 5:g}/s for 3 s at t = 5 s, then back")
-            for law in ("today", "previous"):
+            for law in ("new", "today"):
                 print(f"  {law:9} {await squeeze(url, quota, seconds, law)}")
         if only not in (None, "matched"):
             return
         print(f"matched quota, one client of {CALLERS} callers (target >= 0.95, <= 1 %)")
         for rate in rates:
-            for law in ("today", "previous"):
+            for law in ("new", "today"):
                 print(f"  {law:9} {await matched(url, rate, law)}")
 
 

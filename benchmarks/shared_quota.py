@@ -1,29 +1,42 @@
-"""Many processes, one account: a shared quota (Redis) against unshared clients.
+"""Many clients, one account: the shared quota's stores side by side.
 
-N = 1, 2, 4, 8 processes of 8 callers each call ``get_projects`` for ``--seconds``
-against one served fake with a real quota of ``--quota`` per second, each configured at
-that rate: once sharing one ``SharedQuota`` (a redis-server this script starts on a
-unix socket), once each on its own. Printed per N: the account's use of its quota
-(successes inside the window / (quota x seconds)) and the error-20 share of the
-requests. The fake's quota has one token of burst (``--burst``, see
-``tests/shared/test_shared_processes.py``: on a shared 2-core machine the fake's own
-scheduling bunches arrivals up).
+For each quota (requests per second of the served fake, one account) and each N, the
+same load runs once per mode, one after the other, against one served fake
+(``_served.py``): N clients of 8 callers each call ``get_projects`` for ``--seconds``,
+each configured at the account's rate.
 
-Then the cost of the quota itself per call, in one process with nothing to wait for
-(no server-side quota, a client rate far above what is reached): ``acquire()`` +
-``release()`` of the throttle with the shared quota (one Redis round trip) next to the
-local quota, median and p99 in microseconds.
+* ``unshared``: N processes, each with its own local quota (today's default);
+* ``memory``: N clients in one process sharing ``memory://``;
+* ``sqlite``: N processes sharing one SQLite file;
+* ``redis``: N processes sharing one Redis (a redis-server this script starts on a
+  unix socket; skipped with a note if ``redis-server`` is not installed);
+* ``paced`` (N = 1 only): one sender with no client-side law that sends exactly every
+  interval, the best a sender can do against this fake on this machine: the baseline
+  the others are read against.
 
-    python benchmarks/shared_quota.py [--quota 20] [--seconds 10] [--processes 1,2,4,8]
-        [--burst 2]
+Printed per run: the account's use of its quota (successes inside the window /
+(quota x seconds)), the error-20 share of the requests, and the cost of one decision
+of the shared store as its callers see it (the round trip of ``SharedQuota._evaluate``:
+the worker thread and the SQLite transaction, the Lua script's round trip, the lock),
+median and p99 in microseconds, over every process of the run; for SQLite also the
+transaction alone, in the worker thread (the rest is the hop to the thread and back,
+which a loaded machine stretches most).
 
-Needs ``redis-server`` on the PATH (Debian's package) and the ``redis`` extra.
+The default run is short (about a minute and a half: quota 10/s, N = 1 and 4, 4 s a
+run); ``--full`` runs N = 1, 2, 4, 8 at 1/s (60 s a run) and 10/s (20 s a run), about
+25 minutes. The fake's quota has ``--burst`` tokens (default 2: on a shared 2-core
+machine the fake's own scheduling bunches arrivals up; see
+``tests/shared/_scenarios.py``).
+
+    python benchmarks/shared_quota.py [--full] [--quotas 1,10] [--processes 1,2,4,8]
+        [--seconds 4] [--modes unshared,memory,sqlite,redis] [--burst 2]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import shutil
@@ -39,15 +52,25 @@ from _served import served_fake
 
 KEY = "bench-key"
 CALLERS = 8
+MODES = ("unshared", "memory", "sqlite", "redis")
 
 
 def worker(config: dict[str, Any]) -> None:
-    """One process: ``CALLERS`` callers until the time in the go file; print counts."""
-    from worksection_async import Client, ClientEvent, RateLimit, ResponseReceived
+    """One process: ``clients`` clients of ``CALLERS`` callers (or one paced sender)
+    until the time in the go file; print counts and decision costs as JSON."""
+    from worksection_async import (
+        Client,
+        ClientEvent,
+        QuotaExceededError,
+        RateLimit,
+        ResponseReceived,
+    )
     from worksection_async.shared import SharedQuota
 
     counts = {"ok": 0, "quota_errors": 0, "sent": 0}
     successes: list[float] = []
+    costs: list[float] = []
+    inside: list[float] = []
 
     def hook(event: ClientEvent) -> None:
         if isinstance(event, ResponseReceived):
@@ -57,40 +80,94 @@ def worker(config: dict[str, Any]) -> None:
             elif event.error == "QuotaExceededError":
                 counts["quota_errors"] += 1
 
-    async def run() -> None:
-        quota = (
-            SharedQuota.from_url(config["redis"], key=config["key"]) if config["redis"] else None
-        )
-        async with Client(
-            config["url"],
-            KEY,
-            rate_limit=RateLimit(rate=config["rate"]),
-            max_concurrency=CALLERS,
-            shared_quota=quota,
-            on_event=hook,
-        ) as client:
-            go = Path(config["go"])
-            print("ready", flush=True)
-            while not go.exists():  # noqa: ASYNC110, ASYNC240 - the parent makes it
-                await asyncio.sleep(0.01)
-            start, until = (float(x) for x in go.read_text().split())  # noqa: ASYNC240
-            await asyncio.sleep(max(0.0, start - time.time()))
+    def quota() -> SharedQuota | None:
+        if not config["store"]:
+            return None
+        shared = SharedQuota.from_url(config["store"], key=config["key"])
+        evaluate = shared._evaluate
 
-            async def caller() -> None:
+        async def timed(keys: Any, args: Any) -> Any:
+            t0 = time.perf_counter()
+            try:
+                return await evaluate(keys, args)
+            finally:
+                costs.append(time.perf_counter() - t0)
+
+        shared._evaluate = timed  # type: ignore[method-assign]
+        store = getattr(shared, "store", None)
+        decide = getattr(store, "decide", None)
+        if decide is not None:  # SQLite: the transaction itself, in the worker thread
+
+            def timed_decide(*args: Any) -> Any:
+                t0 = time.perf_counter()
+                try:
+                    return decide(*args)
+                finally:
+                    inside.append(time.perf_counter() - t0)
+
+            store.decide = timed_decide  # type: ignore[union-attr]
+        return shared
+
+    async def wait_for_go() -> tuple[float, float]:
+        go = Path(config["go"])
+        print("ready", flush=True)
+        while not go.exists():  # noqa: ASYNC110, ASYNC240 - the parent makes it
+            await asyncio.sleep(0.01)
+        start, until = (float(x) for x in go.read_text().split())  # noqa: ASYNC240
+        await asyncio.sleep(max(0.0, start - time.time()))
+        return start, until
+
+    async def paced() -> tuple[float, float]:
+        async with Client(config["url"], KEY, rate_limit=None, retry=None, on_event=hook) as client:
+            start, until = await wait_for_go()
+            interval = 1.0 / config["rate"]
+            moment = start
+            while moment < until:
+                await asyncio.sleep(max(0.0, moment - time.time()))
+                with contextlib.suppress(QuotaExceededError):  # the hook counts it
+                    await client.call("get_projects")
+                moment += interval
+        return start, until
+
+    async def clients() -> tuple[float, float]:
+        made = [
+            Client(
+                config["url"],
+                KEY,
+                rate_limit=RateLimit(rate=config["rate"]),
+                max_concurrency=CALLERS,
+                shared_quota=quota(),
+                on_event=hook,
+            )
+            for _ in range(config["clients"])
+        ]
+        for client in made:
+            await client.__aenter__()
+        try:
+            start, until = await wait_for_go()
+
+            async def caller(client: Client) -> None:
                 while time.time() < until:
                     await client.call("get_projects")
 
-            await asyncio.gather(*(caller() for _ in range(CALLERS)))
+            await asyncio.gather(*(caller(c) for c in made for _ in range(CALLERS)))
+        finally:
+            for client in reversed(made):
+                await client.__aexit__(None, None, None)
+        return start, until
+
+    async def run() -> None:
+        start, until = await (paced() if config["paced"] else clients())
         counts["ok"] = sum(1 for t in successes if start <= t <= until)  # in the window
-        print(json.dumps(counts), flush=True)
+        print(json.dumps({**counts, "costs": costs, "inside": inside}), flush=True)
 
     asyncio.run(run())
 
 
-def start_redis() -> tuple[subprocess.Popen[bytes], str, str]:
+def start_redis() -> tuple[subprocess.Popen[bytes], str, str] | None:
     binary = shutil.which("redis-server")
     if binary is None:
-        sys.exit("redis-server is not installed (apt-get install redis-server)")
+        return None
     directory = tempfile.mkdtemp(prefix="bench-redis-")
     socket_path = os.path.join(directory, "redis.sock")
     server = subprocess.Popen(  # noqa: S603
@@ -103,106 +180,111 @@ def start_redis() -> tuple[subprocess.Popen[bytes], str, str]:
     return server, f"unix://{socket_path}", directory
 
 
-def run_processes(
-    url: str, redis: str | None, n: int, quota: float, seconds: float, key: str
-) -> dict[str, int]:
+def run_mode(
+    url: str, store: str | None, processes: int, clients: int, quota: float, seconds: float,
+    key: str, *, paced: bool = False,
+) -> dict[str, Any]:  # fmt: skip
     with tempfile.TemporaryDirectory() as directory:
         go = Path(directory) / "go"
-        config = {"url": url, "redis": redis, "key": key, "rate": quota, "go": str(go)}
-        processes = [
+        config = {
+            "url": url, "store": store, "key": key, "rate": quota, "go": str(go),
+            "clients": clients, "paced": paced,
+        }  # fmt: skip
+        children = [
             subprocess.Popen(  # noqa: S603
                 [sys.executable, __file__, "--worker", json.dumps(config)],
                 stdout=subprocess.PIPE,
                 text=True,
             )
-            for _ in range(n)
+            for _ in range(processes)
         ]
-        for process in processes:
-            assert process.stdout is not None
-            assert process.stdout.readline().strip() == "ready"
-        start = time.time() + 0.2
+        for child in children:
+            assert child.stdout is not None
+            assert child.stdout.readline().strip() == "ready"
+        start = time.time() + 0.3
         tmp = go.with_suffix(".tmp")
         tmp.write_text(f"{start!r} {start + seconds!r}")
         tmp.replace(go)
-        totals = {"ok": 0, "quota_errors": 0, "sent": 0}
-        for process in processes:
-            out, _ = process.communicate(timeout=seconds + 120)
+        totals: dict[str, Any] = {
+            "ok": 0, "quota_errors": 0, "sent": 0, "costs": [], "inside": [],
+        }  # fmt: skip
+        for child in children:
+            out, _ = child.communicate(timeout=seconds + 120)
             counts = json.loads(out.strip().splitlines()[-1])
             for name in totals:
                 totals[name] += counts[name]
         return totals
 
 
-async def round_trip_cost(redis: str, iterations: int) -> dict[str, list[float]]:
-    """Microseconds of acquire() + release() per call, shared and local."""
-    from worksection_async import Client, RateLimit
-    from worksection_async.shared import SharedQuota
-    from worksection_async.testing import FakeWorksection
-
-    fake = FakeWorksection(quota=None)
-    limit = RateLimit(rate=1_000_000)
-    costs: dict[str, list[float]] = {}
-    for name, quota in (("local", None), ("shared", SharedQuota.from_url(redis, key="bench-rt"))):
-        async with Client(
-            fake.account_url,
-            fake.api_key,
-            transport=fake.transport,
-            rate_limit=limit,
-            shared_quota=quota,
-        ) as client:
-            throttle = client._throttle
-            samples = []
-            for i in range(iterations + 100):
-                t0 = time.perf_counter()
-                grant = await throttle.acquire()
-                throttle.release(grant, succeeded=True)
-                if i >= 100:  # warm-up: connections, script loading
-                    samples.append((time.perf_counter() - t0) * 1e6)
-            costs[name] = sorted(samples)
-    return costs
+def percentile(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def percentile(sorted_samples: list[float], q: float) -> float:
-    return sorted_samples[min(len(sorted_samples) - 1, int(q * len(sorted_samples)))]
+def cell(totals: dict[str, Any], quota: float, seconds: float) -> str:
+    use = totals["ok"] / (quota * seconds)
+    share = totals["quota_errors"] / max(1, totals["sent"])
+    text = f"use {use:5.3f}  error-20 {share:6.2%}"
+    costs = totals["costs"]
+    if costs:
+        median = statistics.median(costs) * 1e6
+        p99 = percentile(costs, 0.99) * 1e6
+        text += f"  decision {median:6.0f} / {p99:6.0f} us"
+    inside = totals["inside"]
+    if inside:
+        median = statistics.median(inside) * 1e6
+        p99 = percentile(inside, 0.99) * 1e6
+        text += f"  (transaction {median:5.0f} / {p99:6.0f} us)"
+    return text
 
 
-def main(quota: float, seconds: float, counts: list[int], burst: int) -> None:
-    server, redis, directory = start_redis()
+def main(
+    quotas: list[float], counts: list[int], modes: list[str], burst: int,
+    seconds_for: dict[float, float],
+) -> None:  # fmt: skip
+    redis = start_redis() if "redis" in modes else None
+    if "redis" in modes and redis is None:
+        print("redis-server is not installed: no redis runs (apt-get install redis-server)")
+        modes = [m for m in modes if m != "redis"]
+    scratch = tempfile.mkdtemp(prefix="bench-sqlite-")
     try:
-        spec = f"{quota:g}/s,burst={burst}"
-        with served_fake(api_key=KEY, quota=spec, populate="1x10") as url:
-            print(
-                f"{CALLERS} callers per process, quota {spec}, {seconds:g} s per run; "
-                "account use = successes / (quota x seconds)"
-            )
-            print(f"{'processes':>9}  {'shared':>30}  {'unshared':>30}")
-            for n in counts:
-                cells = []
-                for mode in ("shared", "unshared"):
-                    time.sleep(1.5)  # the fake's bucket refills between runs
-                    totals = run_processes(
-                        url,
-                        redis if mode == "shared" else None,
-                        n,
-                        quota,
-                        seconds,
-                        key=f"{KEY}-{n}",
-                    )
-                    use = totals["ok"] / (quota * seconds)
-                    share = totals["quota_errors"] / max(1, totals["sent"])
-                    cells.append(f"use {use:5.3f}, error-20 {share:6.1%}")
-                print(f"{n:>9}  {cells[0]:>30}  {cells[1]:>30}")
-        costs = asyncio.run(round_trip_cost(redis, 2000))
-        print("quota cost per call (acquire + release), microseconds")
-        for name, samples in costs.items():
-            print(
-                f"  {name:6}  median {statistics.median(samples):7.1f}  "
-                f"p99 {percentile(samples, 0.99):7.1f}"
-            )
+        print(
+            f"{CALLERS} callers per client; use = successes in the window / (quota x "
+            "seconds); decision = median / p99 of one round trip to the store"
+        )
+        print(f"load average at the start: {os.getloadavg()[0]:.2f}")
+        for quota in quotas:
+            seconds = seconds_for[quota]
+            spec = f"{quota:g}/s,burst={burst}"
+            rest = max(1.5, burst / quota + 0.5)  # the fake's bucket refills between runs
+            with served_fake(api_key=KEY, quota=spec, populate="1x10") as url:
+                print(f"\nquota {spec}, {seconds:g} s per run")
+                time.sleep(rest)
+                baseline = run_mode(url, None, 1, 1, quota, seconds, KEY, paced=True)
+                print(f"  {'paced':8} {'1':>3}  {cell(baseline, quota, seconds)}")
+                for n in counts:
+                    for mode in modes:
+                        time.sleep(rest)
+                        key = f"{KEY}-{quota:g}-{n}-{mode}"
+                        if mode == "unshared":
+                            totals = run_mode(url, None, n, 1, quota, seconds, key)
+                        elif mode == "memory":
+                            store = f"memory://{key}"
+                            totals = run_mode(url, store, 1, n, quota, seconds, key)
+                        elif mode == "sqlite":
+                            store = f"sqlite://{scratch}/{key}.db"
+                            totals = run_mode(url, store, n, 1, quota, seconds, key)
+                        else:
+                            assert redis is not None
+                            totals = run_mode(url, redis[1], n, 1, quota, seconds, key)
+                        print(f"  {mode:8} {n:>3}  {cell(totals, quota, seconds)}", flush=True)
+        print(f"\nload average at the end: {os.getloadavg()[0]:.2f}")
     finally:
-        server.terminate()
-        server.wait()
-        shutil.rmtree(directory, ignore_errors=True)
+        if redis is not None:
+            redis[0].terminate()
+            redis[0].wait()
+            shutil.rmtree(redis[2], ignore_errors=True)
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 if __name__ == "__main__":
@@ -210,9 +292,21 @@ if __name__ == "__main__":
         worker(json.loads(sys.argv[2]))
         sys.exit(0)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quota", type=float, default=20.0)
-    parser.add_argument("--seconds", type=float, default=10.0)
-    parser.add_argument("--processes", default="1,2,4,8")
+    parser.add_argument("--full", action="store_true", help="1/s and 10/s, N = 1, 2, 4, 8")
+    parser.add_argument("--quotas", default=None, help="requests/s of the account (10)")
+    parser.add_argument("--processes", default=None, help="values of N (1,4)")
+    parser.add_argument("--seconds", type=float, default=None, help="per run (4)")
+    parser.add_argument("--modes", default=",".join(MODES))
     parser.add_argument("--burst", type=int, default=2)
     args = parser.parse_args()
-    main(args.quota, args.seconds, [int(n) for n in args.processes.split(",") if n], args.burst)
+    quotas = [float(q) for q in (args.quotas or ("1,10" if args.full else "10")).split(",")]
+    counts = [int(n) for n in (args.processes or ("1,2,4,8" if args.full else "1,4")).split(",")]
+    seconds_for = {
+        q: args.seconds if args.seconds else (60.0 if q <= 1 else 20.0) if args.full else 4.0
+        for q in quotas
+    }
+    modes = [m for m in args.modes.split(",") if m]
+    for mode in modes:
+        if mode not in MODES:
+            parser.error(f"unknown mode {mode!r}: pick from {', '.join(MODES)}")
+    main(quotas, counts, modes, args.burst, seconds_for)

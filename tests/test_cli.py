@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import os
@@ -60,6 +61,16 @@ def run(
 
 
 Invoke = Callable[..., tuple[int, str, str]]
+
+
+@pytest.fixture(autouse=True)
+def cache_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The user's cache directory (where the default shared quota lives), one per test,
+    never the real one; the commands run here and in subprocesses see it."""
+    path = tmp_path_factory.mktemp("cache")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(path))
+    monkeypatch.delenv("WORKSECTION_SHARED_QUOTA", raising=False)
+    return path
 
 
 @pytest.fixture
@@ -373,9 +384,11 @@ def test_an_interrupted_export_is_not_overwritten(
     _, url = small
     out = tmp_path / "t.ndjson"
     out.write_text('{"id":1}\n')
+    empty, one = hashlib.sha256(b"").hexdigest(), hashlib.sha256(b'{"id":1}\n').hexdigest()
     Path(f"{out}.checkpoint").write_text(
-        '{"version":1,"account":"x","projects":null,"active":false,"comments":false,'
-        '"files":false,"format":"ndjson","start":0}\n{"id":1,"end":9}\n'
+        '{"version":2,"account":"x","projects":null,"active":false,"comments":false,'
+        f'"files":false,"format":"ndjson","start":0,"sha256":"{empty}"}}\n'
+        f'{{"id":1,"end":9,"sha256":"{one}"}}\n'
     )
     code, _, err = invoke(["export", "--out", str(out)], url)
     assert code == 2 and "--resume" in err

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import csv
+import errno
 import io
 import json
+import os
 from pathlib import Path
 from typing import Any
 
 import pytest
 from rich.console import Console
 
-from worksection_async.cli._checkpoint import ExportFile, checkpoint_path
+from worksection_async.cli import _checkpoint
+from worksection_async.cli._checkpoint import ExportFile, FileLock, checkpoint_path, lock_path
 from worksection_async.cli._errors import CommandError, Secrets, exit_code, report
 from worksection_async.cli._output import RecordFormat, model_columns, parse_fields
 from worksection_async.cli._progress import (
@@ -100,6 +103,14 @@ def write(file: ExportFile, records: list[dict[str, Any]]) -> None:
         file.write(record["id"], record)
 
 
+def crash(file: ExportFile) -> None:
+    """What a killed process leaves: its descriptors closed (its lock with them), its
+    files as they are."""
+    file._close_fds()
+    os.close(file._lock._fd)
+    file._lock._fd = -1
+
+
 @pytest.mark.parametrize("fmt", ["ndjson", "json", "csv"])
 def test_stopped_file_is_valid_and_resumes_to_the_same_bytes(tmp_path: Path, fmt: Any) -> None:
     """Stop after 2 records (a partial third on disk), resume: equal to one whole run."""
@@ -145,6 +156,7 @@ def test_a_cut_checkpoint_line_is_not_counted(tmp_path: Path) -> None:
     write(file, RECORDS[:2])
     with checkpoint_path(out).open("ab") as checkpoint:
         checkpoint.write(b'{"id":3,"en')
+    crash(file)
     again = ExportFile(out, RecordFormat("ndjson"), WHAT)
     again.open(resume=True)
     assert again.done == {1, 2}
@@ -175,6 +187,148 @@ def test_resume_of_a_changed_output_is_refused(tmp_path: Path) -> None:
     out.write_text("")
     with pytest.raises(CommandError, match="shorter than its checkpoint"):
         ExportFile(out, RecordFormat("ndjson"), WHAT).open(resume=True)
+
+
+@pytest.mark.parametrize("fmt", ["ndjson", "json", "csv"])
+def test_resume_over_a_replaced_output_is_refused(tmp_path: Path, fmt: Any) -> None:
+    """Another file put in place of an interrupted export's output (longer, other
+    content): --resume refuses and leaves it as it is (it used to keep the foreign
+    bytes up to the checkpoint's offset and append the rest, exit 0)."""
+    layout = RecordFormat(fmt, None, ("id", "name", "user_to", "extra"))
+    out = tmp_path / "t.out"
+    file = ExportFile(out, layout, WHAT)
+    file.open(resume=False)
+    write(file, RECORDS[:2])
+    assert file.stop()
+    foreign = out.read_bytes().replace(b"One", b"Uno") + b"more lines of another file\n" * 50
+    out.write_bytes(foreign)
+    with pytest.raises(CommandError, match="is not what the export wrote") as refused:
+        ExportFile(out, layout, WHAT).open(resume=True)
+    assert str(checkpoint_path(out)) in str(refused.value)
+    assert out.read_bytes() == foreign
+    assert checkpoint_path(out).exists() and not lock_path(out).exists()
+
+
+def test_resume_after_a_checkpoint_of_another_version_is_refused(tmp_path: Path) -> None:
+    """A checkpoint without digests (version 1) cannot be verified: refused, named."""
+    out = tmp_path / "t.ndjson"
+    out.write_text('{"id":1}\n')
+    checkpoint_path(out).write_text(
+        '{"version":1,"account":"x","comments":true,"format":"x","projects":null,'
+        '"start":0}\n{"id":1,"end":9}\n'
+    )
+    with pytest.raises(CommandError, match="not a checkpoint this version"):
+        ExportFile(out, RecordFormat("ndjson"), WHAT).open(resume=True)
+
+
+@pytest.mark.parametrize("fmt", ["ndjson", "json", "csv"])
+def test_a_second_export_of_the_same_output_is_refused(tmp_path: Path, fmt: Any) -> None:
+    """While one export writes a file, another of it (any format, resuming or not) is
+    refused before it touches anything; once the first is done, it may go."""
+    layout = RecordFormat(fmt, None, ("id", "name", "user_to", "extra"))
+    out = tmp_path / "t.out"
+    first = ExportFile(out, layout, WHAT)
+    first.open(resume=False)
+    write(first, RECORDS[:2])
+    before = out.read_bytes(), checkpoint_path(out).read_bytes()
+    for other, resume in (("ndjson", False), ("csv", True), (fmt, False)):
+        second = ExportFile(out, RecordFormat(other, None, ("id",)), WHAT)
+        with pytest.raises(CommandError, match="another export is writing") as refused:
+            second.open(resume=resume)
+        assert refused.value.code == 1
+    assert (out.read_bytes(), checkpoint_path(out).read_bytes()) == before
+    write(first, RECORDS[2:])
+    first.finish()
+    assert not lock_path(out).exists()
+    again = ExportFile(out, layout, WHAT)
+    again.open(resume=False)
+    assert again.stop() is False
+
+
+def test_the_lock_of_a_dead_export_is_free(tmp_path: Path) -> None:
+    """A killed export's lock goes with its process: --resume continues at once (its
+    lock file left behind is reused)."""
+    out = tmp_path / "t.ndjson"
+    file = ExportFile(out, RecordFormat("ndjson"), WHAT)
+    file.open(resume=False)
+    write(file, RECORDS[:1])
+    crash(file)
+    assert lock_path(out).exists()
+    again = ExportFile(out, RecordFormat("ndjson"), WHAT)
+    again.open(resume=True)
+    write(again, RECORDS[1:])
+    again.finish()
+    assert [json.loads(line)["id"] for line in out.read_text().splitlines()] == [1, 2, 3]
+    assert not lock_path(out).exists()
+
+
+def test_a_lock_file_removed_by_its_holder_is_not_taken(tmp_path: Path) -> None:
+    """The holder removes the lock file as it lets go: a process that opened it before
+    must not think it holds the lock (it takes the new file's)."""
+    path = tmp_path / "x.lock"
+    holder = FileLock(path)
+    assert holder.acquire()
+    stale = os.open(path, os.O_RDWR)  # opened by someone else before the release
+    try:
+        holder.release()
+        assert not path.exists()
+        contender, third = FileLock(path), FileLock(path)
+        assert contender.acquire()
+        assert not third.acquire()  # one holder, not two
+        contender.release()
+    finally:
+        os.close(stale)
+
+
+_REAL_WRITE = os.write
+
+
+class _Disk:
+    """os.write with room for ``room`` more bytes, then ENOSPC (after a partial write)."""
+
+    def __init__(self, room: int) -> None:
+        self.room = room
+
+    def __call__(self, fd: int, data: Any) -> int:
+        if self.room <= 0:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        written = _REAL_WRITE(fd, bytes(data[: self.room]))
+        self.room -= written
+        return written
+
+
+@pytest.mark.parametrize("fmt", ["ndjson", "json", "csv"])
+@pytest.mark.parametrize("room", [0, 5, 60, 150])
+def test_a_full_disk_is_named_and_resumes_when_there_is_room(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fmt: Any, room: int
+) -> None:
+    """The disk fills mid-record (or mid-note): a CommandError that says the disk is
+    full (exit 1); stop leaves the records noted; with room again, --resume ends with
+    the bytes of an uninterrupted export."""
+    layout = RecordFormat(fmt, None, ("id", "name", "user_to", "extra"))
+    whole = tmp_path / "whole.out"
+    one = ExportFile(whole, layout, WHAT)
+    one.open(resume=False)
+    write(one, RECORDS)
+    one.finish()
+
+    out = tmp_path / "t.out"
+    file = ExportFile(out, layout, WHAT)
+    file.open(resume=False)
+    write(file, RECORDS[:1])
+    monkeypatch.setattr(_checkpoint.os, "write", _Disk(room))
+    with pytest.raises(CommandError, match="the disk is full") as full:
+        write(file, RECORDS[1:])
+    assert full.value.code == 1 and str(out) in str(full.value)  # out, or its checkpoint
+    monkeypatch.undo()
+    assert file.stop()
+    assert file.records >= 1 and not lock_path(out).exists()
+
+    again = ExportFile(out, layout, WHAT)
+    again.open(resume=True)
+    write(again, [r for r in RECORDS if r["id"] not in again.done])
+    again.finish()
+    assert out.read_bytes() == whole.read_bytes()
 
 
 def test_resume_without_a_checkpoint_starts_afresh(tmp_path: Path) -> None:

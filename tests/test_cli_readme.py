@@ -12,7 +12,10 @@ from worksection_async.cli import main
 from worksection_async.testing import FakeWorksection
 
 from .fixtures.export_support import commented_fake
+from .test_cli import cache_home
 from .test_readme import section_text
+
+__all__ = ["cache_home"]  # autouse: the default shared quota never in the real cache
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 KEY = "readme-key"

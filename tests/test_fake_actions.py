@@ -368,7 +368,8 @@ async def test_timers_save_costs(http: httpx.AsyncClient, fake: FakeWorksection)
         6,
         "Timer is already started",
     )
-    assert (await mine("get_my_timer"))["data"]["task"]["id"] == str(task.id)
+    [running] = (await mine("get_my_timer"))["data"]  # sdk-2026: a one-element list
+    assert running["task"]["id"] == str(task.id)
     timers = await api(http, fake, "get_timers")
     assert [t["user_from"]["email"] for t in timers["data"]] == ["dev@example.com"]
     assert (await mine("stop_my_timer", comment="done"))["status"] == "ok"
@@ -540,13 +541,30 @@ async def test_a_page_of_the_wrong_kind_is_an_error(
     assert [c.name for c in fake.children_of(task)] == ["Sub"]
 
 
-@pytest.mark.parametrize("dialect", ["postman", "ru-docs"])
-async def test_me_and_my_timer_in_both_dialects(fake: FakeWorksection, dialect: str) -> None:
-    """postman: me and get_my_timer answer an object; ru-docs: a one-element list. The
-    library's client reads both the same way."""
+@pytest.mark.parametrize(
+    ("dialect", "shapes"),
+    [
+        (None, ("object", "list")),
+        ("sdk-2026", ("object", "list")),
+        ("postman", ("object", "object")),
+        ("ru-docs", ("list", "list")),
+        ("me=list", ("list", "list")),
+        ("get_my_timer=object", ("object", "object")),
+    ],
+)
+async def test_me_and_my_timer_in_every_dialect(
+    fake: FakeWorksection, dialect: str | None, shapes: tuple[str, str]
+) -> None:
+    """By default (sdk-2026, the newest official client) me answers an object and
+    get_my_timer a one-element list; postman: both objects; ru-docs: both lists; one
+    action's shape can be set alone. The library's client reads them all the same way."""
     from worksection_async import BearerToken, Client, TaskPage
 
-    fake.dialect = dialect  # type: ignore[assignment]
+    if dialect is not None and "=" in dialect:
+        action, _, shape = dialect.partition("=")
+        fake.set_shape(action, shape)  # type: ignore[arg-type]
+    elif dialect is not None:
+        fake.dialect = dialect  # type: ignore[assignment]
     task = fake.add_task(10, "Timed")
     token = fake.issue_token(DEV)
     headers = {"Authorization": f"Bearer {token.access_token}"}
@@ -555,11 +573,12 @@ async def test_me_and_my_timer_in_both_dialects(fake: FakeWorksection, dialect: 
         none = (await http.post("/api/oauth2?action=get_my_timer", headers=headers)).json()
         fake.add_timer(task, DEV, running_for=90)
         timer = (await http.post("/api/oauth2?action=get_my_timer", headers=headers)).json()
-    if dialect == "postman":
-        assert isinstance(me, dict) and isinstance(timer["data"], dict)
-    else:
-        assert isinstance(me, list) and isinstance(timer["data"], list)
-        [me], [timer["data"]] = me, timer["data"]
+    kinds = {"object": dict, "list": list}
+    assert (type(me), type(timer["data"])) == (kinds[shapes[0]], kinds[shapes[1]])
+    if shapes[0] == "list":
+        [me] = me
+    if shapes[1] == "list":
+        [timer["data"]] = timer["data"]
     assert me["email"] == DEV
     assert none == {"status": "ok", "data": []}
     assert (timer["data"]["time"], timer["data"]["task"]["id"]) == (90, str(task.id))
@@ -573,7 +592,100 @@ async def test_me_and_my_timer_in_both_dialects(fake: FakeWorksection, dialect: 
         assert await client.timers.mine() is None
 
 
-def test_dialect_is_checked() -> None:
-    """An unknown dialect is a ValueError naming the choices."""
-    with pytest.raises(ValueError, match="dialect must be one of postman, ru-docs"):
+def test_dialect_shapes_and_role_style_are_checked() -> None:
+    """An unknown dialect, shape, shaped action or role style is a ValueError naming
+    the choices."""
+    with pytest.raises(ValueError, match="dialect must be one of sdk-2026, postman, ru-docs"):
         FakeWorksection(dialect="ru")  # type: ignore[arg-type]
+    fake = FakeWorksection()
+    with pytest.raises(ValueError, match="shape must be one of object, list"):
+        fake.set_shape("me", "array")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="action must be one of me, get_my_timer"):
+        fake.set_shape("get_users", "list")
+    with pytest.raises(ValueError, match="role_style must be one of docs, postman"):
+        FakeWorksection(role_style="Owner")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("style", "owner"), [(None, "owner"), ("postman", "Owner")])
+async def test_roles_are_lower_case_as_documented(
+    http: httpx.AsyncClient, fake: FakeWorksection, style: str | None, owner: str
+) -> None:
+    """Roles are spelled as the docs and the official 2026 SDKs do (owner, account
+    admin, user), so an SDK's is_owner() holds; role_style="postman" capitalises them."""
+    if style is not None:
+        fake.role_style = style  # type: ignore[assignment]
+    fake.add_user("admin@example.com", "Ada", "Admin", role="account admin")
+    users = (await api(http, fake, "get_users"))["data"]
+    roles = {u["email"]: u["role"] for u in users}
+    expected = {"owner": owner, "account admin": "Account admin", "user": "User"}
+    if style is None:
+        expected = {k: k for k in expected}
+    assert roles == {
+        "owner@example.com": expected["owner"],
+        "admin@example.com": expected["account admin"],
+        "dev@example.com": expected["user"],
+    }
+
+
+async def test_task_lists_take_filter_all_and_done(
+    http: httpx.AsyncClient, fake: FakeWorksection
+) -> None:
+    """filter=all lists every task and filter=done the closed ones, no error 10 (pbv7,
+    live: the service takes both); active lists the open ones; anything else is 10."""
+    open_task = fake.add_task(10, "Open")
+    closed = fake.add_task(10, "Closed")
+    fake.call("complete_task", id_task=closed.id)
+    for action, where in (("get_tasks", {"id_project": 10}), ("get_all_tasks", {})):
+        ids = {}
+        for value in ("all", "done", "active", "ALL"):
+            body = await api(http, fake, action, filter=value, **where)
+            assert body["status"] == "ok", body
+            ids[value] = [t["id"] for t in body["data"]]
+        assert ids["all"] == ids["ALL"] == [str(open_task.id), str(closed.id)]
+        assert ids["done"] == [str(closed.id)]
+        assert ids["active"] == [str(open_task.id)]
+        bad = await api(http, fake, action, filter="closed", **where)
+        assert error_of(bad) == (10, "Field is required", "filter")
+    whole = await api(http, fake, "get_task", id_task=open_task.id, filter="all")
+    assert whole["status"] == "ok"
+
+
+async def test_oauth_tokens_act_within_their_scopes(
+    http: httpx.AsyncClient, fake: FakeWorksection
+) -> None:
+    """A token's rights are its user's within the app's scopes: projects_read reads
+    projects but cannot post tasks, book costs, add users, read costs or webhooks
+    (get_webhooks needs administrative); nothing changes; the admin key is not scoped."""
+    task = fake.add_task(10, "Task")
+    narrow = fake.issue_token(DEV, scopes=("projects_read",))
+    wide = fake.issue_token(DEV, scopes=("tasks_write", "costs_read", "administrative"))
+
+    async def call(token: Any, action: str, **params: object) -> dict[str, Any]:
+        response = await http.post(
+            "/api/oauth2",
+            params={"action": action, **{k: str(v) for k, v in params.items()}},
+            headers={"Authorization": f"Bearer {token.access_token}"},
+        )
+        assert response.status_code == 200
+        body = response.json()
+        assert isinstance(body, dict)
+        return body
+
+    assert (await call(narrow, "get_projects"))["status"] == "ok"
+    assert (await call(narrow, "me"))["status"] == "ok"
+    refused = {
+        "post_task": ({"id_project": 10, "title": "New"}, "tasks_write"),
+        "add_costs": ({"id_task": task.id, "time": "1:00"}, "costs_write"),
+        "add_user": ({"email": "new@example.com"}, "users_write"),
+        "get_costs": ({}, "costs_read"),
+        "get_webhooks": ({}, "administrative"),
+        "get_tasks": ({"id_project": 10}, "tasks_read"),
+    }
+    for action, (params, scope) in refused.items():
+        assert error_of(await call(narrow, action, **params)) == (0, "Access denied", scope)
+    assert len(fake.tasks) == 1 and fake.costs == {} and len(fake.users) == 2
+    assert (await call(wide, "post_task", id_project=10, title="New"))["status"] == "ok"
+    assert (await call(wide, "get_costs"))["status"] == "ok"
+    assert (await call(wide, "get_webhooks"))["status"] == "ok"
+    assert error_of(await call(wide, "get_projects"))[2] == "projects_read"
+    assert (await api(http, fake, "get_webhooks"))["status"] == "ok"  # the admin key

@@ -228,8 +228,8 @@ BAD_VALUES = [
     ("update_project", {"options.timer_only": "on"}, "options.timer_only"),
     # enumerations
     ("get_projects", {"filter": "closed"}, "filter"),
-    ("get_all_tasks", {"filter": "done"}, "filter"),
-    ("get_tasks", {"filter": "all"}, "filter"),
+    ("get_all_tasks", {"filter": "closed"}, "filter"),
+    ("get_tasks", {"filter": "completed"}, "filter"),
     ("get_task", {"filter": "inactive"}, "filter"),
     ("search_tasks", {"status": "closed"}, "status"),
     ("get_task_tags", {"type": "tag"}, "type"),

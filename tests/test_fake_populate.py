@@ -134,7 +134,7 @@ READ_ACTIONS = sorted(
 
 @pytest.fixture(scope="module")
 def populated() -> dict[str, set[str]]:
-    fake = FakeWorksection.populated()
+    fake = FakeWorksection.populated(dialect="postman")  # the examples' shapes
     return {action: {p for a in found for p in paths(a)} for action, found in answers(fake).items()}
 
 

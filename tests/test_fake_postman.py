@@ -162,6 +162,8 @@ def postman_account() -> tuple[FakeWorksection, OAuthApp, OAuthToken]:
         "postman-key",
         account_url="https://acc1234.worksection.com",
         webhook_check=lambda url: "google.com" not in url,
+        dialect="postman",  # the examples' shapes: me and get_my_timer objects
+        role_style="postman",  # the examples' "Owner"
     )
     development = fake.add_team("Development", id=2977)
     fake.add_team("Singing bird", client=True, id=4186)

@@ -3,8 +3,8 @@
 The test starts ``python -m worksection_async.testing serve`` (uvicorn on 127.0.0.1,
 a free port, an OAuth2 app given with ``--oauth-client``) and drives every action the
 SDK exposes over HTTP, with the admin API key (``Authorization: Admin``) and with an
-OAuth2 token got through the SDK's own authorization-code flow (``me`` and
-``get_my_timer`` in both of the fake's dialects). The SDK's HTTP
+OAuth2 token got through the SDK's own authorization-code flow (every scope; ``me`` and
+``get_my_timer`` in each of the fake's dialects). The SDK's HTTP
 object is swapped for one that records each answer as it came off the wire; every
 answer must be a success, and each one that carries an object is structured with this
 project's models (``RESPONSE_MODELS``) without losing a key.
@@ -33,8 +33,10 @@ import pytest
 from worksection import Client as SdkClient
 from worksection.http import Http, HttpResponse
 
+from tests.fixtures.fake_support import hook_receiver
 from tests.test_models_postman import _count_keys, _extras, _walk
 from worksection_async.models import RESPONSE_MODELS, structure_response
+from worksection_async.testing._oauth import ALL_SCOPES
 
 CLIENT_ID, CLIENT_SECRET = "sdk-contract-app", "sdk-contract-secret"
 REDIRECT = "https://app.example.com/callback"
@@ -71,6 +73,7 @@ def served(dialect: str) -> Iterator[tuple[str, str]]:
     command = [sys.executable, "-m", "worksection_async.testing", "serve", "--port", "0"]
     command += ["--api-key", "sdk-contract-key", "--quota", "off", "--populate", "2x6"]
     command += ["--oauth-client", f"{CLIENT_ID}:{CLIENT_SECRET}", "--dialect", dialect]
+    command += ["--oauth-redirect-uri", REDIRECT]
     with subprocess.Popen(  # noqa: S603 - our own module, fixed arguments
         command,
         stdout=subprocess.PIPE,
@@ -103,7 +106,7 @@ def _login(sdk: SdkClient, url: str, log: list[tuple[str, int, bytes]]) -> None:
     sdk.set_access_token(token)
 
 
-def _drive(sdk: SdkClient, mode: str, tmp_path: Path) -> None:
+def _drive(sdk: SdkClient, mode: str, tmp_path: Path, hook_url: str) -> None:
     """Every SDK method once (admin-only ones with the key, user ones with a token)."""
     users = sdk.members.list()
     owner = next(u for u in users if u.role.lower() == "owner")
@@ -207,7 +210,7 @@ def _drive(sdk: SdkClient, mode: str, tmp_path: Path) -> None:
     assert (tmp_path / "back.txt").read_bytes() == b"the spec"
 
     sdk.webhook.list()
-    hook = sdk.webhook.create("https://hooks.example.com/sdk", ["post_task"], {"projects": pid})
+    hook = sdk.webhook.create(hook_url, ["post_task"], {"projects": pid})
     sdk.webhook.delete(int(hook))
 
     if mode == "admin":
@@ -269,16 +272,19 @@ def _check_lossless(action: str, body: Any) -> None:
 
 
 @pytest.mark.parametrize(
-    ("mode", "dialect"), [("admin", "postman"), ("oauth", "postman"), ("oauth", "ru-docs")]
+    ("mode", "dialect"),
+    [("admin", "sdk-2026"), ("oauth", "sdk-2026"), ("oauth", "postman"), ("oauth", "ru-docs")],
 )
 def test_the_official_sdk_against_serve(mode: str, dialect: str, tmp_path: Path) -> None:
     """Every SDK action over HTTP: successes only, each answer read by our models (me
     and get_my_timer in both of the fake's dialects)."""
     with served(dialect) as (url, api_key):
-        _run(url, api_key, mode, tmp_path)
+        with hook_receiver() as (receiver, seen):  # serve checks the hook's URL
+            _run(url, api_key, mode, tmp_path, f"{receiver}/ok/sdk")
+        assert seen[0] == "/ok/sdk"
 
 
-def _run(url: str, api_key: str, mode: str, tmp_path: Path) -> None:
+def _run(url: str, api_key: str, mode: str, tmp_path: Path, hook_url: str) -> None:
     log: list[tuple[str, int, bytes]] = []
     sdk = SdkClient(url)
     sdk._http = RecordingHttp(log)
@@ -290,14 +296,14 @@ def _run(url: str, api_key: str, mode: str, tmp_path: Path) -> None:
                 "client_id": CLIENT_ID,
                 "client_secret": CLIENT_SECRET,
                 "redirect_uri": REDIRECT,
-                "scope": ["projects_read", "projects_write", "tasks_read", "tasks_write"],
+                "scope": list(ALL_SCOPES),  # every action is driven: every scope
                 "auth_url": f"{url}/oauth2/authorize",
                 "token_url": f"{url}/oauth2/token",
                 "refresh_url": f"{url}/oauth2/refresh",
             }
         )
         _login(sdk, url, log)
-    _drive(sdk, mode, tmp_path)
+    _drive(sdk, mode, tmp_path, hook_url)
 
     assert {action for action, _, _ in log} == SDK_ACTIONS | ONLY[mode]
     structured = 0

@@ -14,7 +14,7 @@ import httpx
 import pytest
 from worksection import Client as SdkClient
 
-from tests.fixtures.fake_support import encode, query_hash
+from tests.fixtures.fake_support import encode, hook_receiver, query_hash
 from worksection_async.testing import FakeWorksection, Fault, RateQuota
 from worksection_async.testing.__main__ import build_parser, make_fake
 
@@ -201,26 +201,44 @@ def test_cli_arguments_build_the_fake() -> None:
             *("serve", "--port", "0", "--api-key", "KEY", "--quota", "20/s", "--burst", "5"),
             *("--populate", "2x3", "--hmac-skew", "60", "--quota-style", "http429"),
             *("--dialect", "ru-docs", "--oauth-client", "my-app:my-secret"),
+            *("--shape", "get_my_timer=object", "--role-style", "postman"),
+            *(
+                "--oauth-redirect-uri",
+                "https://a.test/cb",
+                "--oauth-redirect-uri",
+                "https://b.test/",
+            ),
         ]
     )
     fake = make_fake(args, account_url="http://127.0.0.1:9999")
     assert fake.api_key == "KEY" and fake.hmac_skew == 60
     assert fake.quota == RateQuota(rate=20, burst=5)
     assert (fake.quota_style, fake.dialect) == ("http429", "ru-docs")
+    assert fake.shapes == {"me": "list", "get_my_timer": "object"}
+    assert fake.role_style == "postman"
     assert len(fake.projects) == 2 and len(fake.tasks_of(min(fake.projects))) == 3
     assert fake.account_url == "http://127.0.0.1:9999"
     assert [(a.client_id, a.client_secret) for a in fake.oauth.apps.values()] == [
         ("my-app", "my-secret")
     ]
+    [app] = fake.oauth.apps.values()
+    assert app.strict and app.redirect_uris == ("https://a.test/cb", "https://b.test/")
     unlimited = make_fake(build_parser().parse_args(["serve", "--quota", "off"]))
     assert unlimited.quota is None and len(unlimited.api_key) == 32
-    assert unlimited.quota_style == "code20" and unlimited.dialect == "postman"
+    assert unlimited.quota_style == "code20" and unlimited.dialect == "sdk-2026"
+    assert unlimited.shapes == {"me": "object", "get_my_timer": "list"}
+    assert unlimited.role_style == "docs"
     [generated] = unlimited.oauth.apps.values()
     assert len(generated.client_id) == 32 and len(generated.client_secret) == 64
+    assert not generated.strict and generated.redirect_uris == ()
     for bad in (
         ["--populate", "many"],
         ["--quota-style", "503"],
         ["--dialect", "php"],
+        ["--shape", "me=array"],
+        ["--shape", "get_users=list"],
+        ["--role-style", "Owner"],
+        ["--oauth-redirect-uri", "http://app.test/cb"],
         ["--oauth-client", "no-secret"],
         ["--oauth-client", ":secret"],
     ):
@@ -234,6 +252,7 @@ def test_cli_serve_prints_the_url_and_key() -> None:
     command = [sys.executable, "-m", "worksection_async.testing", "serve", "--port", "0"]
     command += ["--api-key", "cli-key", "--quota", "off", "--populate", "1x2"]
     command += ["--oauth-client", "cli-app:cli-secret"]
+    command += ["--oauth-redirect-uri", "https://app.example.com/cb"]
     with subprocess.Popen(  # noqa: S603 - our own module, fixed arguments
         command,
         stdout=subprocess.PIPE,
@@ -246,9 +265,10 @@ def test_cli_serve_prints_the_url_and_key() -> None:
             first = process.stdout.readline()
             assert first.startswith("FakeWorksection serving at http://127.0.0.1:")
             url = first.split(" at ", 1)[1].strip()
-            lines = [process.stdout.readline() for _ in range(5)]
+            lines = [process.stdout.readline() for _ in range(6)]
             assert any("cli-key" in line for line in lines)
             assert any("OAuth2 app:  cli-app:cli-secret" in line for line in lines)
+            assert any("redirects:   https://app.example.com/cb" in line for line in lines)
             query = query_hash([("action", "get_all_tasks")], "cli-key")
             response = httpx.post(f"{url}/api/admin/v2/?{query}")
             assert len(response.json()["data"]) == 2
@@ -261,7 +281,94 @@ def test_cli_serve_prints_the_url_and_key() -> None:
                 f"{url}/api/oauth2?action=me",
                 headers={"Authorization": f"Bearer {token['access_token']}"},
             ).json()["data"]
-            assert me["role"] == "Owner" and me["avatar"].startswith(f"{url}/images/")
+            assert me["role"] == "owner" and me["avatar"].startswith(f"{url}/images/")
         finally:
             process.terminate()
             process.wait(timeout=10)
+
+
+def test_cli_serve_public_url_goes_into_links() -> None:
+    """serve --public-url: links name the address clients use, not the one bound (so
+    --host 0.0.0.0 never writes http://0.0.0.0:PORT into answers)."""
+    public = "https://ws.example.test:8443"
+    command = [sys.executable, "-m", "worksection_async.testing", "serve", "--port", "0"]
+    command += ["--api-key", "pub-key", "--quota", "off", "--public-url", public + "/"]
+    with subprocess.Popen(  # noqa: S603 - our own module, fixed arguments
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    ) as process:
+        try:
+            assert process.stdout is not None
+            first = process.stdout.readline()
+            assert first.startswith("FakeWorksection serving at http://127.0.0.1:"), first
+            url = first.split(" at ", 1)[1].strip()
+            assert f"account URL: {public}" in process.stdout.readline()
+            query = query_hash([("action", "get_users")], "pub-key")
+            users = httpx.post(f"{url}/api/admin/v2/?{query}").json()["data"]
+            assert {u["avatar"].partition("/images/")[0] for u in users} == {public}
+        finally:
+            process.terminate()
+            process.wait(timeout=10)
+    for bad in ("ftp://x.test", "https://x.test/path", "not a url", "https://x.test/?q=1"):
+        with pytest.raises(SystemExit):
+            build_parser().parse_args(["serve", "--public-url", bad])
+
+
+def test_cli_serve_checks_webhook_urls_on_loopback_only() -> None:
+    """Under serve, add_webhook checks the URL answers 200 {"status":"OK"} (else error
+    11, as in the Postman example), and delivers to hooks that pass; a URL on a host
+    that is not loopback is refused at once, never contacted, unless named with
+    --allow-webhook-host."""
+    command = [sys.executable, "-m", "worksection_async.testing", "serve", "--port", "0"]
+    command += ["--api-key", "hook-key", "--quota", "off", "--populate", "1x1"]
+    with (
+        hook_receiver() as (receiver, seen),
+        subprocess.Popen(  # noqa: S603 - our own module, fixed arguments
+            command,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        ) as process,
+    ):
+        try:
+            assert process.stdout is not None
+            url = process.stdout.readline().split(" at ", 1)[1].strip()
+
+            def call(action: str, **params: str) -> dict[str, Any]:
+                query = query_hash([("action", action), *params.items()], "hook-key")
+                answer = httpx.post(f"{url}/api/admin/v2/?{query}", timeout=30)
+                body = answer.json()
+                assert isinstance(body, dict)
+                return body
+
+            added = call("add_webhook", url=f"{receiver}/ok", events="post_task")
+            assert added["status"] == "ok", added
+            for bad in (f"{receiver}/broken", "https://hooks.example.com/ws"):
+                refused = call("add_webhook", url=bad, events="post_task")
+                assert refused == {
+                    "status": "error",
+                    "status_code": 11,
+                    "message": "Url should respond 200 HTTP_CODE and JSON {status:OK}",
+                    "message_details": bad,
+                }
+            [project] = call("get_projects")["data"]
+            assert call("post_task", id_project=project["id"], title="New")["status"] == "ok"
+            assert seen == ["/ok", "/broken", "/ok"]  # the check, the check, the delivery
+            hooks = [h["url"] for h in call("get_webhooks")["data"]]
+            assert f"{receiver}/ok" in hooks and f"{receiver}/broken" not in hooks
+        finally:
+            process.terminate()
+            process.wait(timeout=10)
+    allowed = make_fake(
+        build_parser().parse_args(["serve", "--allow-webhook-host", "hooks.example.com"])
+    )
+    assert allowed.webhook_delivery.target("https://hooks.example.com/ws") == "http"
+    assert allowed.webhook_check("https://hooks.example.com/ws")
+    assert not allowed.webhook_check("https://hooks.example.com.evil.test/ws")
+    assert not allowed.webhook_check("https://elsewhere.test/ws")
+    assert allowed.webhook_check("http://localhost:8000/hook")
+    assert allowed.webhook_check("http://[::1]/hook")

@@ -354,3 +354,84 @@ async def test_bearer_tokens_expire_and_refresh_rotates(
         },
     )
     assert reused.json()["errorDescription"] == "Authorization code has been revoked"
+
+
+async def test_query_hash_over_the_unencoded_query_is_accepted_too(
+    http: httpx.AsyncClient, fake: FakeWorksection
+) -> None:
+    """The Postman pre-request script hashes ``key=value`` unencoded and sends it encoded;
+    the PHP SDK 3.3 hashes the encoded string: both are accepted (values with a space,
+    ``,``, ``@``, ``'`` and non-ASCII text, in the URL and in a form body)."""
+    text = "it's done, @olga: caf\u00e9 + cr\u00e8me"
+    pairs = [("action", "post_comment"), ("id_task", "70"), ("text", text)]
+    plain = "&".join(f"{k}={v}" for k, v in pairs)
+    signed = f"{encode(pairs)}&hash={md5_hex(plain + fake.api_key)}"
+    url = await http.post(f"/api/admin/v2/?{signed}")
+    assert url.json()["status"] == "ok", url.json()
+    body = await http.post(
+        "/api/admin/v2/",
+        content=signed,
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert body.json()["status"] == "ok", body.json()
+    assert [c.text for c in fake.comments_of(70)] == [text, text]
+    tampered = signed.replace("70", "71", 1)
+    assert (await http.post(f"/api/admin/v2/?{tampered}")).json() == BAD_HASH
+
+
+async def test_authorize_redirects_to_registered_https_uris_only(
+    http: httpx.AsyncClient, fake: FakeWorksection
+) -> None:
+    """The docs require an HTTPS redirect_uri registered for the app: http:// (loopback
+    too) and unregistered URIs are refused; a strict app with none registered (as
+    serve --oauth-client registers it) refuses all; a test app with none takes any
+    HTTPS URI."""
+
+    async def authorize(client_id: str, redirect: str) -> httpx.Response:
+        return await http.get(
+            "/oauth2/authorize",
+            params={"client_id": client_id, "redirect_uri": redirect, "response_type": "code"},
+        )
+
+    refused = {"error": "invalid_client", "errorDescription": "Redirect URI is invalid"}
+    fake.add_oauth_app("two", "s", redirect_uri=["https://a.test/cb", "https://b.test/cb"])
+    fake.add_oauth_app("strict", "s", strict=True)
+    fake.add_oauth_app("open", "s")
+    for client_id, redirect in (
+        ("two", "https://a.test/cb"),
+        ("two", "https://b.test/cb"),
+        ("open", "https://anything.test/x"),
+    ):
+        answer = await authorize(client_id, redirect)
+        assert answer.status_code == 302 and answer.headers["location"].startswith(redirect)
+    for client_id, redirect in (
+        ("two", "https://c.test/cb"),
+        ("two", "http://a.test/cb"),
+        ("open", "http://127.0.0.1:8000/cb"),
+        ("open", "http://localhost/cb"),
+        ("strict", "https://a.test/cb"),
+    ):
+        answer = await authorize(client_id, redirect)
+        assert (answer.status_code, answer.json()) == (200, refused), (client_id, redirect)
+
+
+async def test_api_oauth2_refuses_form_bodies(
+    http: httpx.AsyncClient, fake: FakeWorksection
+) -> None:
+    """/api/oauth2 reads the query string and JSON bodies; a form-encoded body is an
+    "Invalid JSON" error (a live probe's answer), nothing changed."""
+    token = fake.issue_token()
+    headers = {"Authorization": f"Bearer {token.access_token}"}
+    form = await http.post(
+        "/api/oauth2?action=post_comment", data={"id_task": "70", "text": "hi"}, headers=headers
+    )
+    assert form.json() == {"status": "error", "status_code": 10, "message": "Invalid JSON"}
+    assert fake.comments_of(70) == []
+    as_json = await http.post(
+        "/api/oauth2?action=post_comment", json={"id_task": "70", "text": "hi"}, headers=headers
+    )
+    assert as_json.json()["status"] == "ok"
+    in_query = await http.post(
+        "/api/oauth2", params={"action": "get_task", "id_task": "70"}, headers=headers
+    )
+    assert in_query.json()["data"]["id"] == "70"

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import itertools
+import math
+import re
 from collections.abc import AsyncIterator
 
 import anyio.lowlevel
@@ -10,7 +12,7 @@ import pytest
 
 import worksection_async as ws
 from worksection_async import Client, RateLimit, RetryPolicy
-from worksection_async._throttle import Throttle
+from worksection_async._throttle import MAX_BURST, MAX_RATE, MIN_RATE, RECOVERY_BOUNDS, Throttle
 from worksection_async.testing import FakeWorksection, Fault, ManualClock
 
 pytestmark = pytest.mark.anyio
@@ -170,6 +172,64 @@ def test_rate_limit_validation() -> None:
         Client("https://a.worksection.com", "k", max_concurrency=0)
     assert RateLimit(rate=30, per=60, margin=0).per_second == 0.5
     assert RateLimit(rate=1).per_second == pytest.approx(0.97)  # 3 % kept in reserve
+
+
+@pytest.mark.parametrize(
+    ("fields", "problem"),
+    [
+        ({"rate": 1e-308, "per": 1e308}, "rate / per must be between"),  # ratio 0
+        ({"rate": 1e308, "per": 1e-308}, "rate / per must be between"),  # ratio inf
+        ({"rate": 1.0, "per": 1e-310}, "rate / per must be between"),  # 1/per overflows
+        ({"rate": 1e200, "per": 1.0}, "rate / per must be between"),  # the law's cubes
+        ({"rate": 1.0, "per": 2e8}, "floor x rate / per"),  # its floor too slow
+        ({"rate": 1.0, "floor": 5e-324}, "floor x rate / per"),
+        ({"rate": 1.0, "recovery": 1e-300}, "recovery must be between"),
+        ({"rate": 1.0, "recovery": 1e308}, "recovery must be between"),
+        ({"rate": 1.0, "per": float("nan")}, "per must be a finite"),
+        ({"rate": 1.0, "recovery": float("inf")}, "recovery must be a finite"),
+        ({"rate": 1.0, "decrease": float("nan")}, "decrease must be in"),
+        ({"rate": 1.0, "margin": float("nan")}, "margin must be in"),
+        ({"rate": 1.0, "burst": 10**400}, "burst must be an integer from 1 to"),  # no float
+        ({"rate": 10**5000}, "rate must be a finite number > 0, got an integer of"),
+    ],
+)
+def test_rate_limits_the_law_cannot_follow_are_refused(
+    fields: dict[str, float], problem: str
+) -> None:
+    """A ratio of zero or infinity (each field finite), or one so extreme that the law
+    divides by zero or overflows: a ValueError naming the field, where it is built (it
+    was accepted, then Client() raised ZeroDivisionError)."""
+    with pytest.raises(ValueError, match=re.escape(problem)):
+        RateLimit(**fields)
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"rate": MIN_RATE / 0.02},
+        {"rate": 2 * MIN_RATE, "floor": 0.5, "recovery": RECOVERY_BOUNDS[1]},
+        {"rate": MAX_RATE, "recovery": RECOVERY_BOUNDS[0], "burst": MAX_BURST},
+        {"rate": 5e-324, "per": 5e-324},
+        {"rate": 1.0, "decrease": 5e-324, "floor": 1e-9},
+        {"rate": 1.0, "decrease": 1 - 1e-16, "margin": 0.5 - 1e-16},
+    ],
+)
+async def test_the_extremes_accepted_keep_the_law_finite(
+    fields: dict[str, float], autojump: ManualClock
+) -> None:
+    """At the bounds a RateLimit accepts, a client is built and its quota takes tokens,
+    cuts, recovers and reports finite, positive rates (virtual time)."""
+    limit = RateLimit(**fields)
+    Client("https://a.worksection.com", "k", rate_limit=limit)
+    throttle = Throttle(limit, 1, autojump)
+    for outcome in [False, True, True, False, True, False, False, True] * 2:
+        grant = await throttle.acquire()
+        throttle.release(grant, quota_exceeded=outcome, succeeded=not outcome)
+        snapshot = throttle.snapshot()
+        assert snapshot.current_rate is not None and snapshot.configured_rate is not None
+        assert 0 < snapshot.current_rate < math.inf
+        assert 0 < snapshot.configured_rate < math.inf
+        assert math.isfinite(snapshot.learned_margin)
 
 
 def test_http_pool_fits_the_concurrency_cap() -> None:

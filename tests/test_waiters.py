@@ -298,3 +298,25 @@ async def test_autojump_waits_for_work_in_callbacks() -> None:
         tg.start_soon(worker, 2.0)
         tg.start_soon(worker, 1.0)
     assert woke == [1.0, 2.0]
+
+
+async def test_a_waiter_that_comes_first_is_served_before_the_queue() -> None:
+    """``acquire(first=True)`` (a call that was sent once, retrying) goes to the head
+    of the queue: it gets the next unit, ahead of every task already waiting."""
+    semaphore = FifoSemaphore(1)
+    semaphore.acquire_nowait()
+    got: list[str] = []
+
+    async def waiter(name: str, first: bool, *, task_status: anyio.abc.TaskStatus[None]) -> None:
+        task_status.started()
+        await semaphore.acquire(first=first)
+        got.append(name)
+
+    async with anyio.create_task_group() as tg:
+        for name in ("a", "b", "c"):
+            await tg.start(waiter, name, False)
+        await tg.start(waiter, "retry", True)
+        for _ in range(4):
+            semaphore.release()
+            await anyio.wait_all_tasks_blocked()
+    assert got == ["retry", "a", "b", "c"]

@@ -2,10 +2,20 @@
 
 The plan is made before anything is sent. Pages are grouped by project; a project with
 two or more requested pages is read with one ``get_tasks`` call (``extra=subtasks`` when
-subtask pages are among them), a project with a single page with one ``get_task``. A
-project too big for one answer (more than 10,000 tasks: ``TooManyRecordsError``) falls
-back to one ``get_task`` per page. Units run concurrently through ``Client.map``, so
-they share the client's quota and cancel together.
+subtask pages are among them), a project with a single page with one ``get_task``.
+Units run concurrently through ``Client.map``, so they share the client's quota and
+cancel together.
+
+A project too big for one answer (more than 10,000 tasks: ``TooManyRecordsError``) is
+read with ``search_tasks`` instead, only the pages asked for: ``filter=id in (...)`` for
+task pages and ``parent in (...)`` for subtask pages (the documented grammar reaches
+subtasks through their parents; see ``_search_pages``), as many ids per request as one
+answer may hold, sent as a POST body when the URL would be too long. 5,000 pages of a
+25,000-task project cost three requests (the refused ``get_tasks``, one search, one
+more for sub-subtasks) where one ``get_task`` each cost 5,000. Only a page the filter
+did not reach (a missing task, a parent with more than 10,000 subtasks) is read with
+its own ``get_task``, whose answer (``InvalidTaskError`` for a missing one) is the
+page's. Rows of ``search_tasks`` carry what its answer carries: no ``has_comments``.
 
 Everything is linear in the pages (10,000 pages of one project cost what 10,000
 spread over 100 projects do), and nothing holds the event loop for long: pages are
@@ -30,6 +40,7 @@ from ._json import JSONValue
 from ._pages import Page, ProjectPage, SubtaskPage, TaskPage, parse_page
 from .models import StructureError, Task, structure, structure_one
 from .resources._extras import fill_task, read_tasks
+from .resources._split import MAX_RECORDS
 
 __all__ = ["BulkClient", "TaskPageLike", "get_many", "plan", "task_pages"]
 
@@ -205,6 +216,23 @@ async def get_many(
             else:
                 fail((page,), failure if failure is not None else _missing(page))
 
+    async def search(unit: Unit) -> None:
+        # a project too big for get_tasks: search_tasks by id, subtasks by parent
+        reached: dict[int, Task] = {}
+        try:
+            await _search_pages(client, unit, reached)
+        except Exception as exc:
+            fail(unit.pages, exc)
+            return
+        rest = []
+        for page in unit.pages:
+            task = reached.get(page.id)
+            if task is not None:
+                found[page] = task
+            else:
+                rest.append(page)
+        await client.map(one, rest)  # what the filter did not reach: its own answer
+
     async def run(unit: Unit) -> None:
         nonlocal done
         if not unit.batch:
@@ -214,7 +242,7 @@ async def get_many(
             try:
                 payload = await client.send(Call.build("get_tasks", unit.project, params))
             except TooManyRecordsError:
-                await client.map(one, unit.pages)  # narrower: one get_task per page
+                await search(unit)  # narrower: only the pages asked for
             except Exception as exc:
                 fail(unit.pages, exc)
             else:
@@ -243,3 +271,65 @@ async def _salvage(payload: JSONValue, extras: frozenset[str], breathe: Breather
             tasks.append(fill_task(structure(item, Task), extras))
         await breathe()
     return tasks
+
+
+async def _search_pages(client: BulkClient, unit: Unit, reached: dict[int, Task]) -> None:
+    """Read ``unit``'s pages into ``reached`` (by id) with ``search_tasks``.
+
+    The documented grammar (worksection-api.md §8, the official Postman collection) has
+    ``id=TASK_ID`` ("returns particular task") and ``parent=TASK_ID`` ("returns subtasks
+    of a particular parent task"), both with ``in (...)``. It does not say that ``id``
+    reaches a subtask, so subtask pages go through their parents: a subtask page names
+    its top-level task, so round 1 asks ``id in (tasks) or parent in (tops)``, which
+    also answers every subtask of those tops; a sub-subtask (its link names the top, not
+    its own parent) is in round 2, ``parent in (the subtasks found under its top)``.
+    Each round packs as many ids per request as one answer may hold (``MAX_RECORDS``:
+    an id is at most one row, a parent at least one) and halves a request whose answer
+    was too big. A page neither round reached is left out of ``reached``.
+    """
+    tasks = [page.id for page in unit.pages if isinstance(page, TaskPage)]
+    subtasks = [page for page in unit.pages if isinstance(page, SubtaskPage)]
+    tops = list(dict.fromkeys(page.task_id for page in subtasks))
+    rows = await _search_ids(client, unit.project, tasks, tops)
+    below: dict[int, list[int]] = {}  # top id -> its subtasks' ids
+    for row in rows:
+        reached.setdefault(row.id, row)
+        if row.parent is not None:
+            below.setdefault(row.parent.id, []).append(row.id)
+    deeper = [page for page in subtasks if page.id not in reached]
+    if deeper:
+        parents = list(dict.fromkeys(i for page in deeper for i in below.get(page.task_id, ())))
+        for row in await _search_ids(client, unit.project, [], parents):
+            reached.setdefault(row.id, row)
+
+
+async def _search_ids(
+    client: BulkClient, project: ProjectPage, ids: list[int], parents: list[int]
+) -> list[Task]:
+    """``search_tasks`` rows with ``id in (ids)`` or ``parent in (parents)``: as few
+    requests as the answer limit allows, a request halved while its answer is too big."""
+    rows: list[Task] = []
+    items = [("id", i) for i in ids] + [("parent", i) for i in parents]
+    pending = [items[i : i + MAX_RECORDS] for i in range(0, len(items), MAX_RECORDS)]
+    pending.reverse()
+    while pending:
+        chunk = pending.pop()
+        clauses = [
+            f"{field} in ({', '.join(str(i) for f, i in chunk if f == field)})"
+            for field in ("id", "parent")
+            if any(f == field for f, _ in chunk)
+        ]
+        call = Call.build("search_tasks", project, {"filter": " or ".join(clauses)})
+        try:
+            payload = await client.send(call)
+        except TooManyRecordsError:
+            if len(chunk) > 1:  # halve it; one parent with more: get_task reads them
+                half = len(chunk) // 2
+                pending += [chunk[half:], chunk[:half]]
+            continue
+        rows += [
+            row
+            for row in await read_tasks(payload, frozenset())
+            if row.page.project_id == project.project_id
+        ]
+    return rows

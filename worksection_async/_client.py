@@ -204,10 +204,10 @@ class Client(ResourcesMixin):
     Every call goes through one client-side quota: ``rate_limit`` (a token bucket,
     ``RateLimit()`` = 1 request/s; ``None`` turns it off), at most ``max_concurrency``
     requests in flight, and a pause gate that holds every call back after an error 20.
-    ``shared_quota`` (a ``worksection_async.shared.SharedQuota``, the ``redis`` extra)
-    moves the bucket, the gate and the adaptive rate into Redis, shared by every process
-    on the account; the concurrency cap stays per client. A client with a shared quota
-    is used as ``async with Client(...)`` (that connects it).
+    ``shared_quota`` (a ``worksection_async.shared.SharedQuota``: ``memory://``,
+    ``sqlite://`` or Redis) moves the bucket, the gate and the adaptive rate into a store
+    shared by every client on the account; the concurrency cap stays per client. A
+    client with a shared quota is used as ``async with Client(...)`` (that connects it).
     ``on_event`` receives typed events (requests, responses, retries, pauses, the shared
     quota falling back and coming back).
 
@@ -519,11 +519,13 @@ class Client(ResourcesMixin):
             nonlocal attempts
             queued = self._clock.now() if tally is not None else 0.0
             try:
-                grant = await throttle.acquire(deadline)
+                grant = await throttle.acquire(deadline, retry=attempts > 0)
             except BaseException:
                 if tally is not None:
                     tally.waited += self._clock.now() - queued
                 raise
+            if deadline is not None and not attempts:
+                deadline.first_sent(self._clock.now())
             attempts += 1
             outcome: BaseException | None = None
             started = self._clock.now() if hook is not None else 0.0

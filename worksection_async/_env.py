@@ -21,7 +21,7 @@ URL_ENV: Final = "WORKSECTION_URL"
 API_KEY_ENV: Final = "WORKSECTION_API_KEY"
 RATE_ENV: Final = "WORKSECTION_RATE"
 SHARED_QUOTA_ENV: Final = "WORKSECTION_SHARED_QUOTA"
-OFF: Final = ("off", "none")
+OFF: Final = frozenset({"off", "none", "no", "false", "0"})
 
 
 def required(environ: Mapping[str, str], name: str, hint: str) -> str:
@@ -35,8 +35,8 @@ def required(environ: Mapping[str, str], name: str, hint: str) -> str:
 
 
 def rate_limit(text: str, name: str = RATE_ENV) -> RateLimit | None:
-    """``"off"`` (or ``"none"``): no client-side quota; else a positive number of
-    requests per second."""
+    """``"off"`` (or ``none``, ``no``, ``false``, ``0``): no client-side quota; else a
+    positive number of requests per second."""
     value = text.strip().lower()
     if value in OFF:
         return None
@@ -50,7 +50,8 @@ def rate_limit(text: str, name: str = RATE_ENV) -> RateLimit | None:
 
 
 def shared_quota(text: str) -> SharedQuota | None:
-    """``"off"`` (or ``"none"``): no shared quota; else ``SharedQuota.from_url(text)``."""
+    """``"off"`` (or ``none``, ``no``, ``false``, ``0``): no shared quota; else
+    ``SharedQuota.from_url(text)``."""
     value = text.strip()
     if value.lower() in OFF:
         return None

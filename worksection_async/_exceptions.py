@@ -282,7 +282,39 @@ class TooManyRecordsError(APIError):
 
     The API has no pagination: narrow the query (per project, ``filter=active``, dates).
     The documentation quotes the message but not the code, so the message decides.
+
+    The listings that split a too-big answer themselves (``tasks.list``,
+    ``project.tasks``, ``tasks.export``) raise it only when no split can make the answer
+    fit (10,001 tasks added on one day) or the split cannot give what was asked; then
+    ``tried`` lists every request of the split that led there, in order, and the
+    message says so. Empty for the API's own error as it came.
     """
+
+    tried: tuple[str, ...] = ()
+
+    def _describe(self) -> str:
+        text = super()._describe()
+        tried = getattr(self, "tried", ())
+        if tried:
+            text += "; tried, in order: " + "; ".join(tried)
+        return text
+
+    def having_tried(
+        self, tried: tuple[str, ...], reason: str | None = None
+    ) -> TooManyRecordsError:
+        """A copy of this error that lists the requests ``tried`` (and why it stops)."""
+        error = TooManyRecordsError.__new__(type(self))
+        error.tried = tried + ((reason,) if reason else ())
+        APIError.__init__(
+            error,
+            self.code,
+            self.message,
+            self.details,
+            action=self.action,
+            page=self.page,
+            http_status=self.http_status,
+        )
+        return error
 
 
 class AuthenticationError(APIError):

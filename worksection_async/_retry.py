@@ -9,8 +9,12 @@ Built on tenacity's ``AsyncRetrying``. Attempt ``n`` (1-based) that fails with
 (``Client`` passes ``paced=True`` when its client-side quota is on: the retry then
 waits at the quota's pause gate instead, and the gate decides when it goes.)
 
-The loop is bounded in time by ``deadline``: seconds from the moment the call first
-queues for the quota, covering every wait after it (tokens, the pause gate, backoff).
+The loop is bounded in time by ``deadline``, which bounds the caller's own wait twice
+over: seconds from the moment the call first queues for the quota until its first
+request leaves (the wait behind the caller's own backlog), then seconds from that first
+send for its retries; each covers every wait of its stretch (tokens, the pause gate,
+backoff). A retry queues at the head of the client's queue (``Throttle.acquire(...,
+retry=True)``), so a call that was sent once is not pushed behind calls not sent yet.
 Without the client-side quota it is also bounded by ``max_attempts`` (8 by default);
 with it, the bound is time alone (``deadline``, or ``DEFAULT_PACED_DEADLINE``), since a
 squeeze on a shared account can use up any count of attempts in seconds. The
@@ -84,9 +88,12 @@ class RetryPolicy:
     """How quota errors (code 20) are retried. ``Client(retry=None)`` turns retrying off.
 
     ``initial_wait``, ``max_wait`` and ``deadline`` are seconds (``float``) or
-    ``timedelta``. ``deadline`` bounds the whole call, every wait included, from the
-    moment it first queues for the quota; ``None`` means ``DEFAULT_PACED_DEADLINE``
-    (300 s) while the client-side quota is on, and no time bound without it.
+    ``timedelta``. ``deadline`` bounds the call's wait for its first request, every
+    wait included, from the moment it first queues for the quota, and then its retries,
+    from the moment that first request left (a retry keeps its place at the head of the
+    queue): a call ends within twice the deadline. ``None`` means
+    ``DEFAULT_PACED_DEADLINE`` (300 s) while the client-side quota is on, and no time
+    bound without it.
     ``max_attempts`` bounds the requests per call; ``None`` (the default) means 8
     without the client-side quota and no count with it (time alone bounds the call).
     """

@@ -33,13 +33,34 @@ seconds, never in successes (a squeeze takes successes away):
   configured rate, where it widens the interval by ``MARGIN_STEP`` (the learned
   margin, halving every ``MARGIN_HALF_LIFE`` intervals): requests arrive less evenly
   than they leave, and the margin grows until they stop colliding;
+* an error 20 that the client's own requests explain is not counted at all: when it
+  came less than an interval after the client's own success and one of the two took
+  ``LATE`` intervals longer on the way than the other (a slow network path), that
+  success took the token, and the pacing already paid for it (no pause, no cut);
 * back-to-back error 20s mean another program holds the account: the client is
-  *contended* for ``recovery`` seconds. A contended client does not cut on a lost
-  probe (the loss is the neighbour's success, not its own speed), and after
-  ``TURN`` successes in a row it leaves the account alone for two intervals, so the
-  neighbours get their turn. Clients that share an account take turns and keep it
-  busy; they cannot see each other, so requests collide (error 20, absorbed and
-  retried). To share an account without collisions, share the quota itself.
+  *contended* for ``CONTENDED_FOR`` recovery periods, renewed by every error while
+  it is. Contended clients take *turns* (a reservation, as in reservation ALOHA):
+
+  - the client that gets through holds the account for ``TURN`` intervals of the
+    configured rate (40 s at 1/s) at its full rate, then steps aside for
+    ``STEP_ASIDE`` intervals;
+  - an error in its own turn (a neighbour's first request, or the rate) costs the
+    usual pause; a second one in a row means another client holds the account now:
+    it waits one turn (plus up to ``TURN_JITTER`` of one, so waiting clients fall out
+    of step) and tries again then, when the holder steps aside; a client whose own
+    turn just ended and found the account taken comes back one turn later, within
+    the step aside of the client that took over. Two clients settle into about one
+    error 20 per turn each;
+  - a client that has not had a success for ``STARVING`` turns tries again at every
+    interval, as it did before it knew of the others: the holder may not follow this
+    law, or may not know it is there (it learns from the error its first success
+    causes it). Joining an account that another client holds costs about one error
+    20 per ``1 / margin`` tries (about 30: the holder leaves the account idle only
+    ``margin`` of the time).
+
+  Nothing here depends on the neighbours following this law: a neighbour that never
+  steps aside is met with tries at every interval, as before. To share an account
+  without collisions at all, share the quota itself.
 
 Pacing: each token needs two buckets to agree. The *spacing* bucket fills at the current
 rate (less the learned margin) and holds ``burst``
@@ -106,7 +127,10 @@ def _finite_positive(value: object, name: str) -> float:
     try:
         number = float(value)
     except (ValueError, OverflowError, decimal.InvalidOperation) as exc:
-        raise ValueError(f"RateLimit.{name} must be a finite number > 0, got {value!r}") from exc
+        shown = (
+            f"an integer of {value.bit_length()} bits" if isinstance(value, int) else repr(value)
+        )
+        raise ValueError(f"RateLimit.{name} must be a finite number > 0, got {shown}") from exc
     if not (math.isfinite(number) and number > 0):
         raise ValueError(f"RateLimit.{name} must be a finite number > 0, got {value!r}")
     return number
@@ -124,9 +148,15 @@ def _recovery(value: object) -> float | None:
     return None if value is None else _finite_positive(value, "recovery")
 
 
+MAX_BURST: Final = 10**9
+"""The largest ``RateLimit.burst`` (the buckets hold it as a float)."""
+
+
 def _burst(instance: object, attribute: attrs.Attribute[int], value: int) -> None:
-    if type(value) is not int or value < 1:
-        raise ValueError(f"RateLimit.burst must be an integer >= 1, got {value!r}")
+    if type(value) is not int or not 1 <= value <= MAX_BURST:
+        big = type(value) is int and value > MAX_BURST * 1000
+        shown = f"an integer of {value.bit_length()} bits" if big else repr(value)
+        raise ValueError(f"RateLimit.burst must be an integer from 1 to {MAX_BURST:,}, got {shown}")
 
 
 def _fraction(
@@ -143,6 +173,17 @@ def _fraction(
     return check
 
 
+MIN_RATE: Final = 1e-9
+"""The slowest quota a ``RateLimit`` may describe, and the slowest its law may go
+(``floor`` of it), in requests per second: one request in 30 years."""
+
+MAX_RATE: Final = 1e9
+"""The fastest quota a ``RateLimit`` may describe, in requests per second. Beyond these
+bounds the law's intervals and cubes overflow or divide by zero."""
+
+RECOVERY_BOUNDS: Final = (1e-9, 1e12)
+"""Seconds ``RateLimit.recovery`` may be (the law divides by it and cubes the ratio)."""
+
 RECOVERY_INTERVALS: Final = 40.0
 """Default ``RateLimit.recovery``: this many intervals of the configured rate (40 s at
 one request per second, 2 s at 20/s)."""
@@ -151,7 +192,8 @@ one request per second, 2 s at 20/s)."""
 @attrs.frozen(kw_only=True)
 class RateLimit:
     """The account's quota as the client should respect it: ``rate`` requests per ``per``
-    seconds, at most ``burst`` at once. The rest tunes how the client adapts when the
+    seconds (``rate / per`` between ``1e-9`` and ``1e9`` requests per second), at most
+    ``burst`` at once. The rest tunes how the client adapts when the
     account answers error 20 (because another program shares it, or because its real
     quota is lower than configured):
 
@@ -161,8 +203,8 @@ class RateLimit:
       and again until it is back at the configured rate (``None``: 40 intervals of the
       configured rate, 40 s at 1/s). Recovery is measured in time: a client is back at
       full rate within two ``recovery`` periods after a squeeze ends, whatever happened
-      before; while it shares the account with other programs it keeps its turns for
-      ``recovery`` seconds after the last collision;
+      before; while it shares the account with other programs it keeps taking turns
+      for three ``recovery`` periods after the last collision;
     * ``floor``: the lowest the rate goes, as a fraction of the configured rate;
     * ``margin``: the fraction of the rate kept in reserve (the client aims this much
       below it), so that requests that left late can be caught up without two ever
@@ -179,6 +221,28 @@ class RateLimit:
     recovery: float | None = attrs.field(default=None, converter=_recovery)
     floor: float = attrs.field(default=0.02, validator=_fraction(0.0, 1.0))
     margin: float = attrs.field(default=0.03, validator=_fraction(0.0, 0.5, closed=True))
+
+    def __attrs_post_init__(self) -> None:
+        # Each field alone is finite and > 0, but the ratio can still be 0 or infinity
+        # (1e-308 per 1e308 s), or so extreme that the law overflows: refuse it here.
+        configured = self.rate / self.per
+        if not MIN_RATE <= configured <= MAX_RATE:
+            raise ValueError(
+                f"RateLimit rate / per must be between {MIN_RATE:g} and {MAX_RATE:g} "
+                f"requests per second, got {self.rate!r} / {self.per!r} = {configured!r}"
+            )
+        if not self.floor * configured >= MIN_RATE:
+            raise ValueError(
+                f"RateLimit.floor x rate / per must be at least {MIN_RATE:g} requests per "
+                f"second (the slowest the client may go), got {self.floor!r} x {configured!r}"
+            )
+        low, high = RECOVERY_BOUNDS
+        if not low <= self.recovery_seconds <= high:
+            raise ValueError(
+                f"RateLimit.recovery must be between {low:g} and {high:g} seconds, got "
+                f"{self.recovery_seconds!r}"
+                + ("" if self.recovery is not None else f" (40 intervals at {configured!r}/s)")
+            )
 
     @property
     def configured(self) -> float:
@@ -212,9 +276,36 @@ CUT_WINDOW: Final = 8
 """Outcomes (successes and counted error 20s) remembered to tell repeated errors from
 an isolated one."""
 
-TURN: Final = 8
-"""Successes in a row after which a contended client leaves the account to others for
-two intervals."""
+TURN: Final = 40.0
+"""A contended client holds the account for this many intervals of the configured
+rate (40 s at 1/s), then leaves it to the others for ``STEP_ASIDE`` intervals; a
+client that finds the account held waits this long for the holder's turn to end."""
+
+STEP_ASIDE: Final = 4.0
+"""Intervals a contended client leaves the account alone after its turn."""
+
+CONTENDED_FOR: Final = 10.0
+"""Back-to-back error 20s (or any error while contended) mark a client contended for
+this many ``recovery`` periods (400 s at 1/s): the holder of the account hears of the
+others only when they get through, which may be many turns apart."""
+
+STARVING: Final = 3.0
+"""A client without a success for this many turns probes at every interval again:
+the holder may not know it is there (its neighbours may not follow this law)."""
+
+SWEEP: Final = 0.06
+"""A starving client tries every interval plus up to this fraction of one: a little
+slower than the holder sends, so the tries sweep across the moments the account's
+bucket is full again (a wider random spread leaves long runs of misses)."""
+
+TURN_JITTER: Final = 0.1
+"""A client that lost its try for the account waits a turn plus up to this fraction
+of one, so that the clients waiting fall out of step."""
+
+LATE: Final = 0.25
+"""An error 20 less than an interval after the client's own success, when one of the
+two requests took this many intervals longer on the way than the other, is that
+success's doing: a slow network path, not a neighbour or the rate."""
 
 CARRY: Final = 1.0
 """Tokens the pacing bucket may hold beyond ``burst``: how much lateness is caught up."""
@@ -243,9 +334,19 @@ class QuotaDeadline:
     budget: float | None
     at: float | None = None
 
+    sent: bool = False
+
     def start(self, now: float) -> None:
         if self.at is None and self.budget is not None:
             self.at = now + self.budget
+
+    def first_sent(self, now: float) -> None:
+        """The call's first request leaves now: its retries get ``budget`` seconds from
+        here (the wait behind the caller's own backlog does not eat into them)."""
+        if not self.sent:
+            self.sent = True
+            if self.budget is not None:
+                self.at = now + self.budget
 
 
 @attrs.frozen(kw_only=True)
@@ -264,8 +365,13 @@ class QuotaSnapshot:
     since_last_decrease: float | None
     """Seconds since error 20 last cut the rate (``None`` before the first cut)."""
     contended: bool
-    """Back-to-back error 20s were seen in the last ``recovery`` seconds: another
-    program uses the account, and this client takes turns with it."""
+    """Back-to-back error 20s were seen in the last three ``recovery`` periods (or
+    errors since, while contended): another program uses the account, and this client
+    takes turns with it."""
+    turn: float | None = None
+    """Seconds into this client's turn on the account while it is contended and holds
+    it (``None``: not contended, or waiting for its turn; always ``None`` for a shared
+    quota, whose processes share one bucket and need no turns)."""
     learned_margin: float
     """Seconds added to the interval between requests because isolated error 20s showed
     that requests arrive less evenly than they leave (decays without them)."""
@@ -298,20 +404,23 @@ class QuotaSnapshot:
 
 
 class _Law:
-    """The adaptive rate (see the module docstring): pure state, fed with outcomes and
-    the time, never sleeping."""
+    """The adaptive rate and the turns (see the module docstring): pure state, fed with
+    outcomes and the time, never sleeping."""
 
     __slots__ = (
         "_beta",
         "_ceiling",
         "_floor",
         "_margin",
+        "_ok_at",
+        "_ok_latency",
         "_recent",
         "_recovery",
-        "_streak",
+        "_stepped",
         "_widened",
         "_widened_at",
         "contended_until",
+        "held_since",
         "plateau",
         "since",
     )
@@ -324,14 +433,21 @@ class _Law:
         self._recovery = limit.recovery_seconds
         self._recent: collections.deque[bool] = collections.deque(maxlen=CUT_WINDOW)
         """The latest outcomes, oldest first: ``True`` for an error 20."""
-        self._streak = 0
         self._widened = 0.0
         self._widened_at = -math.inf
+        self._ok_at = -math.inf
+        """When the latest success was answered..."""
+        self._ok_latency: float | None = None
+        """...and how long its request took (``None``: not known)."""
+        self._stepped = False
+        """The client stepped aside after its turn and has not succeeded since."""
         self.plateau: float | None = None
         """``W``: where the latest cut happened (``None``: never cut)."""
         self.since = -math.inf
         """Clock time of the latest cut."""
         self.contended_until = -math.inf
+        self.held_since = -math.inf
+        """When the client's current turn began (its first success after waiting)."""
 
     def _climb(self, w: float) -> float:
         """``K``: seconds from a cut back to the plateau ``w``."""
@@ -359,35 +475,83 @@ class _Law:
         half_life = MARGIN_HALF_LIFE / self._ceiling
         return float(self._widened * 0.5 ** ((now - self._widened_at) / half_life))
 
-    def on_success(self, now: float) -> bool:
-        """A request succeeded; return whether it is time to give the others a turn."""
-        self._recent.append(False)
-        self._streak += 1
-        if self._streak >= TURN and self.contended(now):
-            self._streak = 0
-            return True
-        return False
+    def turn(self) -> float:
+        """Seconds of a turn: ``TURN`` intervals of the configured rate."""
+        return TURN / self._ceiling
 
-    def on_quota_exceeded(self, now: float) -> float:
-        """A counted error 20: cut if it shows this client is too fast. Return the rate
-        it hit."""
+    def turn_so_far(self, now: float) -> float | None:
+        """Seconds into the client's turn (``None``: not contended, or not holding)."""
+        if not self.contended(now) or self.held_since == -math.inf:
+            return None
+        return now - self.held_since
+
+    def on_success(self, now: float, sent: float | None = None) -> float:
+        """A request (sent at ``sent``, if known) succeeded. Return how long to leave
+        the account to the others now: 0, unless the client is contended and its turn
+        is over (``STEP_ASIDE`` intervals at its rate)."""
+        self._ok_at = now
+        self._ok_latency = None if sent is None else now - sent
+        self._recent.append(False)
+        self._stepped = False
+        if self.held_since == -math.inf:
+            self.held_since = now
+        elif now - self.held_since >= self.turn() and self.contended(now):
+            self.held_since = -math.inf
+            self._stepped = True
+            return STEP_ASIDE / self.rate(now)
+        return 0.0
+
+    def explained(self, now: float, sent: float) -> bool:
+        """The request sent at ``sent`` got error 20 (answered ``now``) less than an
+        interval after this client's latest success, and one of the two took ``LATE``
+        intervals longer on the way than the other: that success reached the account
+        just before it (a slow path), which says nothing of a neighbour or the rate."""
+        latency = self._ok_latency
+        if latency is None or now - self._ok_at >= 1.0 / self._ceiling:
+            return False
+        return abs((now - sent) - latency) >= LATE / self._ceiling
+
+    def on_quota_exceeded(self, now: float, u: float) -> tuple[float, float]:
+        """A counted error 20 (not ``explained``): cut if it shows this client is too
+        fast. Return the rate it hit and how long to close the gate; ``u`` in [0, 1)
+        draws the pause's jitter."""
         hit = self.rate(now)
         recent = self._recent
-        if recent and recent[-1]:
-            self.contended_until = now + self._recovery  # back to back: someone else is here
         after_success = bool(recent) and not recent[-1]
+        contended = self.contended(now)
+        if contended or not after_success:
+            # Back to back (or again, while contended): someone else holds the account.
+            self.contended_until = now + self._recovery * CONTENDED_FOR
         recent.append(True)
-        self._streak = 0
         if after_success and (self._repeated() or self._lost_probe(now, hit)):
             self.plateau = hit * (1.0 - self._margin)
             self.since = now
             self._widened = 0.0  # the rate, not the jitter, was the trouble
-        elif hit >= self._ceiling and not self.contended(now):
+        elif hit >= self._ceiling and not contended:
             # Alone on the account at the configured rate, which the account allows:
             # two requests arrived closer than they left. Keep them further apart.
             self._widened = min(MAX_LEARNED_MARGIN, self.widening(now) + MARGIN_STEP)
             self._widened_at = now
-        return hit
+        turn = self.turn()
+        waited = now - self._ok_at
+        if not contended or (after_success and not self._stepped):
+            # An error in its own turn (a neighbour's first request, or the rate): one
+            # interval, and try again.
+            return hit, (1.0 + u * PAUSE_JITTER) / hit
+        if waited > STARVING * turn:
+            # No turn for too long: the holder does not step aside. Try at every
+            # interval, a little slower than the holder sends, so that the tries
+            # sweep across the moments the account's bucket is full again.
+            return hit, (1.0 + u * SWEEP) / hit
+        # Another client holds the account: come back when its turn ends.
+        self.held_since = -math.inf
+        if after_success:
+            # Its own turn just ended: the neighbour that took over started within the
+            # step aside, and ends its turn within one more.
+            wait = turn + u * STEP_ASIDE / self._ceiling
+        else:
+            wait = turn * (1.0 + u * TURN_JITTER)
+        return hit, wait
 
     def _repeated(self) -> bool:
         """Errors keep following successes: two such turns among the latest outcomes."""
@@ -396,9 +560,10 @@ class _Law:
         return turns >= 2
 
     def _lost_probe(self, now: float, hit: float) -> bool:
-        """The rate was climbing above its plateau, and no neighbour explains the error."""
+        """The rate was climbing above its plateau: the probe found the account's limit
+        (in a turn of its own, a contended client meets no neighbour)."""
         w = self.plateau
-        if w is None or self.contended(now) or hit >= self._ceiling:
+        if w is None or hit >= self._ceiling:
             return False
         return now - self.since > self._climb(w)
 
@@ -440,10 +605,14 @@ class Throttle:
         self.quota_errors = 0
         self.retries = 0
 
-    async def _take_token(self, deadline: QuotaDeadline | None) -> object:
-        """Wait for an open gate and a token, then take it (FIFO among callers)."""
-        async with self._turn:
+    async def _take_token(self, deadline: QuotaDeadline | None, first: bool) -> object:
+        """Wait for an open gate and a token, then take it (FIFO among callers; a
+        retry at the head)."""
+        await self._turn.acquire(first=first)
+        try:
             return await self._quota.take(deadline)
+        finally:
+            self._turn.release()
 
     # -- public API for the client ---------------------------------------------------
 
@@ -454,24 +623,28 @@ class Throttle:
     async def close(self) -> None:
         await self._quota.close()
 
-    async def acquire(self, deadline: QuotaDeadline | None = None) -> object:
+    async def acquire(
+        self, deadline: QuotaDeadline | None = None, *, retry: bool = False
+    ) -> object:
         """Wait for a concurrency slot and a token; return the grant to pass back to
         ``release()``.
 
         ``deadline`` starts when the call first queues for a token; a wait that would
-        end past it raises ``QuotaWaitExpired`` (nothing taken)."""
+        end past it raises ``QuotaWaitExpired`` (nothing taken). A ``retry`` (a call
+        that was sent and got error 20) keeps its place: it queues for the slot and the
+        token at the head, ahead of calls not sent yet."""
         # Fast path without a checkpoint: a free slot and a token at hand (anyio's
         # acquire() yields to the event loop twice even when nothing is contended).
         self._waiting += 1
         try:
             if not self._slots.try_acquire():
-                await self._slots.acquire()
+                await self._slots.acquire(first=retry)
             try:
                 if deadline is not None:
                     deadline.start(self._clock.now())
                 grant = self._take_token_nowait()
                 if grant is None:
-                    grant = await self._take_token(deadline)
+                    grant = await self._take_token(deadline, retry)
             except BaseException:
                 self._slots.release()
                 raise
@@ -520,6 +693,7 @@ class Throttle:
             rate_at_last_decrease=figures.rate_at_last_decrease,
             since_last_decrease=figures.since_last_decrease,
             contended=figures.contended,
+            turn=figures.turn,
             learned_margin=figures.learned_margin,
             tokens=figures.tokens,
             waiting=self._waiting,
@@ -578,6 +752,7 @@ class QuotaFigures:
     shared_calls: int | None = None
     shared_quota_errors: int | None = None
     processes: int | None = None
+    turn: float | None = None
 
 
 class LocalQuota:
@@ -679,10 +854,12 @@ class LocalQuota:
         if self._law is None:
             return
         now = self._clock.now()
-        if self._law.on_success(now):
+        assert isinstance(grant, float)
+        aside = self._law.on_success(now, grant)
+        if aside:
             # Contended, and this client had its turn: leave the account to the
-            # others for two intervals (they are queued at its door).
-            until = now + 2.0 / self._law.rate(now)
+            # others for a while (they are waiting for it).
+            until = now + aside
             if until > self._paused_until:
                 self._paused_until = until
                 logger.debug("sharing the account: stepping aside for %.3fs", until - now)
@@ -693,14 +870,16 @@ class LocalQuota:
         assert isinstance(grant, float)
         if grant < self._last_pause:
             return  # sent before the last pause: that pause already answered it
+        if self._law.explained(self._clock.now(), grant):
+            return  # its own late success took the token: the pacing already paid for it
         now = self._clock.now()
         self._refill(now)  # bank the tokens earned at the rate before the error
-        hit = self._law.on_quota_exceeded(now)
-        self._last_pause = now
         # The account's bucket is empty now: wait one interval at the rate that hit, plus
-        # a jitter that puts this client out of step with the others, then go.
-        interval = 1.0 / hit
-        until = now + interval + self._jitter(0.0, interval * PAUSE_JITTER)
+        # a jitter that puts this client out of step with the others, then go (or, when
+        # a neighbour holds the account, until its turn is over).
+        _, pause = self._law.on_quota_exceeded(now, self._jitter(0.0, 1.0))
+        self._last_pause = now
+        until = now + pause
         if until > self._paused_until:
             self._paused_until = until
             self._spacing = self._pacing = 1.0
@@ -748,6 +927,7 @@ class LocalQuota:
             rate_at_last_decrease=law.plateau,
             since_last_decrease=now - law.since if law.plateau is not None else None,
             contended=law.contended(now),
+            turn=law.turn_so_far(now),
             learned_margin=1.0 / spacing_rate - 1.0 / rate,
             tokens=tokens,
             paused_until=self.paused_until,

@@ -66,8 +66,9 @@ class FifoSemaphore:
         if not self.try_acquire():
             raise anyio.WouldBlock
 
-    async def acquire(self) -> None:
-        """Take a unit, waiting behind the tasks already queued."""
+    async def acquire(self, *, first: bool = False) -> None:
+        """Take a unit, waiting behind the tasks already queued (``first``: ahead of
+        them, at the head of the queue)."""
         if self._value > 0 and not self._waiters:
             await anyio.lowlevel.checkpoint_if_cancelled()
             self._value -= 1
@@ -75,6 +76,8 @@ class FifoSemaphore:
             return
         event = anyio.Event()
         self._waiters[event] = None
+        if first:
+            self._waiters.move_to_end(event, last=False)
         try:
             await event.wait()
         except BaseException:

@@ -8,6 +8,8 @@ the session, and the rest of the suite runs meanwhile.
 from __future__ import annotations
 
 import concurrent.futures
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -69,7 +71,35 @@ def pages_of_the_fake() -> list[str]:
     return [task.page for task in fake.tasks.values() if task.depth == 0]
 
 
-def run_pages(directory: Path, redis: RedisServer | None, name: str, ready: Ready) -> Run:
+HOLD = """
+import sqlite3, sys, time
+db = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=10)
+db.execute(sys.argv[2])
+print("locked", flush=True)
+time.sleep(float(sys.argv[3]))
+"""
+
+
+def hold_lock(path: Path, begin: str, seconds: float) -> subprocess.Popen[str]:
+    """Another program that takes the SQLite file's lock (``BEGIN IMMEDIATE``: the write
+    lock; ``BEGIN EXCLUSIVE``: nobody else in) and holds it ``seconds``."""
+    process = subprocess.Popen(  # noqa: S603
+        [sys.executable, "-c", HOLD, str(path), begin, str(seconds)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    if process.stdout.readline().strip() != "locked":
+        process.kill()
+        _, stderr = process.communicate()
+        raise RuntimeError(f"the lock holder failed: {stderr[-2000:]}")
+    return process
+
+
+def run_pages(
+    directory: Path, redis: RedisServer | None, name: str, ready: Ready, *, url: str | None = None
+) -> Run:
     fake = ServedFake(api_key=f"{name}-key", quota=FAKE_QUOTA, populate="3x100")
     try:
         pages = pages_of_the_fake()
@@ -85,7 +115,7 @@ def run_pages(directory: Path, redis: RedisServer | None, name: str, ready: Read
                 api_key=fake.api_key,
                 rate=QUOTA,
                 callers=8,
-                redis=redis.url if redis else None,
+                redis=url if url else redis.url if redis else None,
                 key=f"{KEY}-{name}",
                 backend=("asyncio", "trio")[i % 2],
                 pages=pages[i::4],
@@ -195,6 +225,85 @@ def run_pause(directory: Path, redis: RedisServer, ready: Ready) -> Run:
         fake.close()
 
 
+def run_sqlite_kill(directory: Path, ready: Ready) -> Run:
+    """4 processes on one SQLite file; 3 s in, another process takes the file's write
+    lock and is SIGKILLed holding it, and one of the four is SIGKILLed."""
+    fake = ServedFake(api_key="sqlite-kill-key", quota=FAKE_QUOTA)
+    path = directory / "kill.db"
+    try:
+        fake.wait_ready()
+        signal = directory / "sqlite-kill.go"
+        workers = [
+            Worker.start(
+                directory,
+                f"sqlite-kill-{i}",
+                signal,
+                url=fake.url,
+                api_key=fake.api_key,
+                rate=QUOTA,
+                callers=8,
+                redis=f"sqlite://{path}",
+                key=f"{KEY}-sqlite-kill",
+                backend=("asyncio", "trio")[i % 2],
+            )
+            for i in range(4)
+        ]
+        ready(workers)
+        start = go(signal, until=time.time() + 10.0)
+        time.sleep(3.0)
+        holder = hold_lock(path, "BEGIN IMMEDIATE", 60)
+        time.sleep(0.1)
+        holder.kill()
+        workers[1].kill()
+        killed_at = time.time()
+        holder.communicate()
+        finish(workers, timeout=60)
+        return Run(workers, start, fake.stats(), {"killed": killed_at})
+    finally:
+        fake.close()
+
+
+def run_sqlite_faults(directory: Path, ready: Ready) -> Run:
+    """2 processes on one SQLite file: 2 s in, the file (and its -wal and -shm) is
+    deleted; 4 s in, another program locks it (``BEGIN EXCLUSIVE``) for 2 s."""
+    fake = ServedFake(api_key="sqlite-faults-key", quota=FAKE_QUOTA)
+    path = directory / "faults.db"
+    try:
+        fake.wait_ready()
+        signal = directory / "sqlite-faults.go"
+        workers = [
+            Worker.start(
+                directory,
+                f"sqlite-faults-{i}",
+                signal,
+                url=fake.url,
+                api_key=fake.api_key,
+                rate=QUOTA,
+                callers=4,
+                redis=f"sqlite://{path}",
+                key=f"{KEY}-sqlite-faults",
+                backend=("asyncio", "trio")[i % 2],
+            )
+            for i in range(2)
+        ]
+        ready(workers)
+        start = go(signal, until=time.time() + 10.0)
+        time.sleep(2.0)
+        deleted = time.time()
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        time.sleep(2.0)
+        locked = time.time()
+        holder = hold_lock(path, "BEGIN EXCLUSIVE", 2.0)
+        holder.communicate()
+        released = time.time()
+        finish(workers, timeout=60)
+        marks = {"deleted": deleted, "locked": locked, "released": released}
+        return Run(workers, start, fake.stats(), marks)
+    finally:
+        fake.close()
+
+
 class ProcessRuns:
     """Every run at once, in a thread: ``get()`` waits for their results."""
 
@@ -209,8 +318,25 @@ class ProcessRuns:
             "restart": lambda: run_restart(directory, self.private, ready),
             "pause": lambda: run_pause(directory, redis, ready),
         }
-        self.pool = concurrent.futures.ThreadPoolExecutor(len(jobs))
+        # The SQLite runs go once those are done: a 2-core machine runs ~20 processes
+        # that time to the millisecond, not ~30.
+        later = Ready(3)
+        after: dict[str, Callable[[], Run]] = {
+            "sqlite": lambda: run_pages(
+                directory, None, "sqlite", later, url=f"sqlite://{directory}/pages.db"
+            ),
+            "sqlite-kill": lambda: run_sqlite_kill(directory, later),
+            "sqlite-faults": lambda: run_sqlite_faults(directory, later),
+        }
+        self.pool = concurrent.futures.ThreadPoolExecutor(len(jobs) + len(after))
         self.futures = {name: self.pool.submit(job) for name, job in jobs.items()}
+        first = list(self.futures.values())
+
+        def then(job: Callable[[], Run]) -> Run:
+            concurrent.futures.wait(first)
+            return job()
+
+        self.futures.update({name: self.pool.submit(then, job) for name, job in after.items()})
 
     def get(self, timeout: float = 600) -> dict[str, Run]:
         return {name: future.result(timeout) for name, future in self.futures.items()}

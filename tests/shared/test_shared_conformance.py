@@ -1,20 +1,28 @@
-"""The Lua script is the throttle, moved: same outcomes at the same times, same answers.
+"""One law, three places: the throttle, the Lua script and the Python decision of the
+embedded stores make the same decisions from the same outcomes at the same times.
 
-The script runs in a real redis-server with its time driven by the tests (the
-``now_override`` hook in place of ``TIME``), next to ``_throttle._Law`` and
-``_throttle.LocalQuota`` on a virtual clock. Every step compares the decisions (the
-rate an error hit, a cut, a turn passed to the neighbours, the moment a request may
-go, the pause) and the whole state (plateau, time of the cut, contention, streak,
-recent outcomes, learned margin, both buckets). Times sit near today's Unix time, as
-Redis's ``TIME`` does, so the floats are as large as in production.
+The script runs in a real redis-server, the Python decision (``shared/_decision.py``)
+in a SQLite file and in a ``memory://`` store, each with its time driven by the tests
+(the ``now_override`` hook in place of the store's clock), next to ``_throttle._Law``
+and ``_throttle.LocalQuota`` on a virtual clock; every test below runs on each store,
+and the last one runs the three stores side by side on one sequence. Every step
+compares the decisions (the rate an error hit, a cut, a turn passed to the neighbours,
+the moment a request may go, the pause) and the whole state (plateau, time of the
+cut, contention, the turn, recent outcomes, the latest success, learned margin, both
+buckets). Times sit near
+today's Unix time, as Redis's ``TIME`` does, so the floats are as large as in
+production.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import random
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 
+import anyio.to_thread
 import coredis
 import httpx
 import pytest
@@ -22,6 +30,8 @@ import pytest
 from worksection_async import RateLimit
 from worksection_async._throttle import _EPSILON, LocalQuota, _Law
 from worksection_async.shared import SharedQuota
+from worksection_async.shared._decision import QuotaState
+from worksection_async.shared._embedded import EmbeddedQuota
 from worksection_async.shared._quota import SharedBackend, _Reply
 
 from ._redis import RedisServer
@@ -74,11 +84,18 @@ class VirtualClock:
 
 
 class Lua:
-    """The production script through a ``SharedBackend``, one step at a time."""
+    """A store's decision through a ``SharedBackend``, one step at a time: the
+    production script in Redis (``redis``), or the Python decision (``embedded``)."""
 
-    def __init__(self, backend: SharedBackend, redis: coredis.Redis[str]) -> None:
+    def __init__(
+        self,
+        backend: SharedBackend,
+        redis: coredis.Redis[str] | None = None,
+        embedded: EmbeddedQuota | None = None,
+    ) -> None:
         self.backend = backend
         self.redis = redis
+        self.embedded = embedded
 
     async def step(
         self,
@@ -93,14 +110,80 @@ class Lua:
         return await self.backend._run(reserve=reserve, max_wait=max_wait)
 
     async def state(self) -> dict[str, str]:
-        return dict(await self.redis.hgetall(self.backend.keys[0]))
+        """The state, as the script keeps it in Redis."""
+        if self.redis is not None:
+            return dict(await self.redis.hgetall(self.backend.keys[0]))
+        assert self.embedded is not None
+        store = self.embedded.store
+        found = await anyio.to_thread.run_sync(store.peek, self.backend.keys[0])  # type: ignore[attr-defined]
+        assert isinstance(found, QuotaState)
+        return as_redis_hash(found)
 
 
-@pytest.fixture
+def as_redis_hash(state: QuotaState) -> dict[str, str]:
+    """An embedded store's state in the fields of the script's hash."""
+    law = state.law
+    hash_ = {
+        "held": "" if law["held_since"] == float("-inf") else repr(float(law["held_since"])),
+        "okl": "" if law["_ok_latency"] is None else repr(float(law["_ok_latency"])),
+        "stepped": "1" if law["_stepped"] else "0",
+        "recent": "".join("1" if e else "0" for e in law["_recent"]),
+        "wid": repr(float(law["_widened"])),
+        "s": repr(state.spacing),
+        "p": repr(state.pacing),
+        "pu": repr(state.paused_until),
+        "q": ";".join(",".join(repr(x) for x in entry) for entry in state.queue),
+    }
+    for name, value in (
+        ("w", law["plateau"]),
+        ("since", law["since"]),
+        ("cu", law["contended_until"]),
+        ("wat", law["_widened_at"]),
+        ("ok", law["_ok_at"]),
+        ("stamp", state.stamp),
+    ):
+        if value is not None and value != float("-inf"):
+            hash_[name] = repr(float(value))
+    return hash_
+
+
+STORES = ["redis", "sqlite", "memory"]
+
+
+@pytest.fixture(params=STORES)
 async def make_lua(
-    redis_server: RedisServer, key: str
+    request: pytest.FixtureRequest, key: str, tmp_path: Path
 ) -> AsyncIterator[Callable[[RateLimit, str], Lua]]:
-    """``make_lua(limit, name)``: a fresh shared state (a key of its own) for ``limit``."""
+    """``make_lua(limit, name)``: a fresh shared state (a key of its own) for ``limit``,
+    in each store."""
+    async with stores(request.param, key, tmp_path, request) as make:
+        yield make
+
+
+@contextlib.asynccontextmanager
+async def stores(
+    store: str, key: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> AsyncIterator[Callable[[RateLimit, str], Lua]]:
+    if store != "redis":
+        url = f"sqlite://{tmp_path}/quota.db" if store == "sqlite" else f"memory://{key}"
+        embedded = SharedQuota.from_url(url, key=key)
+        assert isinstance(embedded, EmbeddedQuota)
+        async with embedded:
+
+            def make_embedded(limit: RateLimit, name: str) -> Lua:
+                backend = embedded._backend(
+                    account=httpx.URL("https://acme.worksection.com"),
+                    limit=limit,
+                    clock=VirtualClock(T0),
+                    on_event=None,
+                )
+                backend.keys = (f"{{{key}-{name}}}:state", f"{{{key}-{name}}}:members")
+                backend._opened = True
+                return Lua(backend, embedded=embedded)
+
+            yield make_embedded
+        return
+    redis_server: RedisServer = request.getfixturevalue("redis_server")
     quota = SharedQuota.from_url(redis_server.url, key=key)
     redis = coredis.Redis.from_url(redis_server.url, decode_responses=True)
     async with quota, redis:
@@ -124,7 +207,10 @@ def law_state(law: _Law) -> dict[str, object]:
         "w": law.plateau,
         "since": law.since if law.plateau is not None else None,
         "cu": law.contended_until if law.contended_until != float("-inf") else None,
-        "streak": law._streak,
+        "held": law.held_since if law.held_since != float("-inf") else None,
+        "stepped": law._stepped,
+        "ok": law._ok_at if law._ok_at != float("-inf") else None,
+        "okl": law._ok_latency,
         "recent": "".join("1" if e else "0" for e in law._recent),
         "wid": law._widened,
         "wat": law._widened_at if law._widened_at != float("-inf") else None,
@@ -133,13 +219,16 @@ def law_state(law: _Law) -> dict[str, object]:
 
 def lua_law_state(state: dict[str, str]) -> dict[str, object]:
     def opt(name: str) -> float | None:
-        return float(state[name]) if name in state else None
+        return float(state[name]) if state.get(name) else None
 
     return {
         "w": opt("w"),
         "since": opt("since") if "w" in state else None,
         "cu": opt("cu"),
-        "streak": int(state["streak"]),
+        "held": opt("held"),
+        "stepped": state["stepped"] == "1",
+        "ok": opt("ok"),
+        "okl": opt("okl"),
         "recent": state["recent"],
         "wid": float(state["wid"]),
         "wat": opt("wat"),
@@ -157,7 +246,8 @@ def assert_same_law(python: dict[str, object], redis: dict[str, object], where: 
 
 def outcome_sequence(rng: random.Random, rate: float, n: int) -> list[tuple[float, bool]]:
     """``n`` outcomes (time, is an error 20): runs of successes at about the rate,
-    isolated errors, runs of back-to-back errors, long quiet spells (recovery)."""
+    isolated errors, runs of back-to-back errors, errors that keep following
+    successes, long quiet spells (recovery)."""
     t = T0
     events: list[tuple[float, bool]] = []
     while len(events) < n:
@@ -169,9 +259,15 @@ def outcome_sequence(rng: random.Random, rate: float, n: int) -> list[tuple[floa
         elif kind < 0.75:  # an isolated error
             t += rng.uniform(0.5, 1.5) / rate
             events.append((t, True))
-        elif kind < 0.9:  # back-to-back errors: a neighbour
+        elif kind < 0.85:  # back-to-back errors: a neighbour
             for _ in range(rng.randint(2, 3)):
                 t += rng.uniform(0.5, 2.0) / rate
+                events.append((t, True))
+        elif kind < 0.95:  # errors that keep following successes: too fast
+            for _ in range(rng.randint(2, 3)):
+                t += rng.uniform(0.9, 1.5) / rate
+                events.append((t, False))
+                t += rng.uniform(1.0, 1.5) / rate
                 events.append((t, True))
         else:  # a quiet spell, long enough to climb back or to end contention
             t += rng.uniform(5.0, 80.0) / rate
@@ -191,21 +287,31 @@ async def test_the_law_makes_the_same_decisions(
     lua = make_lua(limit, f"law-{index}-{seed}")
     law = _Law(limit)
     rng = random.Random(seed)
-    cuts = turns = 0
+    cuts = turns = explained = waits = 0
     for step, (t, error) in enumerate(outcome_sequence(rng, limit.configured, 300)):
         where = f"step {step} at +{t - T0:.3f}s"
         if error:
             before = law.plateau, law.since
-            hit = law.on_quota_exceeded(t)
-            reply = await lua.step(t, [f"e{t!r}:0.5"])
-            assert reply.hit is not None
-            assert close(hit, reply.hit), (where, hit, reply.hit)
+            if law.explained(t, t):  # as LocalQuota does: not counted at all
+                reply = await lua.step(t, [f"e{t!r}:0.5"])
+                assert reply.hit is None, where
+                explained += 1
+            else:
+                hit, pause = law.on_quota_exceeded(t, 0.5)
+                reply = await lua.step(t, [f"e{t!r}:0.5"])
+                assert reply.hit is not None
+                assert close(hit, reply.hit), (where, hit, reply.hit)
+                if reply.started is not None:
+                    assert close(pause, reply.started, time=t), (where, pause, reply.started)
+                waits += pause > law.turn()
             cut = (law.plateau, law.since) != before
             assert cut == reply.cut, where
             cuts += cut
         else:
-            turn = law.on_success(t)
-            reply = await lua.step(t, ["s"])
+            # Some answers take a quarter interval or more longer than the others.
+            sent = t - rng.choice([0.0, 0.0, 0.0, 0.0, 0.01, 0.3, 1.0]) / limit.configured
+            turn = law.on_success(t, sent) > 0
+            reply = await lua.step(t, [f"s{sent!r}"])
             assert turn == reply.turned, where
             turns += turn
         assert close(law.rate(t), reply.rate), (where, law.rate(t), reply.rate)
@@ -217,6 +323,8 @@ async def test_the_law_makes_the_same_decisions(
         assert close(law.rate(later), probe.rate), (where, "probe", later - t)
     assert cuts >= 2
     assert turns >= 1
+    assert explained >= 1
+    assert waits >= 1
 
 
 async def python_take(quota: LocalQuota, clock: VirtualClock, at: float) -> float:
@@ -269,11 +377,11 @@ async def test_buckets_and_gate_let_the_same_requests_go(
         u = rng.random()
         if rng.random() < 0.25:
             local.on_quota_exceeded(moment)
-            reply = await lua.step(t, [f"e{reply.granted!r}:{u!r}"])
+            reply = await lua.step(t, [f"e{moment!r}:{u!r}"])
             pauses += reply.started is not None
         else:
             local.on_success(moment)
-            reply = await lua.step(t, ["s"])
+            reply = await lua.step(t, [f"s{moment!r}"])
         python_pause = max(0.0, local._paused_until - t)
         assert close(python_pause, reply.paused_for, time=t), (where, python_pause)
         assert_same_buckets(local, await lua.state(), where)
@@ -335,14 +443,15 @@ async def test_a_closed_gate_gives_back_what_was_reserved(
     t += 5.0
     for _ in range(7):
         await lua.step(t, reserve=True)  # its own requests are granted...
-        t += 1.1
-        await lua.step(t, ["s"])
+        t += 6.5
+        await lua.step(t, ["s"])  # ...the first one starts its turn (39 s ago now)
+    t += 1.0
     due = await lua.step(t, reserve=True)  # its next request goes at once...
     assert due.wait == 0.0
     before = await lua.state()
     queued = [await lua.step(t, reserve=True) for _ in range(2)]  # ...two more queue up
     assert queued[-1].wait > 1.0
-    turn = await lua.step(t + 0.01, ["s"])  # the 8th success in a row: the turn passes
+    turn = await lua.step(t + 0.01, ["s"])  # a success 40 s into its turn: it passes
     assert turn.turned
     assert turn.gen == queued[-1].gen + 1
     after = await lua.state()
@@ -358,3 +467,56 @@ def test_epsilon_is_the_throttles() -> None:
     from worksection_async.shared._lua import QUOTA_SCRIPT
 
     assert f"local EPS = {_EPSILON!r}" in QUOTA_SCRIPT
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+async def test_three_stores_answer_alike(
+    key: str, tmp_path: Path, request: pytest.FixtureRequest, seed: int
+) -> None:
+    """One random sequence of reservations (some past a deadline), successes and error
+    20s, fed at the same times to the Lua script, the SQLite store and the memory
+    store: every answer is the same (the moment, the gate, the generation, the rate,
+    the plateau, contention, margin, tokens, counters)."""
+    limit = RateLimit(rate=2, burst=2, recovery=20)
+    rng = random.Random(seed)
+    async with contextlib.AsyncExitStack() as stack:
+        lanes = []
+        for store in STORES:
+            make = await stack.enter_async_context(stores(store, key, tmp_path, request))
+            lanes.append(make(limit, f"three-{seed}"))
+        t = T0
+        compared = 0
+        for step in range(300):
+            t += rng.choice([0.0, 0.05, 0.3, 0.6, 1.0, 5.0])
+            kind = rng.random()
+            if kind < 0.5:
+                kwargs: dict[str, object] = {"reserve": True}
+                if rng.random() < 0.2:
+                    kwargs["max_wait"] = rng.uniform(0.0, 2.0)
+                outcomes: list[str] = []
+            elif kind < 0.8:
+                kwargs, outcomes = {}, ["s"] * rng.randint(1, 3)
+            else:
+                granted = t - rng.uniform(0.0, 2.0)
+                kwargs, outcomes = {}, [f"e{granted!r}:{rng.random()!r}"]
+            replies = [
+                await lane.step(t, list(outcomes), **kwargs)  # type: ignore[arg-type]
+                for lane in lanes
+            ]
+            first = replies[0]
+            for name, reply in zip(STORES[1:], replies[1:], strict=True):
+                where = f"step {step}: {name}"
+                for field in (
+                    "reserved", "gen", "contended", "calls", "errors", "cut", "turned",
+                    "closed", "processes",
+                ):  # fmt: skip
+                    assert getattr(reply, field) == getattr(first, field), (where, field)
+                for field in (
+                    "wait", "rate", "plateau", "since_age", "widening", "paused_for",
+                    "started", "hit", "tokens", "jitter",
+                ):  # fmt: skip
+                    a, b = getattr(reply, field), getattr(first, field)
+                    assert close(a, b, time=t), (where, field, a, b)
+                compared += 1
+        assert compared == 2 * 300
+        assert first.gen >= 5 and first.calls >= 50

@@ -12,7 +12,13 @@ tests below read their logs:
 * ``restart``: 2 processes on a redis-server of their own, stopped 2 s in and started
   again 3 s later;
 * ``pause``: 3 processes configured at 5/s on an account that allows 4/s, so error
-  20s close the shared gate.
+  20s close the shared gate;
+* ``sqlite``: ``shared`` with one SQLite file in place of Redis;
+* ``sqlite-kill``: 4 processes on one SQLite file at 10/s; 3 s in, another process
+  takes the file's write lock and is SIGKILLed holding it, and one of the four is
+  SIGKILLed;
+* ``sqlite-faults``: 2 processes on one SQLite file; 2 s in the file is deleted, 4 s
+  in another program locks it for 2 s.
 
 The thresholds leave room for a loaded 2-core machine, and are still far from what
 the same processes do without a shared quota. The runs start with the first test of
@@ -140,3 +146,81 @@ def test_a_pause_holds_every_process(runs: dict[str, Run]) -> None:
     gaps = statistics.median(b - a for a, b in itertools.pairwise(sent))
     assert gaps >= 0.2  # 4-5/s together, not 3 x 5/s
     assert len(pausing) >= 1
+
+
+def test_four_processes_share_a_sqlite_file(
+    runs: dict[str, Run], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """4 processes (2 asyncio, 2 trio) x 8 callers, 300 get_task at a real 10/s, sharing
+    one SQLite file: no error reaches a caller, every call returns its task, the
+    aggregate stays under the quota, error 20 on <= 1 % of the requests, and no two
+    requests of the four leave closer than the interval less 5 ms (but for a few, on a
+    loaded 2-core machine that other work shares: <= 3 % of the gaps; the benchmark
+    measures it on a quiet one)."""
+    run = runs["sqlite"]
+    ok = run.answers(error=None)
+    sent = run.sent()
+    gaps = [b - a for a, b in itertools.pairwise(sent)]
+    close = [g for g in gaps if g < 1 / QUOTA - 0.005]
+    with capsys.disabled():
+        print(
+            f"\nsqlite    {len(ok)} tasks in {ok[-1] - ok[0]:5.1f} s: rate/quota "
+            f"{rate(ok) / QUOTA:.3f}, error 20 on {run.errors()}/{len(sent)} requests, "
+            f"{len(close)} gaps < interval - 5 ms (smallest {min(gaps) * 1000:.1f} ms)"
+        )
+    for worker in run.workers:
+        [result] = worker.of("result")
+        assert result["returned_its_task"] is True, worker.name
+        assert result["failed"] == 0
+        [done] = worker.of("done")
+        assert done["shared"] is True
+        assert not worker.of("QuotaBackendUnavailable")
+    assert len(ok) == 300
+    assert run.fake_stats["by_action"]["get_task"] == 300
+    assert rate(ok) <= QUOTA * 1.02
+    assert rate(ok) >= 0.85 * QUOTA
+    assert run.errors() <= 0.01 * len(sent)
+    assert len(close) <= 0.03 * len(gaps), sorted(close)[:10]
+
+
+def test_sqlite_survives_a_kill_inside_the_write_lock(runs: dict[str, Run]) -> None:
+    """A process SIGKILLed while it holds the file's write lock, and one of the four
+    clients SIGKILLed: from 2 s after, the other three run at >= 0.85 of the quota, no
+    call of theirs failed, and they stayed on (or came back to) the shared state."""
+    run = runs["sqlite-kill"]
+    killed = run.marks["killed"]
+    survivors = [w for i, w in enumerate(run.workers) if i != 1]
+    ok = sorted(times(survivors, "answer", error=None))
+    end = max(ok)
+    after = [t for t in ok if killed + 2.0 <= t <= end]
+    assert end - killed >= 5.0
+    assert len(after) / (end - killed - 2.0) >= 0.85 * QUOTA
+    for worker in survivors:
+        [result] = worker.of("result")
+        assert result["failed"] == 0
+        [done] = worker.of("done")
+        assert done["shared"] is True
+    assert run.errors() <= 0.02 * len(run.sent())
+
+
+def test_sqlite_file_deleted_and_locked_mid_run(runs: dict[str, Run]) -> None:
+    """The file deleted mid-run, then locked by another program for 2 s: no call fails;
+    each process falls back while it is locked (one WARNING) and is back on the shared
+    state within 2 s of its release; calls go on all along."""
+    run = runs["sqlite-faults"]
+    deleted, locked, released = (run.marks[k] for k in ("deleted", "locked", "released"))
+    for worker in run.workers:
+        [result] = worker.of("result")
+        assert result["failed"] == 0
+        downs = worker.of("QuotaBackendUnavailable")
+        ups = worker.of("QuotaBackendRestored")
+        assert len(downs) == len(ups) == 1, (downs, ups)
+        assert locked <= downs[0]["t"] <= released
+        assert released <= ups[0]["t"] <= released + 2.0
+        warnings = [line for line in worker.of("log") if line["level"] == "WARNING"]
+        assert len(warnings) == 1, warnings
+        [done] = worker.of("done")
+        assert done["shared"] is True
+    ok = run.answers(error=None)
+    for start in (deleted, locked + 1.0):  # calls went on after each fault
+        assert len([t for t in ok if start <= t <= start + 1.0]) >= 0.3 * QUOTA

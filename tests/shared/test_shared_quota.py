@@ -337,7 +337,7 @@ def test_settings_are_checked(redis_server: RedisServer) -> None:
         SharedQuota.from_url(redis_server.url, key="a{b}")
     with pytest.raises(ValueError, match="timeout"):
         SharedQuota.from_url(redis_server.url, timeout=0)
-    with pytest.raises(ValueError, match="not a Redis URL"):
+    with pytest.raises(ValueError, match="not a shared quota URL"):
         SharedQuota.from_url("http://127.0.0.1:6379")
     with pytest.raises(TypeError, match="coredis client"):
         SharedQuota(object())  # type: ignore[arg-type]
@@ -348,15 +348,16 @@ def test_settings_are_checked(redis_server: RedisServer) -> None:
 
 def test_import_never_loads_coredis_without_asking() -> None:
     """``import worksection_async`` (and a Client) does not import coredis; without the
-    extra, ``worksection_async.shared`` says which extra to install."""
+    extra, a Redis shared quota says which extra to install."""
     probe = (
         "import sys, worksection_async\n"
         "from worksection_async import Client\n"
         "Client('https://acme.worksection.com', 'k')\n"
         "print('coredis' in sys.modules)\n"
         "sys.modules['coredis'] = None\n"
+        "import worksection_async.shared\n"
         "try:\n"
-        "    import worksection_async.shared\n"
+        "    worksection_async.shared.SharedQuota.from_url('redis://127.0.0.1')\n"
         "except ImportError as exc:\n"
         "    print(exc)\n"
     )

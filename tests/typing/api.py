@@ -12,7 +12,14 @@ from pathlib import Path
 
 from typing_extensions import assert_type
 
-from worksection_async import Client, Download, ProjectPage, TaskFilter, TaskPage
+from worksection_async import (
+    Client,
+    Download,
+    ProjectPage,
+    TaskFilter,
+    TaskPage,
+    TooManyRecordsError,
+)
 from worksection_async.models import (
     Comment,
     Contact,
@@ -104,6 +111,10 @@ async def namespaces(client: Client) -> None:
     assert_type(await client.projects.custom_fields(), list[CustomField])
 
     assert_type(await client.tasks.list(extra=["archive"]), list[Task])
+    try:
+        await client.project(1).tasks()
+    except TooManyRecordsError as error:
+        assert_type(error.tried, tuple[str, ...])
     assert_type(await client.tasks.search(filter=TaskFilter.id == 1, status="done"), list[Task])
     assert_type(await client.tasks.custom_fields(), list[CustomField])
     assert_type(await client.tasks.get_many(["/project/1/2/"]), list[Task])

@@ -29,8 +29,9 @@ from ._errors import EXIT_INTERRUPTED, EXIT_OK, CommandError, Secrets, report
 from ._http import AnswerRecorder, http_client
 from ._output import FORMATS, Format, RecordFormat, model_columns, parse_fields, to_record
 from ._progress import Status, reporter_for
+from ._sharing import SHARED_QUOTA_ENV, QuotaChoice, choose_shared_quota
 
-__all__ = ["API_KEY_ENV", "URL_ENV", "cli", "main"]
+__all__ = ["API_KEY_ENV", "SHARED_QUOTA_ENV", "URL_ENV", "cli", "main"]
 
 URL_ENV: Final = "WORKSECTION_URL"
 API_KEY_ENV: Final = "WORKSECTION_API_KEY"
@@ -54,6 +55,8 @@ class State:
     rate: float | None = 1.0
     max_concurrency: int = DEFAULT_MAX_CONCURRENCY
     shared_quota: str | None = None
+    """``--shared-quota`` or the environment's; ``None``: the default (the cache file)."""
+    shared_quota_source: str = "--shared-quota"
     debug: bool = False
     secrets: Secrets = attrs.Factory(Secrets)
     interrupted: str = ""
@@ -88,6 +91,16 @@ def _rate(ctx: click.Context, param: click.Parameter, value: str | None) -> None
     if not rate > 0 or rate == float("inf"):
         raise click.BadParameter(f"expected a positive number or 'off', got {value!r}")
     _state(ctx).rate = rate
+
+
+def _shared_quota_option(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    if value is None:
+        return
+    state = _state(ctx)
+    state.shared_quota = value
+    source = ctx.get_parameter_source(param.name or "")
+    if source is click.core.ParameterSource.ENVIRONMENT:
+        state.shared_quota_source = SHARED_QUOTA_ENV
 
 
 def _refuse_key(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
@@ -151,10 +164,15 @@ def connection_options(command: Callable[..., T]) -> Callable[..., T]:
         ),
         click.option(
             "--shared-quota",
-            metavar="redis://...",
+            metavar="URL|off",
+            envvar=SHARED_QUOTA_ENV,
+            show_envvar=True,
             expose_value=False,
-            callback=_store("shared_quota"),
-            help="Share the quota with other processes through Redis (needs the redis extra).",
+            callback=_shared_quota_option,
+            help="Where the quota is shared with other processes and programs: "
+            "sqlite:///PATH, redis://... (the redis extra), memory://NAME, or 'off'. "
+            "Default: quota.db in the user's cache directory "
+            "($XDG_CACHE_HOME/worksection, ~/.cache/worksection, ...).",
         ),
         click.option(
             "--debug",
@@ -197,14 +215,37 @@ def _api_key(state: State) -> str:
     return key
 
 
-def _shared_quota(url: str) -> object:
+def _warn(text: str) -> None:
+    sys.stderr.write(f"worksection: warning: {text}\n")
+    sys.stderr.flush()
+
+
+def _shared_quota(choice: QuotaChoice, source: str) -> object | None:
+    """The ``SharedQuota`` at ``choice.url``. The default file never fails the
+    command: if it cannot be used, a warning, and ``None`` (unshared)."""
+    if choice.url is None:
+        return None
+    unshared = f"set {SHARED_QUOTA_ENV}=off (or --shared-quota off) to run unshared quietly"
     try:
         shared = importlib.import_module("worksection_async.shared")
-    except ImportError:
+    except ImportError as exc:
+        if choice.default:
+            _warn(
+                f"the quota is not shared with other processes: worksection_async.shared "
+                f"cannot be imported ({exc}); {unshared}"
+            )
+            return None
         raise CommandError(
-            "--shared-quota needs the redis extra: pip install 'worksection-async[redis]'"
+            f"{source} needs the redis extra: pip install 'worksection-async[redis]'"
         ) from None
-    return shared.SharedQuota.from_url(url)
+    try:
+        quota: object = shared.SharedQuota.from_url(choice.url)
+    except (ValueError, TypeError) as exc:
+        if choice.default:
+            _warn(f"the quota is not shared with other processes: {exc}; {unshared}")
+            return None
+        raise
+    return quota
 
 
 @contextlib.asynccontextmanager
@@ -221,10 +262,21 @@ async def open_client(
     rate_limit = RateLimit(rate=state.rate) if state.rate is not None else None
     options: dict[str, Any] = {}
     if state.shared_quota is not None:
-        password = urlsplit(state.shared_quota).password
-        if password:
-            state.secrets.add(password)
-        options["shared_quota"] = _shared_quota(state.shared_quota)
+        with contextlib.suppress(ValueError):
+            password = urlsplit(state.shared_quota).password
+            if password:
+                state.secrets.add(password)
+    choice = choose_shared_quota(
+        state.shared_quota,
+        rate_limited=rate_limit is not None,
+        source=state.shared_quota_source,
+    )
+    if choice.warning:
+        _warn(choice.warning)
+    if choice.url is not None:
+        quota = _shared_quota(choice, state.shared_quota_source)
+        if quota is not None:
+            options["shared_quota"] = quota
     async with http_client(state.max_concurrency, state.secrets, recorder) as http:
         client = Client(
             url,
@@ -528,9 +580,11 @@ def export(
     """Export every task and subtask to a file, resumably.
 
     Requests: one get_all_tasks (or one get_tasks per project given), then one
-    get_comments per task whose comments the listing may have cut. Progress goes to
-    stderr. Ctrl-C stops cleanly (exit 130) and leaves a valid file; --resume
-    continues it, ending with the file an uninterrupted run writes.
+    get_comments per task whose comments the listing may have cut; a listing over
+    10,000 tasks is split (by project, open/closed, dateadd windows). The last line
+    says how many requests were sent. Progress goes to stderr. Ctrl-C stops cleanly
+    (exit 130) and leaves a valid file; --resume continues it, ending with the file an
+    uninterrupted run writes.
     """
     state = _state(ctx)
     chosen = _format_of(out, fmt)
@@ -577,16 +631,23 @@ def export(
                         reporter.wrote(file.records)
                 file.finish()
             except BaseException:
-                if file.stop():
-                    state.interrupted = (
-                        f"{file.records} tasks in {out}, valid as it stands; run the "
-                        "same command with --resume to continue"
-                    )
-                    state.after_failure = (
-                        f"{file.records} tasks in {out}; --resume continues from there"
+                try:
+                    stopped = file.stop()
+                except CommandError as problem:  # the end could not be written either
+                    state.interrupted = state.after_failure = (
+                        f"{problem}; --resume continues from the checkpoint"
                     )
                 else:
-                    state.interrupted = f"nothing was written, and {out} was removed"
+                    if stopped:
+                        state.interrupted = (
+                            f"{file.records} tasks in {out}, valid as it stands; run the "
+                            "same command with --resume to continue"
+                        )
+                        state.after_failure = (
+                            f"{file.records} tasks in {out}; --resume continues from there"
+                        )
+                    else:
+                        state.interrupted = f"nothing was written, and {out} was removed"
                 raise
             finally:
                 reporter.close()

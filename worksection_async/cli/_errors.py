@@ -17,6 +17,7 @@ code meaning
 
 from __future__ import annotations
 
+import errno
 import re
 import sys
 import traceback
@@ -143,6 +144,8 @@ def _describe(error: BaseException) -> str:
         return f"the answer does not fit the models: {error}"
     if isinstance(error, OSError) and error.filename is not None and error.strerror:
         return f"{error.filename}: {error.strerror}"
+    if isinstance(error, OSError) and error.strerror:
+        return f"{error.strerror} ({errno.errorcode.get(error.errno or 0, error.errno)})"
     if isinstance(error, (ValueError, TypeError)):
         return str(error)
     return f"internal error: {type(error).__name__}: {error}"

@@ -8,19 +8,26 @@ The plan, made from the answers of the first requests and never widened after:
    records per answer (``TooManyRecordsError``) is read project by project instead:
    one ``get_projects`` and one ``get_tasks`` per project that is not archived. With
    ``projects`` named: one ``get_tasks`` per project (archived ones included). The
-   listings run concurrently.
+   listings run concurrently. A project over 10,000 records is split further (open
+   tasks with ``get_tasks filter=active``, closed ones with ``search_tasks
+   status=done``, then ``dateadd`` windows; ``resources._split``), every request
+   counted; one that cannot be split is a ``TooManyRecordsError`` listing what was
+   tried.
 2. **Comments.** A listing inlines each task's last five comments (``INLINE_COMMENTS``).
    A task that shows fewer has no others, and its comments are complete as they are;
    a task that shows five may have more and is read with one ``get_comments``. With
    ``files=True`` as well, every task with comments is read with
-   ``get_comments(extra=files)``: inline comments come without their files.
+   ``get_comments(extra=files)``: inline comments come without their files. A task a
+   split read with ``search_tasks`` comes without inline comments and is read with
+   ``get_comments`` when comments are asked for.
 
 So an export costs **the listings (1, or one per project) plus one** ``get_comments``
 **per task whose inline comments may be cut** (per task with comments when ``files``
 is asked too), and nothing else. ``progress(done, planned)`` counts those requests;
 ``planned`` is final once the listings are answered (the first requests).
 
-Tasks come out in listing order, each followed by its subtasks depth first, each task
+Tasks come out in listing order (for a split project: its open tasks, then its closed
+ones window after window, oldest first), each followed by its subtasks depth first, each task
 once with ``child`` left out (``None``: every subtask is an item of its own, linked by
 ``parent``). For a given account the order is always the same, so an export stopped
 part-way and run again with ``skip`` (the ids already written) continues with exactly
@@ -33,20 +40,21 @@ the caller holds an item, and stopping costs at most one round.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncGenerator, Iterable, Sequence
+from collections.abc import AsyncGenerator, Iterable
 from typing import Final
 
 import attrs
 
-from .._bulk import Progress
+from .._bulk import Breather, Progress
 from .._call import Call, ParamValue
 from .._events import Bulk, section_of, start_bulk
 from .._exceptions import TooManyRecordsError
 from .._json import JSONValue
 from .._pages import ProjectPage, SubtaskPage, TaskPage
-from ..models import Comment, Project, Task, TaskRef, structure_list
+from ..models import Comment, Task, TaskRef, structure_list
 from ._extras import asked, fill_comments, fill_tasks
 from ._protocol import ClientLike
+from ._split import Splitter
 
 __all__ = ["COMMENTS_ROUND", "INLINE_COMMENTS", "ExportPlan", "export_tasks"]
 
@@ -81,7 +89,9 @@ class ExportPlan:
         """Whether ``task``'s comments must be read with ``get_comments``."""
         if not self.comments:
             return False
-        inline = task.comments or ()
+        if task.comments is None:
+            return True  # read through search_tasks (a split): no inline comments
+        inline = task.comments
         if self.files:
             return bool(inline) or bool(task.has_comments)
         return len(inline) >= INLINE_COMMENTS
@@ -162,44 +172,29 @@ async def _export(
             progress(done, planned)
 
     async def send(call: Call) -> JSONValue:
-        nonlocal done
-        with section_of(bulk):
-            payload = await client.send(call)
-        done += 1
-        tick()
-        return payload
-
-    async def listing(project: ProjectPage) -> list[Task]:
-        payload = await send(Call.build("get_tasks", project, params))
-        return fill_tasks(structure_list(payload, Task), extras)
-
-    async def read_listings(projects: Sequence[ProjectPage]) -> list[Task]:
-        with section_of(bulk):
-            per_project = await client.map(listing, projects)
-        return [task for tasks in per_project for task in tasks]
+        nonlocal done, planned
+        try:
+            with section_of(bulk):
+                return await client.send(call)
+        except TooManyRecordsError:
+            planned += 1  # sent and answered, but the split needs more than planned
+            raise
+        finally:
+            done += 1
+            planned = max(planned, done)
+            tick()
 
     tick()
-    if plan.projects is not None:
-        tops = await read_listings(plan.projects)
-    else:
-        try:
-            payload = await send(Call.build("get_all_tasks", None, params))
-        except TooManyRecordsError:
-            # Counted as sent: it was. Now the account project by project.
-            done += 1
-            planned += 1
-            tick()
-            answer = await send(Call.build("get_projects"))
-            projects = [
-                project.page
-                for project in structure_list(answer, Project)
-                if project.status != "archive"
-            ]
-            planned += len(projects)
-            tick()
-            tops = await read_listings(projects)
+    splitter = Splitter(send, client.map)
+    search_extra = "text,files" if plan.files else "text"
+    with section_of(bulk):
+        if plan.projects is not None:
+            tops = await splitter.projects(
+                ((page, None) for page in plan.projects), params, search_extra=search_extra
+            )
         else:
-            tops = fill_tasks(structure_list(payload, Task), extras)
+            tops = await splitter.account(params, archive=False, search_extra=search_extra)
+    tops = fill_tasks(tops, extras - {"comments"})
 
     tasks = [task for task in _flatten(tops, set()) if task.id not in plan.skip]
     planned += sum(1 for task in tasks if plan.needs_comments(task))
@@ -212,12 +207,14 @@ async def _export(
 
     waiting: list[Task] = []  # tasks held back until the round's answers are in
     round_: list[Task] = []  # the tasks of this round that need get_comments
+    breathe = Breather()  # 36,000 tasks in a row must not hold the loop (nor Ctrl-C)
     for position, task in enumerate(tasks):
         needs = plan.needs_comments(task)
         if needs:
             round_.append(task)
         elif not round_:
             yield task
+            await breathe()
             continue
         waiting.append(task)
         if len(round_) < COMMENTS_ROUND and position + 1 < len(tasks):
@@ -228,6 +225,7 @@ async def _export(
         for held in waiting:
             found = complete.get(held.id)
             yield held if found is None else attrs.evolve(held, comments=found)
+            await breathe()
         waiting, round_ = [], []
 
 

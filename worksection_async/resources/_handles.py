@@ -34,9 +34,10 @@ from ..models import (
 from . import _render as r
 from ._costs import get_costs
 from ._events import get_events
-from ._extras import asked, fill_comments, fill_task, read_tasks
+from ._extras import asked, fill_comments, fill_task
 from ._files import AttachItem, attachments, get_files
 from ._protocol import ClientLike
+from ._split import list_tasks
 from ._tags import update_tags
 from ._tasks import create_task
 from ._timers import start_my_timer
@@ -87,13 +88,16 @@ class ProjectHandle:
     ) -> list[Task]:
         """The project's tasks (``get_tasks``); ``extra=["subtasks"]`` nests them in
         ``child``; ``active_only`` leaves out closed ones. A list asked for in ``extra``
-        is ``()`` for a task that has none (``None``: not asked for)."""
+        is ``()`` for a task that has none (``None``: not asked for).
+
+        A project over the API's 10,000 records per answer is read in parts (open and
+        closed apart, then windows of ``dateadd``; see ``client.tasks.list``): every
+        task once, open ones first; ``TooManyRecordsError`` if it cannot be split."""
         params: dict[str, ParamValue] = {
             "filter": "active" if r.true_flag("active_only", active_only) else None,
             "extra": r.flags("extra", extra, _TASKS_EXTRA),
         }
-        payload = await self.client.send(Call.build("get_tasks", self.page, params))
-        return await read_tasks(payload, asked(params["extra"]))
+        return await list_tasks(self.client.send, self.client.map, self.page, params)
 
     async def files(self) -> list[File]:
         """The files of the project's description and Files section (``get_files``)."""

@@ -32,6 +32,7 @@ from ._export import ExportPlan, export_tasks, task_id
 from ._extras import asked, read_tasks
 from ._files import AttachItem, attachments
 from ._protocol import ClientLike
+from ._split import list_tasks
 
 __all__ = ["TasksNamespace", "create_task"]
 
@@ -176,8 +177,10 @@ class TasksNamespace:
     ) -> list[Task] | list[Task | Exception]:
         """Fetch many tasks in the fewest requests, in input order.
 
-        The pages of one project are read with one ``get_tasks`` (the bulk guide
-        has the plan). ``return_exceptions=True`` puts a failed
+        The pages of one project are read with one ``get_tasks``; those of a project
+        over the API's 10,000 records per answer with ``search_tasks`` by id (subtasks
+        by parent), as many per request as an answer holds (the bulk guide has the
+        plan). ``return_exceptions=True`` puts a failed
         item's exception in its slot, whatever failed (a missing task, a request that
         got no answer or a broken one, an answer the models cannot read), and the other
         items still arrive; ``progress(done, total)`` reports as units finish.
@@ -254,14 +257,21 @@ class TasksNamespace:
         active_only: bool = False,
         extra: r.AllTasksExtra | Iterable[r.AllTasksExtra] | None = None,
     ) -> list[Task]:
-        """Every task of the account (``get_all_tasks``), at most 10,000.
+        """Every task of the account (``get_all_tasks``), whatever its size.
 
         ``active_only`` leaves out closed tasks; ``extra`` adds text, files, comments,
         relations, subtasks (``child``), or ``archive`` (archived projects' tasks too).
+
+        An account over the API's 10,000 records per answer is read project by project,
+        then open and closed tasks apart, then in windows of ``dateadd``
+        (``worksection_async.resources._split``): every task once, projects in
+        ``get_projects`` order, open tasks before closed ones. What cannot be split
+        (more than 10,000 tasks added on one day; ``comments``, ``relations`` for the
+        parts only ``search_tasks`` can read) is a ``TooManyRecordsError`` listing what
+        was tried.
         """
         params: dict[str, ParamValue] = {
             "filter": "active" if r.true_flag("active_only", active_only) else None,
             "extra": r.flags("extra", extra, _ALL_TASKS_EXTRA),
         }
-        payload = await self.client.send(Call.build("get_all_tasks", None, params))
-        return await read_tasks(payload, asked(params["extra"]))
+        return await list_tasks(self.client.send, self.client.map, None, params)

@@ -21,8 +21,11 @@ Both get an expiry on every call, so a key nobody uses disappears.
 12. the channel a gate closure is published on, 13. how late after their reserved
 moments the process's requests leave (s, its recent 90th percentile), 14... the
 outcomes since the process's last call, oldest first: ``s`` (a success) or
-``e<granted>:<u>`` (an error 20 of the request granted at server time ``granted``; ``u``
-in [0, 1) draws the pause's jitter).
+``s<granted>`` (a success of the request granted at server time ``granted``: the law
+then knows how long it took, and explains an error 20 that a slow success caused;
+processes report plain ``s``, as their reports reach the script later than the answers)
+or ``e<granted>:<u>`` (an error 20 of the request granted at server time ``granted``;
+``u`` in [0, 1) draws the pause's jitter).
 
 Reservations: a reservation takes its token at once and returns how long the caller
 must sleep (relative seconds: a host whose clock is off by minutes still sleeps the
@@ -58,12 +61,18 @@ from typing import Final
 from .._throttle import (
     _EPSILON,
     CARRY,
+    CONTENDED_FOR,
     CUT_WINDOW,
+    LATE,
     MARGIN_HALF_LIFE,
     MARGIN_STEP,
     MAX_LEARNED_MARGIN,
     PAUSE_JITTER,
+    STARVING,
+    STEP_ASIDE,
+    SWEEP,
     TURN,
+    TURN_JITTER,
 )
 
 __all__ = ["MEMBER_TTL", "QUOTA_SCRIPT"]
@@ -88,6 +97,12 @@ if redis.replicate_commands then pcall(redis.replicate_commands) end
 local PAUSE_JITTER = $pause_jitter
 local CUT_WINDOW = $cut_window
 local TURN = $turn
+local STEP_ASIDE = $step_aside
+local CONTENDED_FOR = $contended_for
+local STARVING = $starving
+local TURN_JITTER = $turn_jitter
+local SWEEP = $sweep
+local LATE = $late
 local CARRY = $carry
 local MARGIN_STEP = $margin_step
 local MARGIN_HALF_LIFE = $margin_half_life
@@ -120,16 +135,18 @@ end
 
 local function fmt(x) return string.format('%.17g', x) end
 local function num(v, default)
-  if v then return tonumber(v) end
-  return default
+  local n = v and tonumber(v)
+  if not n then return default end
+  return n
 end
 
-local F = redis.call('HMGET', state_key, 'w', 'since', 'cu', 'streak', 'recent', 'wid',
-  'wat', 's', 'p', 'stamp', 'pu', 'lp', 'gen', 'q', 'calls', 'errors', 'jit', 'jat', 'born')
+local F = redis.call('HMGET', state_key, 'w', 'since', 'cu', 'held', 'recent', 'wid',
+  'wat', 's', 'p', 'stamp', 'pu', 'lp', 'gen', 'q', 'calls', 'errors', 'jit', 'jat', 'born',
+  'ok', 'okl', 'stepped')
 local W = num(F[1], nil)            -- the plateau (nil: never cut)
 local SINCE = num(F[2], NEG)        -- time of the latest cut
 local CU = num(F[3], NEG)           -- contended until
-local STREAK = num(F[4], 0)         -- successes in a row
+local HELD = num(F[4], NEG)         -- when this turn on the account began (NEG: none)
 local RECENT = F[5] or ''           -- latest outcomes, oldest first: '1' an error 20
 local WID = num(F[6], 0)            -- the learned margin when it was last widened...
 local WAT = num(F[7], NEG)          -- ...and when
@@ -148,6 +165,9 @@ local JAT = num(F[18], NOW)
 -- When this state was made: a generation counts closures of one state only (a server
 -- restarted without persistence, or an expired key, starts again from nothing).
 local BORN = F[19] or fmt(NOW)
+local OK = num(F[20], NEG)          -- when the latest success was reported...
+local OKL = num(F[21], nil)         -- ...and how long its request took (nil: not known)
+local STEPPED = F[22] == '1'        -- stepped aside after its turn, no success since
 JIT = JIT * 0.5 ^ (math.max(0.0, NOW - JAT) / JITTER_HALF_LIFE)
 JIT = math.min(MAX_JITTER / CEIL, math.max(JIT, REPORTED_JITTER))
 
@@ -184,14 +204,24 @@ local function widening(now)
   return WID * 0.5 ^ ((now - WAT) / half_life)
 end
 
-local function on_success(now)
+local function on_success(now, sent)
+  OK = now
+  if sent ~= nil then OKL = now - sent else OKL = nil end
   RECENT = string.sub(RECENT .. '0', -CUT_WINDOW)
-  STREAK = STREAK + 1
-  if STREAK >= TURN and contended(now) then
-    STREAK = 0
-    return true
+  STEPPED = false
+  if HELD == NEG then
+    HELD = now
+  elseif now - HELD >= TURN / CEIL and contended(now) then
+    HELD = NEG
+    STEPPED = true
+    return STEP_ASIDE / rate(now)
   end
-  return false
+  return 0.0
+end
+
+local function explained(now, sent)
+  if OKL == nil or now - OK >= 1.0 / CEIL then return false end
+  return math.abs((now - sent) - OKL) >= LATE / CEIL
 end
 
 local function repeated()
@@ -203,28 +233,34 @@ local function repeated()
 end
 
 local function lost_probe(now, hit)
-  if W == nil or contended(now) or hit >= CEIL then return false end
+  if W == nil or hit >= CEIL then return false end
   return now - SINCE > climb(W)
 end
 
-local function on_quota_exceeded(now)
+local function on_quota_exceeded(now, u)
   local hit = rate(now)
-  local last = string.sub(RECENT, -1)
-  if last == '1' then CU = now + RECOVERY end
-  local after_success = last == '0'
+  local after_success = string.sub(RECENT, -1) == '0'
+  local was = contended(now)
+  if was or not after_success then CU = now + RECOVERY * CONTENDED_FOR end
   RECENT = string.sub(RECENT .. '1', -CUT_WINDOW)
-  STREAK = 0
   local cut = false
   if after_success and (repeated() or lost_probe(now, hit)) then
     W = hit * (1.0 - MARGIN)
     SINCE = now
     WID = 0.0
     cut = true
-  elseif hit >= CEIL and not contended(now) then
+  elseif hit >= CEIL and not was then
     WID = math.min(MAX_LEARNED_MARGIN, widening(now) + MARGIN_STEP)
     WAT = now
   end
-  return hit, cut
+  local turn = TURN / CEIL
+  if not was or (after_success and not STEPPED) then
+    return hit, cut, (1.0 + u * PAUSE_JITTER) / hit
+  end
+  if now - OK > STARVING * turn then return hit, cut, (1.0 + u * SWEEP) / hit end
+  HELD = NEG
+  if after_success then return hit, cut, turn + u * STEP_ASIDE / CEIL end
+  return hit, cut, turn * (1.0 + u * TURN_JITTER)
 end
 
 -- The buckets and the gate (_throttle.LocalQuota) -------------------------------------
@@ -260,22 +296,23 @@ end
 local started, hit, cut, turned = nil, nil, false, false
 for i = 14, #ARGV do
   local outcome = ARGV[i]
-  if outcome == 's' then
-    if on_success(NOW) then
+  if string.sub(outcome, 1, 1) == 's' then
+    local aside = on_success(NOW, tonumber(string.sub(outcome, 2)))
+    if aside > 0 then
       turned = true
-      local until_ = NOW + 2.0 / rate(NOW)
+      local until_ = NOW + aside
       if until_ > PU then close_gate(until_, false) end
     end
   else
     local granted, u = string.match(outcome, '^e([^:]+):(.+)$$')
     granted, u = tonumber(granted), tonumber(u)
     ERRORS = ERRORS + 1
-    if granted >= LP then
+    if granted >= LP and not explained(NOW, granted) then
       if STAMP == nil then STAMP = NOW elseif NOW > STAMP then refill(NOW) end
-      hit, cut = on_quota_exceeded(NOW)
+      local pause
+      hit, cut, pause = on_quota_exceeded(NOW, u)
       LP = NOW
-      local interval = 1.0 / hit
-      local until_ = NOW + interval + u * (interval * PAUSE_JITTER)
+      local until_ = NOW + pause
       if until_ > PU then
         close_gate(until_, true)
         started = until_ - NOW
@@ -310,7 +347,8 @@ if RESERVE then
   end
 end
 
-local set = {'streak', STREAK, 'recent', RECENT, 'wid', fmt(WID), 's', fmt(S), 'p', fmt(P),
+local set = {'held', HELD == NEG and '' or fmt(HELD), 'okl', OKL and fmt(OKL) or '',
+  'stepped', STEPPED and '1' or '0', 'recent', RECENT, 'wid', fmt(WID), 's', fmt(S), 'p', fmt(P),
   'pu', fmt(PU), 'gen', GEN, 'q', table.concat(kept, ';'), 'calls', CALLS, 'errors', ERRORS,
   'jit', fmt(JIT), 'jat', fmt(NOW), 'born', BORN}
 local function put(name, value)
@@ -323,6 +361,7 @@ put('w', W)
 put('since', SINCE)
 put('cu', CU)
 put('wat', WAT)
+put('ok', OK)
 put('stamp', STAMP)
 put('lp', LP)
 redis.call('HSET', state_key, unpack(set))
@@ -373,7 +412,13 @@ def _lua_number(value: float) -> str:
 QUOTA_SCRIPT: Final = string.Template(_TEMPLATE).substitute(
     pause_jitter=_lua_number(PAUSE_JITTER),
     cut_window=str(CUT_WINDOW),
-    turn=str(TURN),
+    turn=_lua_number(TURN),
+    step_aside=_lua_number(STEP_ASIDE),
+    contended_for=_lua_number(CONTENDED_FOR),
+    starving=_lua_number(STARVING),
+    turn_jitter=_lua_number(TURN_JITTER),
+    sweep=_lua_number(SWEEP),
+    late=_lua_number(LATE),
     carry=_lua_number(CARRY),
     margin_step=_lua_number(MARGIN_STEP),
     margin_half_life=_lua_number(MARGIN_HALF_LIFE),

@@ -53,14 +53,11 @@ import socket
 import time
 import urllib.parse
 from collections.abc import Callable, Sequence
-from typing import Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal, Protocol
 
 import anyio
 import anyio.lowlevel
 import attrs
-import coredis
-import coredis.client
-import coredis.exceptions
 import httpx
 
 from .._clock import Clock
@@ -75,6 +72,21 @@ from .._events import (
 from .._exceptions import QuotaBackendError
 from .._throttle import LocalQuota, QuotaDeadline, QuotaFigures, QuotaWaitExpired, RateLimit
 from ._lua import QUOTA_SCRIPT
+
+if TYPE_CHECKING:
+    import coredis
+    import coredis.client
+else:
+    try:  # the redis extra; sqlite:// and memory:// need nothing
+        import coredis
+        import coredis.client
+        import coredis.exceptions
+    except ImportError:  # pragma: no cover - the extra is installed for the tests
+        coredis = None
+
+_NEEDS_EXTRA: Final = (
+    "a Redis shared quota needs the redis extra: pip install 'worksection-async[redis]'"
+)
 
 __all__ = ["DEFAULT_REDIS_TIMEOUT", "OnUnavailable", "SharedBackend", "SharedQuota"]
 
@@ -104,7 +116,7 @@ _KEY = re.compile(r"[^\s{}]{1,200}")
 _USERINFO = re.compile(r"(?<=://)[^/@\s]*@")
 
 _UNAVAILABLE: Final = (
-    coredis.exceptions.RedisError,
+    *((coredis.exceptions.RedisError,) if coredis is not None else ()),
     OSError,
     TimeoutError,
     anyio.BrokenResourceError,
@@ -128,6 +140,20 @@ def _account_tag(account: httpx.URL) -> str:
     """The default key: the account's host (and port, if any), never the API key."""
     host = account.host.lower()
     return f"worksection_async:{host}" + (f":{account.port}" if account.port else "")
+
+
+class StoreFactory(Protocol):
+    """Makes the ``SharedQuota`` of a store other than Redis from its URL."""
+
+    def __call__(
+        self, url: str, *, key: str | None, on_unavailable: OnUnavailable, timeout: float | None
+    ) -> SharedQuota: ...
+
+
+OTHER_STORES: dict[str, StoreFactory] = {}
+"""The stores ``from_url`` knows besides Redis, by URL scheme. Each store's module adds
+itself when imported (``_embedded``: ``sqlite`` and ``memory``), and the package imports
+them all: they sit above this module, so it cannot import them without a cycle."""
 
 
 class _Unavailable(Exception):
@@ -209,7 +235,10 @@ class _Reply:
 
 
 class SharedQuota:
-    """One quota for every process that uses an account, kept in Redis.
+    """One quota for every client, process and host that uses an account, kept in a
+    store: ``SharedQuota.from_url`` takes ``sqlite:///PATH`` (one host),
+    ``memory://NAME`` (one process) or a Redis URL (many hosts); this constructor takes
+    a coredis client.
 
     ::
 
@@ -246,6 +275,8 @@ class SharedQuota:
         on_unavailable: OnUnavailable = "fallback",
         timeout: float = DEFAULT_REDIS_TIMEOUT,
     ) -> None:
+        if coredis is None:  # pragma: no cover - the extra is installed for the tests
+            raise ImportError(_NEEDS_EXTRA)
         if not isinstance(redis, coredis.client.Client):
             raise TypeError(
                 f"SharedQuota needs a coredis client (coredis.Redis, coredis.RedisCluster), "
@@ -273,6 +304,7 @@ class SharedQuota:
         self._shown = self._describe(redis)
         self._secrets = self._credentials(redis)
         self._script = redis.register_script(QUOTA_SCRIPT)
+        self._noun = "Redis"
         self._users = 0
         self._stack: contextlib.AsyncExitStack | None = None
         self._task_group: anyio.abc.TaskGroup | None = None
@@ -293,16 +325,34 @@ class SharedQuota:
         *,
         key: str | None = None,
         on_unavailable: OnUnavailable = "fallback",
-        timeout: float = DEFAULT_REDIS_TIMEOUT,
+        timeout: float | None = None,
     ) -> SharedQuota:
-        """A shared quota on the Redis at ``url``: ``redis://[[user]:password@]host[:port]
-        [/db]``, ``rediss://`` (TLS) or ``unix:///path/to/socket``."""
+        """A shared quota on the store at ``url``:
+
+        * ``sqlite:///ABSOLUTE/PATH/quota.db``: the processes of one host, in one SQLite
+          file (made if missing; standard library, no server);
+        * ``memory://NAME``: the clients of one process that use the same ``NAME``;
+        * ``redis://[[user]:password@]host[:port][/db]``, ``rediss://`` (TLS) or
+          ``unix:///path/to/socket``: many hosts, through Redis (the ``redis`` extra).
+
+        ``timeout``: seconds a decision may take before the store counts as unavailable
+        (default ``DEFAULT_REDIS_TIMEOUT``, 1 s)."""
         if not isinstance(url, str):
             raise TypeError(f"url must be a string, got {type(url).__name__}")
         shown = _masked_url(url)
         scheme = url.partition("://")[0].lower()
+        store = OTHER_STORES.get(scheme) if "://" in url else None
+        if store is not None:
+            return store(url, key=key, on_unavailable=on_unavailable, timeout=timeout)
         if scheme not in ("redis", "rediss", "unix"):
-            raise ValueError(f"not a Redis URL (redis://, rediss:// or unix://): {shown!r}")
+            raise ValueError(
+                "not a shared quota URL (sqlite:///PATH, memory://NAME, redis://, rediss:// "
+                f"or unix://): {shown!r}"
+            )
+        if coredis is None:  # pragma: no cover - the extra is installed for the tests
+            raise ImportError(_NEEDS_EXTRA)
+        if timeout is None:
+            timeout = DEFAULT_REDIS_TIMEOUT
         try:
             redis: coredis.Redis[str] = coredis.Redis.from_url(
                 url,
@@ -785,7 +835,7 @@ class SharedBackend:
                 logger.debug("shared quota unavailable (%s): outcomes not reported", error)
                 return
             raise QuotaBackendError(
-                f"the shared quota's Redis did not answer ({error}); nothing was sent"
+                f"the shared quota's {self._quota._noun} did not answer ({error}); nothing was sent"
             ) from exc
         now = self._clock.now()
         self._next_probe = now + PROBE_INTERVAL
@@ -803,12 +853,13 @@ class SharedBackend:
         )
         logger.warning(
             "shared quota %s unavailable (%s): falling back to a local quota of %.3g "
-            "requests/s (the configured rate shared by %d process%s) until Redis answers",
+            "requests/s (the configured rate shared by %d process%s) until its %s answers",
             self._quota,
             error,
             limit.configured,
             processes,
             "" if processes == 1 else "es",
+            self._quota._noun,
         )
         self._emit(
             QuotaBackendUnavailable(

@@ -6,8 +6,12 @@ dialect (``PageHash``, ``QueryHash``, ``HmacToken``, OAuth2 Bearer tokens), enfo
 optional quota (error 20, or HTTP 429: see ``QUOTA_STYLES``) on a clock the test
 controls, holds requests to the documented formats, and injects faults. Reach it
 in-process with ``fake.transport`` (an httpx transport) or over HTTP with
-``fake.asgi_app`` / ``python -m worksection_async.testing serve``. It delivers
-webhooks where ``fake.webhook_delivery`` routes them (an ASGI app in-process, or HTTP)::
+``fake.asgi_app`` / ``python -m worksection_async.testing serve``. OAuth2 tokens act
+within their scopes (``ACTION_SCOPES``). It delivers webhooks where
+``fake.webhook_delivery`` routes them (an ASGI app in-process, or HTTP; under
+``serve``, loopback hooks only unless ``--allow-webhook-host``). Where official
+sources disagree the choice is selectable (``QUOTA_STYLES``, ``DIALECTS``, ``SHAPES``,
+``ROLE_STYLES``); the known leniencies are listed in ``FakeWorksection``'s docstring::
 
     from worksection_async import Client
     from worksection_async.testing import FakeWorksection
@@ -20,7 +24,15 @@ webhooks where ``fake.webhook_delivery`` routes them (an ASGI app in-process, or
 
 from __future__ import annotations
 
-from ._actions import DIALECTS, MAX_RECORDS, TOO_MANY_TASKS_CODE, Dialect
+from ._actions import (
+    ACTION_SCOPES,
+    DIALECTS,
+    MAX_RECORDS,
+    SHAPES,
+    TOO_MANY_TASKS_CODE,
+    Dialect,
+    Shape,
+)
 from ._asgi import FakeASGIApp
 from ._base import FakeStats
 from ._clock import ManualClock
@@ -29,6 +41,7 @@ from ._http import FakeRequest, FakeResponse
 from ._oauth import OAuthApp, OAuthToken
 from ._quota import DEFAULT_QUOTA, QUOTA_STYLES, QuotaStyle, RateQuota
 from ._records import (
+    ROLE_STYLES,
     Comment,
     Contact,
     Cost,
@@ -37,6 +50,7 @@ from ._records import (
     File,
     Member,
     Project,
+    RoleStyle,
     Tag,
     TagGroup,
     Task,
@@ -49,6 +63,7 @@ from ._transport import FakeTransport
 from ._webhooks import Delivery, WebhookDelivery
 
 __all__ = [
+    "ACTION_SCOPES",
     "Comment",
     "Contact",
     "Cost",
@@ -79,7 +94,11 @@ __all__ = [
     "Project",
     "QUOTA_STYLES",
     "QuotaStyle",
+    "ROLE_STYLES",
     "RateQuota",
+    "RoleStyle",
+    "SHAPES",
+    "Shape",
     "TOO_MANY_TASKS_CODE",
     "Tag",
     "TagGroup",

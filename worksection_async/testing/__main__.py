@@ -3,12 +3,15 @@
 ::
 
     python -m worksection_async.testing serve --port 8080 --api-key KEY --quota 1/s \\
-        --quota-style http429 --oauth-client my-app:my-secret --populate 20x100
+        --quota-style http429 --oauth-client my-app:my-secret \\
+        --oauth-redirect-uri https://my.app/cb --populate 20x100
 
 ``serve`` needs the ``server`` extra (uvicorn). It prints the URL, the API key and the
 OAuth2 app (``--oauth-client ID:SECRET``, or a generated pair) to use, then serves until
 interrupted; links in its answers (avatars, the OAuth2 ``account_url``) use the address
-it serves. Counters are at ``GET <url>/_fake/stats``.
+it serves, or ``--public-url``. ``add_webhook`` checks hook URLs over HTTP on loopback
+addresses only, plus hosts named with ``--allow-webhook-host``. Counters are at
+``GET <url>/_fake/stats``.
 """
 
 from __future__ import annotations
@@ -19,9 +22,11 @@ import secrets
 import socket
 import sys
 from collections.abc import Sequence
+from urllib.parse import urlsplit
 
-from ._actions import DEFAULT_DIALECT, DIALECTS
+from ._actions import DEFAULT_DIALECT, DIALECTS, Shape, check_shape
 from ._quota import DEFAULT_QUOTA_STYLE, QUOTA_STYLES, RateQuota, parse_quota
+from ._records import ROLE_STYLES
 from ._server import DEFAULT_ACCOUNT_URL, DEFAULT_HMAC_SKEW, FakeWorksection
 
 __all__ = ["main"]
@@ -45,11 +50,35 @@ def _quota_spec(text: str) -> RateQuota | None:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _shape_spec(text: str) -> tuple[str, Shape]:
+    action, _, shape = text.partition("=")
+    try:
+        return action.strip(), check_shape(action.strip(), shape.strip())
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _redirect_spec(text: str) -> str:
+    parts = urlsplit(text.strip())
+    if parts.scheme != "https" or not parts.netloc:
+        raise argparse.ArgumentTypeError(f"a redirect URI must be https://..., got {text!r}")
+    return text.strip()
+
+
 def _oauth_client_spec(text: str) -> tuple[str, str]:
     client_id, sep, secret = text.partition(":")
     if not sep or not client_id.strip() or not secret.strip():
         raise argparse.ArgumentTypeError(f"expected CLIENT_ID:SECRET, got {text!r}")
     return client_id.strip(), secret.strip()
+
+
+def _public_url_spec(text: str) -> str:
+    parts = urlsplit(text.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        raise argparse.ArgumentTypeError(f"expected a URL like https://ws.test, got {text!r}")
+    if parts.path not in ("", "/"):
+        raise argparse.ArgumentTypeError(f"the public URL takes no path, got {text!r}")
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def build_parser(prog: str = "python -m worksection_async.testing") -> argparse.ArgumentParser:
@@ -62,6 +91,14 @@ def build_parser(prog: str = "python -m worksection_async.testing") -> argparse.
     serve = commands.add_parser("serve", help="serve a FakeWorksection over HTTP (uvicorn)")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (127.0.0.1)")
     serve.add_argument("--port", type=int, default=8080, help="port (8080; 0 picks a free one)")
+    serve.add_argument(
+        "--public-url",
+        type=_public_url_spec,
+        default=None,
+        metavar="URL",
+        help="the address clients reach the fake at, written into links (avatars, the OAuth2 "
+        "account_url); default http://HOST:PORT (needed with --host 0.0.0.0)",
+    )
     serve.add_argument("--api-key", default=None, help="admin API key (random if not given)")
     serve.add_argument(
         "--quota",
@@ -82,8 +119,25 @@ def build_parser(prog: str = "python -m worksection_async.testing") -> argparse.
         "--dialect",
         choices=DIALECTS,
         default=DEFAULT_DIALECT,
-        help="shape of me/get_my_timer: postman (an object, the default) or ru-docs "
-        "(a one-element list)",
+        help="shapes of me/get_my_timer: sdk-2026 (the default, as the newest official "
+        "client reads them: me an object, get_my_timer a one-element list), postman (both "
+        "objects) or ru-docs (both one-element lists)",
+    )
+    serve.add_argument(
+        "--shape",
+        type=_shape_spec,
+        action="append",
+        default=[],
+        metavar="ACTION=SHAPE",
+        help="answer me or get_my_timer with an object or a one-element list, whatever "
+        "--dialect says (me=list, get_my_timer=object); repeatable",
+    )
+    serve.add_argument(
+        "--role-style",
+        choices=ROLE_STYLES,
+        default="docs",
+        help="roles as the docs and official SDKs spell them (docs: owner, the default) "
+        "or as the Postman examples (postman: Owner)",
     )
     serve.add_argument(
         "--oauth-client",
@@ -92,6 +146,24 @@ def build_parser(prog: str = "python -m worksection_async.testing") -> argparse.
         metavar="ID:SECRET",
         help="register this OAuth2 app for /oauth2/* (a random pair is made and printed "
         "if not given)",
+    )
+    serve.add_argument(
+        "--oauth-redirect-uri",
+        type=_redirect_spec,
+        action="append",
+        default=[],
+        metavar="URI",
+        help="a redirect URI registered for the OAuth2 app (HTTPS; repeatable); an app "
+        "given with --oauth-client redirects to these only",
+    )
+    serve.add_argument(
+        "--allow-webhook-host",
+        action="append",
+        default=[],
+        metavar="HOST",
+        help='add_webhook checks hook URLs over HTTP (200 and {"status":"OK"}, else '
+        "error 11) and delivers to them, on loopback only; this host may be contacted too "
+        "(repeatable)",
     )
     serve.add_argument(
         "--populate",
@@ -125,7 +197,8 @@ def build_parser(prog: str = "python -m worksection_async.testing") -> argparse.
 def make_fake(args: argparse.Namespace, account_url: str = DEFAULT_ACCOUNT_URL) -> FakeWorksection:
     """The fake ``serve`` runs, from its parsed arguments, linking to ``account_url``.
 
-    It has one OAuth2 app: ``--oauth-client`` or a random pair.
+    It has one OAuth2 app: ``--oauth-client`` (redirecting to ``--oauth-redirect-uri``
+    only) or a random pair (redirecting to any HTTPS URI unless some are given).
     """
     quota: RateQuota | None = args.quota
     if quota is not None and args.burst is not None:
@@ -138,14 +211,23 @@ def make_fake(args: argparse.Namespace, account_url: str = DEFAULT_ACCOUNT_URL) 
         "hmac_skew": args.hmac_skew,
         "quota_style": args.quota_style,
         "dialect": args.dialect,
+        "role_style": args.role_style,
     }
     if args.populate is not None:
         projects, tasks = args.populate
         fake = FakeWorksection.populated(projects, tasks, seed=args.seed, **options)
     else:
         fake = FakeWorksection(seed=args.seed, **options)
+    fake.check_webhooks_over_http(args.allow_webhook_host)
+    for action, shape in args.shape:
+        fake.set_shape(action, shape)
     client_id, client_secret = args.oauth_client or (None, None)
-    fake.add_oauth_app(client_id, client_secret)
+    fake.add_oauth_app(
+        client_id,
+        client_secret,
+        redirect_uri=args.oauth_redirect_uri,
+        strict=args.oauth_client is not None,
+    )
     return fake
 
 
@@ -165,15 +247,20 @@ def serve(args: argparse.Namespace) -> int:
     sock.listen(2048)  # connections queue from now on, even before uvicorn takes over
     port = sock.getsockname()[1]
     host = f"[{args.host}]" if ":" in args.host else args.host
-    url = f"http://{host}:{port}"
+    bound = f"http://{host}:{port}"
+    url = args.public_url or bound
     fake = make_fake(args, account_url=url)
     [app] = fake.oauth.apps.values()
     quota = f"{fake.quota}, answered {fake.quota_style}" if fake.quota is not None else "unlimited"
-    print(f"FakeWorksection serving at {url}", flush=True)
+    print(f"FakeWorksection serving at {bound}", flush=True)
     print(f"  account URL: {url}", flush=True)
     print(f"  API key:     {fake.api_key}", flush=True)
     print(f"  OAuth2 app:  {app.client_id}:{app.client_secret}", flush=True)
     print(f"               {url}/oauth2/{{authorize,token,refresh,resource}}", flush=True)
+    redirects = ", ".join(app.redirect_uris) or (
+        "none registered (--oauth-redirect-uri)" if app.strict else "any https:// URI"
+    )
+    print(f"  redirects:   {redirects}", flush=True)
     print(f"  quota:       {quota}", flush=True)
     print(
         f"  account:     {len(fake.projects)} projects, {len(fake.tasks)} tasks, "

@@ -8,7 +8,10 @@ Three dialects are accepted on ``/api/admin/v2/`` and ``/api/admin/v2``:
   percent-encoded parameter string as sent (the URL query if ``hash`` is there, else the
   form body) with the one ``hash=...`` pair taken out wherever it stands (first, last or
   between others: clients that sort their parameters put it in the middle), the other
-  pairs kept in their order and joined with ``&``;
+  pairs kept in their order and joined with ``&``; or the same pairs *decoded*
+  (``key=value`` unencoded, as the official Postman pre-request script and several
+  community clients hash them while sending them encoded). Official sources disagree
+  (the PHP SDK 3.3 hashes the encoded string), so both are accepted;
 * ``HmacToken`` (the official SDK 2.1): header ``Authorization: Admin <t>_<hex>`` with
   ``hex == hmac_sha256(api_key, "<action>:<t>")`` and ``|now - t| <= skew`` seconds.
 """
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from urllib.parse import unquote_plus
 
 from ._params import BodyKind, Params
 
@@ -46,9 +50,19 @@ def query_hash_ok(raw: bytes, api_key: str) -> bool:
     found = [i for i, pair in enumerate(pairs) if pair.partition(b"=")[0] == b"hash"]
     if len(found) != 1:
         return False
-    value = pairs[found[0]][len(b"hash=") :]
-    signed = b"&".join(pairs[: found[0]] + pairs[found[0] + 1 :])
-    return _same(value.decode("latin-1"), _md5(signed + api_key.encode()))
+    value = pairs[found[0]][len(b"hash=") :].decode("latin-1")
+    rest = pairs[: found[0]] + pairs[found[0] + 1 :]
+    key = api_key.encode()
+    if _same(value, _md5(b"&".join(rest) + key)):
+        return True
+    return _same(value, _md5(b"&".join(_decoded(pair) for pair in rest) + key))
+
+
+def _decoded(pair: bytes) -> bytes:
+    """``key=value`` with both sides percent- (and ``+``-) decoded, as UTF-8."""
+    name, sep, value = pair.decode("latin-1").partition("=")
+    text = unquote_plus(name, "utf-8", "replace") + sep + unquote_plus(value, "utf-8", "replace")
+    return text.encode("utf-8")
 
 
 def hmac_ok(authorization: str, action: str, api_key: str, *, now: float, skew: float) -> bool:

@@ -9,7 +9,9 @@
     op      := "=" | "!=" | ">" | "<" | ">=" | "<="
 
 Integer fields compare numbers, text fields compare case-insensitively (``has`` is a
-substring test), date fields take ``'DD.MM.YYYY'`` literals. Anything else raises
+substring test), date fields take ``'DD.MM.YYYY'`` literals. Strictly as documented:
+``and`` / ``or`` in lower case only, values in single quotes only (``AND``, ``OR`` and
+double quotes are refused, as the service does). Anything else raises
 ``FilterError``, which the actions answer as the service does: error 10, "Field is
 required", details ``filter``.
 """
@@ -33,6 +35,7 @@ _TOKEN = re.compile(
     r"|(?P<number>-?\d+)|(?P<word>[A-Za-z_][A-Za-z_0-9]*))"
 )
 _MAX_DEPTH = 32
+_LOGIC = ("and", "or")
 
 
 class FilterError(ValueError):
@@ -51,9 +54,15 @@ def _tokenize(text: str) -> list[tuple[str, str]]:
         pos = match.end()
         kind = match.lastgroup or ""
         value = match.group(kind)
-        if kind in ("squote", "dquote"):
+        if kind == "dquote":
+            # the documentation quotes values in single quotes only
+            raise FilterError("double quotes in the filter: quote values with ' '")
+        if kind == "squote":
             tokens.append(("string", value))
         elif kind == "word":
+            if value.lower() in _LOGIC and value not in _LOGIC:
+                # "and, or (only in lowercase)", says the documentation
+                raise FilterError(f"{value!r}: the logical operations are lowercase and / or")
             tokens.append(("word", value.lower()))
         else:
             tokens.append((kind, value))

@@ -13,8 +13,8 @@ from __future__ import annotations
 import base64
 import json
 import secrets
-from collections.abc import Iterable
-from urllib.parse import urlencode
+from collections.abc import Iterable, Sequence
+from urllib.parse import urlencode, urlsplit
 
 import attrs
 
@@ -58,11 +58,30 @@ _CLIENT_FAILED = ("invalid_client", "Client authentication failed")
 
 @attrs.define(eq=False)
 class OAuthApp:
-    """A registered OAuth2 application."""
+    """A registered OAuth2 application.
+
+    ``authorize`` takes an HTTPS ``redirect_uri`` only (the documentation requires it;
+    loopback ``http://`` included), and only one of ``redirect_uris`` when any is
+    registered. With none registered, ``strict`` (as ``serve --oauth-client`` registers
+    apps) refuses every ``redirect_uri``; otherwise (``add_oauth_app`` in tests, a
+    documented leniency) any HTTPS URI is taken.
+    """
 
     client_id: str
     client_secret: str = attrs.field(repr=False)
     redirect_uri: str | None = None
+    """The first registered redirect URI (``None``: none)."""
+    redirect_uris: tuple[str, ...] = ()
+    """Every registered redirect URI."""
+    strict: bool = False
+
+    def redirect_ok(self, uri: str) -> bool:
+        """Whether ``authorize`` may redirect to ``uri`` for this app."""
+        if urlsplit(uri).scheme != "https" or not urlsplit(uri).netloc:
+            return False
+        if self.redirect_uris:
+            return uri in self.redirect_uris
+        return not self.strict
 
 
 @attrs.define(eq=False)
@@ -128,13 +147,17 @@ class OAuthServer:
         client_id: str | None = None,
         client_secret: str | None = None,
         *,
-        redirect_uri: str | None = None,
+        redirect_uri: str | Sequence[str] | None = None,
+        strict: bool = False,
     ) -> OAuthApp:
-        """Register an app (random credentials unless given)."""
+        """Register an app (random credentials unless given) with its redirect URIs."""
+        uris = (redirect_uri,) if isinstance(redirect_uri, str) else tuple(redirect_uri or ())
         app = OAuthApp(
             client_id or secrets.token_hex(16),
             client_secret or secrets.token_hex(32),
-            redirect_uri,
+            uris[0] if uris else None,
+            uris,
+            strict,
         )
         self.apps[app.client_id] = app
         return app
@@ -227,7 +250,7 @@ class OAuthServer:
         if app is None:
             return _error(*_CLIENT_FAILED)
         redirect = params.filled("redirect_uri") or app.redirect_uri
-        if redirect is None or (app.redirect_uri is not None and redirect != app.redirect_uri):
+        if redirect is None or not app.redirect_ok(redirect):
             return _error("invalid_client", "Redirect URI is invalid")
         if (params.filled("response_type") or "") != "code":
             return _error(

@@ -19,6 +19,8 @@ __all__ = [
     "NO_MANAGER_ID",
     "NOBODY_ID",
     "ROLE_LABELS",
+    "ROLE_STYLES",
+    "RoleStyle",
     "Comment",
     "Contact",
     "ContactFolder",
@@ -53,7 +55,14 @@ ROLE_LABELS = {
     "guest": "Guest",
     "reader": "Reader",
 }
-"""Roles as the API spells them in responses (the Postman examples capitalise them)."""
+"""Roles capitalised, as the Postman examples spell them (``role_style="postman"``)."""
+
+RoleStyle = Literal["docs", "postman"]
+"""How answers spell a member's ``role``: ``"docs"`` (the default) lower case, as the
+documentation and both official 2026 SDKs (whose ``is_owner()`` compares with
+``"owner"``); ``"postman"`` capitalised (``"Owner"``, ``"Account admin"``), as the
+official Postman examples."""
+ROLE_STYLES: tuple[RoleStyle, ...] = ("docs", "postman")
 
 TagScope = Literal["task", "project"]
 

@@ -141,7 +141,11 @@ def render_member(account: Account, member: Member, *, with_rate: bool = True) -
         avatar=account.link(member.avatar),
         group=team.title if team is not None else "",
         department=member.department,
-        role=ROLE_LABELS.get(member.role, member.role),
+        role=(
+            ROLE_LABELS.get(member.role, member.role)
+            if account.role_style == "postman"
+            else member.role
+        ),
         email=member.email,
     )
     for field in _CONTACT_FIELDS:

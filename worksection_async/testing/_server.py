@@ -23,7 +23,7 @@ import logging
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from urllib.parse import unquote
 
@@ -32,15 +32,19 @@ import attrs
 from .._clock import Clock, MonotonicClock
 from .._json import JSONObject, JSONValue
 from ._actions import (
+    ACTION_SCOPES,
     ACTIONS,
     ADMIN_ONLY,
     DEFAULT_DIALECT,
+    DIALECT_SHAPES,
     OAUTH_ONLY,
     ApiError,
     Ctx,
     Dialect,
     FileReply,
+    Shape,
     check_dialect,
+    check_shape,
     page_of,
 )
 from ._asgi import FakeASGIApp
@@ -67,6 +71,7 @@ from ._quota import (
     parse_quota,
     quota_answer,
 )
+from ._records import ROLE_STYLES, RoleStyle
 from ._render import render_file
 from ._transport import FakeTransport
 from ._values import MemberRef
@@ -81,12 +86,22 @@ __all__ = [
 
 DEFAULT_API_KEY = "fake-api-key"
 DEFAULT_ACCOUNT_URL = "https://fake.worksection.com"
+SCOPE_ERROR = (0, "Access denied")
+"""How an OAuth2 call outside its token's scopes is answered (``message_details``: the
+scope needed, ``ACTION_SCOPES``). The service's answer is undocumented: this is the
+fake's choice, an error envelope with HTTP 200 like every other refusal of an action."""
+FORM_BODY_ERROR = (10, "Invalid JSON")
+"""How ``/api/oauth2`` answers a form-encoded body: a live probe (pbv7/wsectl) got an
+"invalid JSON" error; its code and exact text are the fake's choice. Parameters go in
+the query string or a JSON body (multipart for uploads)."""
 DEFAULT_HMAC_SKEW = 300.0
 """Seconds an ``Authorization: Admin <t>_...`` timestamp may differ from the wall clock."""
 
 ADMIN_PATHS = frozenset({"/api/admin/v2", "/api/admin/v2/"})
 OAUTH_API_PATHS = frozenset({"/api/oauth2", "/api/oauth2/"})
 OAUTH_PREFIX = "/oauth2/"
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
+"""Where ``check_webhooks_over_http`` may connect without being told."""
 STATS_PATH = "/_fake/stats"
 QUOTA_PATH = "/_fake/quota"
 
@@ -105,7 +120,9 @@ class FakeWorksection(FakeBase):
     ``ManualClock`` in tests; the default is the real monotonic clock); ``wall_clock``
     dates records and checks HMAC timestamps (``hmac_skew`` seconds either way);
     ``seed`` seeds the probabilistic faults; ``webhook_check(url)`` decides whether
-    ``add_webhook`` sees the URL answer (the fake never connects to it).
+    ``add_webhook`` sees the URL answer (in-process the fake connects to nothing unless
+    told: ``webhook_delivery``; ``check_webhooks_over_http`` does what ``serve`` does,
+    a real check of loopback URLs, error 11 for any other host not named).
 
     Where the official sources disagree, choose:
 
@@ -113,33 +130,58 @@ class FakeWorksection(FakeBase):
       the base document: HTTP 200, error 20 "Quota exceeded"), ``"too_many_requests"``
       (the current docs' wording: HTTP 200, error 20 "Too many requests") or
       ``"http429"`` (HTTP 429 with ``Retry-After``, what community clients wait for);
-    * ``dialect``, the shape of ``me`` and ``get_my_timer``: ``"postman"`` (default, an
-      object in ``data``) or ``"ru-docs"`` (a one-element list).
+    * ``dialect``, the shapes of ``me`` and ``get_my_timer``: ``"sdk-2026"`` (default,
+      what the newest official client reads: ``me`` an object in ``data``,
+      ``get_my_timer`` a one-element list), ``"postman"`` (both objects) or ``"ru-docs"``
+      (both one-element lists); ``set_shape(action, "object" | "list")`` sets one alone;
+    * ``role_style``, how roles are spelled: ``"docs"`` (default, ``owner``, as the
+      documentation and the official 2026 SDKs) or ``"postman"`` (``Owner``).
 
-    OAuth2: register apps with ``add_oauth_app`` (``serve --oauth-client ID:SECRET``, or
-    the pair ``serve`` generates and prints); ``/oauth2/authorize``, ``token``,
-    ``refresh`` and ``resource`` then work over HTTP, and ``issue_token`` skips the
-    login in tests.
+    OAuth2: register apps with ``add_oauth_app`` (``serve --oauth-client ID:SECRET``
+    with ``--oauth-redirect-uri``, or the pair ``serve`` generates and prints);
+    ``/oauth2/authorize``, ``token``, ``refresh`` and ``resource`` then work over HTTP,
+    and ``issue_token`` skips the login in tests. ``authorize`` redirects to an HTTPS
+    URI registered for the app only (the docs; loopback ``http://`` too is refused). A
+    token acts as its user within its scopes (``ACTION_SCOPES``: ``tasks_read`` reads
+    tasks, ``tasks_write`` changes them, ``get_webhooks`` needs ``administrative``...);
+    outside them the call is ``SCOPE_ERROR``, error 0 "Access denied" naming the scope
+    (the service's answer is undocumented: the fake's choice). ``/api/oauth2`` reads the
+    query string and JSON (or multipart) bodies; a form body is ``FORM_BODY_ERROR``,
+    error 10 "Invalid JSON" (a live probe saw "invalid JSON"; code and text are the
+    fake's choice).
 
     Held to the documented formats (error 10 naming the field, nothing changed):
     request dates are ``DD.MM.YYYY`` only (ISO ``2025-06-30`` is refused; in ``filter``
     literals too; ``update_users_schedule`` takes both, as documented); flags
     (``is_timer``, ``is_rate``, ``client``, ``options.*``) are ``1``/``0``;
     ``filter``, ``status``, ``type``, ``access`` and ``role`` take their documented
-    values. A ``page`` of the wrong kind is an error: a task link to a project action is
+    values (``status=active`` is ``filter=active`` on the task lists, as in older docs);
+    the ``filter`` grammar is the documented one (lowercase ``and``/``or``, values in
+    single quotes); a task listing over 10,000 records is "Too many tasks (10000 max)".
+    A ``page`` of the wrong kind is an error: a task link to a project action is
     3 "Page is invalid", a project link to a task action 8 "Task is required"; a subtask
     is linked below its top-level task (``/project/P/T/S/``), never as ``/project/P/S/``
     (5). Unknown parameters are ignored, as the service does. ``hash`` may stand
-    anywhere in a ``QueryHash`` query; the other pairs are signed as sent.
+    anywhere in a ``QueryHash`` query; the other pairs are signed as sent. The task
+    lists' ``filter`` takes ``active`` (documented), ``all`` and ``done`` (pbv7 saw the
+    live service take both; it warns ``done`` may come back incomplete, the fake lists
+    every closed task).
 
     Known leniencies (the live service may refuse what the fake accepts):
 
     * every signing dialect is accepted on both admin paths, and an HMAC timestamp
       within ``hmac_skew`` (300 s) of the wall clock; the real skew is unknown;
-    * OAuth2 scopes are not checked per action (the mapping is undocumented; the docs
-      say ``get_webhooks`` needs ``administrative``); ``/api/oauth2`` takes form bodies
-      (a community probe saw "invalid JSON"); ``redirect_uri`` need not be HTTPS and
-      ``authorize`` approves at once, as ``oauth.login_user`` (default the owner);
+    * a ``QueryHash`` may be computed over the encoded query as sent (the PHP SDK 3.3)
+      or over the same pairs unencoded (the official Postman pre-request script and
+      three community clients): official sources disagree, both are accepted;
+    * the per-action scope mapping is the fake's reading of the scope names (only
+      ``get_webhooks`` -> ``administrative`` is documented); a user's own rights inside
+      the scopes (a guest's, a reader's) are not modelled;
+    * ``authorize`` approves at once, as ``oauth.login_user`` (default the owner), and
+      an app registered in a test without a redirect URI (``add_oauth_app()``; not
+      ``serve --oauth-client``, which is strict) redirects to any HTTPS URI;
+    * in-process (not under ``serve``), ``add_webhook`` takes any ``http(s)`` URL unless
+      ``webhook_check``/``webhook_delivery`` says otherwise;
     * an id that is not a number is answered like an unknown id (4, 5, "Timer not
       found"...), not as a type error;
     * unknown ``extra`` values are ignored (a community client reports ``extra=tags``
@@ -166,6 +208,7 @@ class FakeWorksection(FakeBase):
         webhook_check: Callable[[str], bool] = _accept_any_url,
         quota_style: QuotaStyle = DEFAULT_QUOTA_STYLE,
         dialect: Dialect = DEFAULT_DIALECT,
+        role_style: RoleStyle = "docs",
     ) -> None:
         super().__init__(account_url=account_url, wall_clock=wall_clock)
         if not api_key:
@@ -176,7 +219,10 @@ class FakeWorksection(FakeBase):
         self.hmac_skew = float(hmac_skew)
         self.webhook_check = webhook_check
         self.quota_style = quota_style
+        self.shapes: dict[str, Shape] = {}
+        """``me``/``get_my_timer`` -> ``"object"`` or ``"list"`` (set by ``dialect``)."""
         self.dialect = dialect
+        self.role_style = check_role_style(role_style)
         self.stats = FakeStats()
         self.faults = FaultPlan(seed)
         self.oauth = OAuthServer(self)
@@ -231,12 +277,18 @@ class FakeWorksection(FakeBase):
 
     @property
     def dialect(self) -> Dialect:
-        """``"postman"`` or ``"ru-docs"``: the shape of ``me``/``get_my_timer``; settable."""
+        """The dialect last set (``DIALECTS``); setting it sets both ``shapes``."""
         return self._dialect
 
     @dialect.setter
     def dialect(self, dialect: Dialect) -> None:
         self._dialect = check_dialect(dialect)
+        self.shapes = dict(DIALECT_SHAPES[self._dialect])
+
+    def set_shape(self, action: str, shape: Shape) -> None:
+        """Answer ``action`` (``me`` or ``get_my_timer``) with an object or a one-element
+        list, whatever the dialect says."""
+        self.shapes[action] = check_shape(action, shape)
 
     def quota_tokens(self) -> float | None:
         """Requests the quota would let through right now (``None``: unlimited)."""
@@ -252,10 +304,17 @@ class FakeWorksection(FakeBase):
         client_id: str | None = None,
         client_secret: str | None = None,
         *,
-        redirect_uri: str | None = None,
+        redirect_uri: str | Sequence[str] | None = None,
+        strict: bool = False,
     ) -> OAuthApp:
-        """Register an OAuth2 app (random credentials unless given)."""
-        return self.oauth.add_app(client_id, client_secret, redirect_uri=redirect_uri)
+        """Register an OAuth2 app (random credentials unless given).
+
+        ``authorize`` redirects to HTTPS URIs only, and to one of ``redirect_uri`` (one
+        or several) when given; with none given, to any (``strict``: to none).
+        """
+        return self.oauth.add_app(
+            client_id, client_secret, redirect_uri=redirect_uri, strict=strict
+        )
 
     def issue_token(
         self,
@@ -297,6 +356,23 @@ class FakeWorksection(FakeBase):
         if self._webhook_delivery is None:
             self._webhook_delivery = WebhookDelivery(self)
         return self._webhook_delivery
+
+    def check_webhooks_over_http(self, hosts: Iterable[str] = ()) -> None:
+        """Check ``add_webhook`` URLs as the service does, over real HTTP (``serve`` does this).
+
+        A new hook's URL must answer HTTP 200 with ``{"status":"OK"}``, else error 11;
+        hooks that pass get their deliveries. Only loopback addresses (``127.0.0.1``,
+        ``localhost``, ``[::1]``) and the ``hosts`` named here are ever contacted: a
+        URL on any other host is refused with error 11 at once, without a request.
+        """
+        names = [*LOOPBACK_HOSTS, *(h.strip().lower() for h in hosts if h.strip())]
+        for name in names:
+            shown = f"[{name}]" if ":" in name and not name.startswith("[") else name
+            for scheme in ("http", "https"):
+                for end in (":", "/"):
+                    self.webhook_delivery.allow_http(f"{scheme}://{shown}{end}")
+        delivery = self.webhook_delivery
+        self.webhook_check = lambda url: delivery.target(url) == "http"
 
     @contextmanager
     def serve_in_thread(self, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
@@ -383,7 +459,8 @@ class FakeWorksection(FakeBase):
             user=self.member(user),
             oauth=oauth,
             webhook_check=self.webhook_check,
-            dialect=self._dialect,
+            action=action,
+            shapes=self.shapes,
         )
         page = params.filled("page")
         if page is not None:
@@ -489,6 +566,7 @@ class FakeWorksection(FakeBase):
         """Authenticate, charge the quota and run the action (under the lock)."""
         if not action:
             return self._error(ApiError(1, "Action is required"))
+        scopes: tuple[str, ...] = ()
         if oauth:
             token = _bearer(request, params)
             found = self.oauth.user_for(token) if token else "Access token is missing"
@@ -498,6 +576,9 @@ class FakeWorksection(FakeBase):
                     {"error": "invalid_token", "errorDescription": found, "message": found}, 401
                 )
             user = found
+            scopes = self.oauth.tokens[token].scopes
+            if body_kind == "form":
+                return self._error(ApiError(*FORM_BODY_ERROR))
         else:
             dialect = check_admin_signature(
                 api_key=self.api_key,
@@ -532,12 +613,23 @@ class FakeWorksection(FakeBase):
                 raise ApiError(0, "Action is invalid", "admin API key only")
             if not oauth and action in OAUTH_ONLY:
                 raise ApiError(0, "Action is invalid", "OAuth2 access token only")
+            scope = ACTION_SCOPES.get(action)
+            if oauth and scope is not None and scope not in scopes:
+                raise ApiError(*SCOPE_ERROR, scope)
             reply = handler(self._context(action, params, user, oauth=oauth))
         except ApiError as error:
             return self._error(error)
         if isinstance(reply, FileReply):
             return file_response(reply.file.name, reply.file.content)
         return json_response(reply)
+
+
+def check_role_style(style: str) -> RoleStyle:
+    """``style`` if it is one of ``ROLE_STYLES``, else ``ValueError``."""
+    for known in ROLE_STYLES:
+        if style == known:
+            return known
+    raise ValueError(f"role_style must be one of {', '.join(ROLE_STYLES)}; got {style!r}")
 
 
 def _bearer(request: FakeRequest, params: Params) -> str:

@@ -33,6 +33,7 @@ from ._records import (
     Member,
     Project,
     ProjectFolder,
+    RoleStyle,
     Tag,
     TagGroup,
     TagScope,
@@ -106,6 +107,8 @@ class Account:
         self.tags: dict[int, Tag] = {}
         self.custom_fields: dict[int, CustomField] = {}
         self.events: list[Event] = []
+        self.role_style: RoleStyle = "docs"
+        """How answers spell roles: ``"docs"`` (``owner``) or ``"postman"`` (``Owner``)."""
         self.schedules: dict[int, dict[dt.date, str]] = {}
         """Non-working days per member id: ``{day: "vacation" | "sick-leave" | "workday"}``."""
         self._next: dict[str, int] = dict(_FIRST_IDS)

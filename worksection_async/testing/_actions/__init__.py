@@ -42,23 +42,32 @@ from typing import Final
 from . import _comments, _costs, _files, _members, _projects, _tags, _tasks, _webhooks
 from ._core import (
     DEFAULT_DIALECT,
+    DIALECT_SHAPES,
     DIALECTS,
+    SHAPED_ACTIONS,
+    SHAPES,
     ApiError,
     Ctx,
     Dialect,
     FileReply,
     Handler,
     Reply,
+    Shape,
     check_dialect,
+    check_shape,
 )
 from ._pages import page_of
 from ._tasks import MAX_RECORDS, TOO_MANY_TASKS_CODE
 
 __all__ = [
     "ACTIONS",
+    "ACTION_SCOPES",
     "ADMIN_ONLY",
     "DEFAULT_DIALECT",
     "DIALECTS",
+    "DIALECT_SHAPES",
+    "SHAPED_ACTIONS",
+    "SHAPES",
     "MAX_RECORDS",
     "OAUTH_ONLY",
     "TOO_MANY_TASKS_CODE",
@@ -67,7 +76,9 @@ __all__ = [
     "Dialect",
     "FileReply",
     "Reply",
+    "Shape",
     "check_dialect",
+    "check_shape",
     "page_of",
 ]
 
@@ -145,3 +156,84 @@ ACTIONS: dict[str, Handler] = {
     "delete_webhook": _webhooks.delete_webhook,
 }
 """Action name -> handler (the 63 actions, plus the alias ``add_project_groups``)."""
+
+_READ_WRITE: Final = {
+    "users": (
+        ("get_users", "get_user_groups", "get_users_schedule"),
+        ("add_user", "add_user_group", "update_users_schedule"),
+    ),
+    "contacts": (
+        ("get_contacts", "get_contact_groups"),
+        ("add_contact", "add_contact_group"),
+    ),
+    "projects": (
+        ("get_projects", "get_project", "get_project_groups", "get_project_custom_fields"),
+        (
+            "post_project",
+            "update_project",
+            "close_project",
+            "activate_project",
+            "add_project_members",
+            "delete_project_members",
+            "add_project_group",
+            "add_project_groups",
+        ),
+    ),
+    "tasks": (
+        ("get_all_tasks", "get_tasks", "get_task", "search_tasks", "get_task_custom_fields"),
+        (
+            "post_task",
+            "update_task",
+            "complete_task",
+            "reopen_task",
+            "subscribe",
+            "unsubscribe",
+        ),
+    ),
+    "comments": (("get_comments",), ("post_comment",)),
+    "files": (("get_files", "download"), ("upload_files",)),
+    "tags": (
+        ("get_task_tags", "get_task_tag_groups", "get_project_tags", "get_project_tag_groups"),
+        (
+            "add_task_tags",
+            "update_task_tags",
+            "add_task_tag_groups",
+            "add_project_tags",
+            "update_project_tags",
+            "add_project_tag_groups",
+        ),
+    ),
+    "costs": (
+        ("get_costs", "get_costs_total", "get_timers", "get_my_timer"),
+        (
+            "add_costs",
+            "update_costs",
+            "delete_costs",
+            "stop_timer",
+            "start_my_timer",
+            "stop_my_timer",
+            "delete_my_timer",
+        ),
+    ),
+}
+
+ACTION_SCOPES: Final[dict[str, str | None]] = {
+    "me": None,
+    "get_events": "projects_read",
+    "get_webhooks": "administrative",
+    "add_webhook": "administrative",
+    "delete_webhook": "administrative",
+    **{
+        action: f"{area}_{kind}"
+        for area, (reads, writes) in _READ_WRITE.items()
+        for kind, actions in (("read", reads), ("write", writes))
+        for action in actions
+    },
+}
+"""The OAuth2 scope an access token needs for each action (``None``: any token).
+
+The documentation says only that a token's rights are its user's within the app's
+scopes and that ``get_webhooks`` needs ``administrative``; the rest follows the scope
+names (``tasks_read`` reads tasks, ``tasks_write`` changes them; timers are costs,
+subscribers are tasks, the event log is projects', as wsectl guesses; every webhook
+action is ``administrative``). A token without it is answered ``SCOPE_ERROR``."""

@@ -20,6 +20,7 @@ from ._args import (
     author,
     choice_param,
     day_param,
+    done_only,
     extras,
     member_by_email,
     members_param,
@@ -52,11 +53,18 @@ def _count(acc: Account, tasks: Iterable[Task], *, subtasks: bool, active: bool)
     return total
 
 
+def _list_active_only(ctx: Ctx) -> bool:
+    """``filter=active``, or ``status=active``: older documentation's name for it on the
+    task lists; any other ``status`` is error 10, as ever."""
+    by_status = choice_param(ctx, "status", ("active",)) == "active"
+    return active_only(ctx) or by_status
+
+
 def _task_list(ctx: Ctx, tasks: list[Task]) -> Reply:
     ext = extras(ctx)
-    active = active_only(ctx)
+    active, done = _list_active_only(ctx), done_only(ctx)
     acc = ctx.account
-    rows = [t for t in tasks if not (active and t.is_done)]
+    rows = [t for t in tasks if not (active and t.is_done) and not (done and not t.is_done)]
     count = _count(acc, rows, subtasks="subtasks" in ext, active=active)
     if count > MAX_RECORDS:
         raise ApiError(TOO_MANY_TASKS_CODE, "Too many tasks (10000 max)", str(count))

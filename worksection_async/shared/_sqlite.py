@@ -1,0 +1,325 @@
+"""``sqlite:///PATH``: the shared quota of the processes of one host, in one SQLite file.
+
+Standard library ``sqlite3``, no server. The file holds one table, ``quota``: one row
+per key, its state as JSON (``_decision.QuotaState``). A decision is one short write
+transaction: ``BEGIN IMMEDIATE`` (the file's write lock, so that decisions of all the
+processes are taken one after the other), read the row, ``_decision.decide``, write the
+row, ``COMMIT`` — a few tens of microseconds. It runs in a worker thread
+(``anyio.to_thread``), never on the event loop, one at a time per store (a lock), and is
+given up after ``timeout`` seconds.
+
+The clock: ``time.monotonic()``, read inside the transaction. On Linux (and macOS,
+Windows) it is one clock for every process of the host, never steps, and does not
+count a suspend (every process is suspended alike; the account's quota refilled
+meanwhile, so the first requests after a resume are only a little cautious). A state
+last used by an earlier boot (the clock went back), or not used for longer than the
+keys' expiry, starts again from nothing, as an expired Redis key does.
+
+Journal: WAL with ``synchronous=NORMAL`` (a commit does not wait for the disk; a crash
+of the host may lose the latest decisions, never the file). A process that dies, even
+inside a transaction, holds nothing: the operating system drops its locks, and its
+transaction never committed.
+
+Faults: every ``sqlite3.Error`` or ``OSError`` (the file cannot be created, opened,
+written, is not a database, is locked past the busy timeout) and a decision that takes
+longer than ``timeout`` are ``_Unavailable``: the backend falls back to its local quota
+and tries the file again a second later. After a failure the busy timeout is short
+(``PROBE_BUSY``), so that a file another program keeps locked costs a probing caller
+little. Before every decision the store compares the file at ``path`` with the one it
+has open (device and inode): a file deleted or replaced is opened again (made, if
+missing, after removing the deleted database's ``-wal`` and ``-shm`` files, with the
+directory locked so that two processes never remove each other's new ones).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Final
+
+import anyio
+import anyio.to_thread
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
+
+from ._decision import QuotaState, Request, decide
+from ._quota import _Reply, _Unavailable
+
+__all__ = ["SqliteStore"]
+
+logger = logging.getLogger("worksection_async.shared")
+
+PROBE_BUSY: Final = 0.05
+"""Seconds a decision waits for the file's lock after a failure (until one succeeds)."""
+
+_SCHEMA: Final = (
+    "CREATE TABLE IF NOT EXISTS quota (key TEXT PRIMARY KEY, state TEXT NOT NULL, gate TEXT)"
+)
+"""``gate``: the state's ``born`` and generation (``_quota.SharedQuota._deliver``'s form),
+read by the processes that watch for gate closures."""
+
+
+@contextlib.contextmanager
+def _directory_locked(directory: str, timeout: float) -> Iterator[None]:
+    """An exclusive ``flock`` on ``directory`` for the processes of this host (a no-op
+    where there is no ``fcntl``: Windows does not delete a file that is open)."""
+    if fcntl is None:
+        yield
+        return
+    descriptor = os.open(directory, os.O_RDONLY)
+    try:
+        give_up = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > give_up:
+                    raise sqlite3.OperationalError(
+                        f"the directory {directory} stayed locked for {timeout:g}s"
+                    ) from None
+                time.sleep(0.002)
+        try:
+            yield
+        finally:
+            fcntl.flock(descriptor, fcntl.LOCK_UN)
+    finally:
+        os.close(descriptor)
+
+
+class SqliteStore:
+    """One SQLite file, used by one ``SharedQuota`` of this process."""
+
+    def __init__(
+        self, path: str, *, timeout: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.path = path
+        self._timeout = timeout
+        self._busy = 0.8 * timeout
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._connection: sqlite3.Connection | None = None
+        self._identity: tuple[int, int] | None = None
+        self._suspect = False
+        self._limiter: anyio.CapacityLimiter | None = None
+        # Reading the gates (``gates``) has a connection of its own: it never waits for
+        # a decision, nor a decision for it.
+        self._read_lock = threading.Lock()
+        self._reader: sqlite3.Connection | None = None
+        self._reader_identity: tuple[int, int] | None = None
+        self._read_limiter: anyio.CapacityLimiter | None = None
+
+    async def open(self) -> None:
+        self._limiter = anyio.CapacityLimiter(1)
+        self._read_limiter = anyio.CapacityLimiter(1)
+        # Open the file now (make it, switch it to WAL), so that the first decision is
+        # as short as the others; a failure here is the first decision's to report.
+        with anyio.move_on_after(self._timeout):
+            await anyio.to_thread.run_sync(self._warm_up, abandon_on_cancel=True)
+
+    def _warm_up(self) -> None:
+        if self._lock.acquire(timeout=self._timeout):
+            try:
+                self._connect()
+            except (sqlite3.Error, OSError):
+                self._drop()
+            finally:
+                self._lock.release()
+
+    async def close(self) -> None:
+        # Not waiting for a decision that is stuck (its thread closes nothing then).
+        if self._lock.acquire(blocking=False):
+            try:
+                self._drop()
+            finally:
+                self._lock.release()
+        if self._read_lock.acquire(blocking=False):
+            try:
+                self._drop_reader()
+            finally:
+                self._read_lock.release()
+
+    async def run(self, key: str, request: Request) -> _Reply:
+        try:
+            with anyio.fail_after(self._timeout):
+                return await anyio.to_thread.run_sync(
+                    self.decide, key, request, abandon_on_cancel=True, limiter=self._limiter
+                )
+        except TimeoutError:
+            raise _Unavailable(f"no decision within {self._timeout:g}s") from None
+
+    # -- in the worker thread --------------------------------------------------------
+
+    def decide(self, key: str, request: Request) -> _Reply:
+        """One decision, in one write transaction (blocking: a worker thread's)."""
+        if not self._lock.acquire(timeout=self._timeout):
+            raise _Unavailable(f"an earlier decision on {self.path} is still running")
+        try:
+            try:
+                return self._decide(key, request)
+            except (sqlite3.Error, OSError) as exc:
+                self._drop()
+                self._suspect = True
+                raise _Unavailable(f"{type(exc).__name__}: {exc} ({self.path})") from None
+            except Exception as exc:  # a bug must not become the caller's error
+                logger.exception("shared quota: a decision on %s failed", self.path)
+                self._drop()
+                raise _Unavailable(f"{type(exc).__name__} in a decision") from None
+        finally:
+            self._lock.release()
+
+    def _decide(self, key: str, request: Request) -> _Reply:
+        connection = self._connect()
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            clock = self._clock()
+            row = connection.execute("SELECT state FROM quota WHERE key = ?", (key,)).fetchone()
+            state = QuotaState.load(row[0] if row is not None else None)
+            reply = decide(state, request, clock)
+            connection.execute(
+                "INSERT OR REPLACE INTO quota (key, state, gate) VALUES (?, ?, ?)",
+                (key, state.dump(), f"{state.born} {state.generation}"),
+            )
+            connection.execute("COMMIT")
+        except BaseException:
+            if connection.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    connection.execute("ROLLBACK")
+            raise
+        if self._suspect:
+            self._suspect = False
+            connection.execute(f"PRAGMA busy_timeout = {int(self._busy * 1000)}")
+        return reply
+
+    async def gates(self, keys: list[str]) -> dict[str, str]:
+        """The gate (``born generation``) of each key found (a read, no write lock)."""
+        try:
+            with anyio.fail_after(self._timeout):
+                return await anyio.to_thread.run_sync(
+                    self._gates, keys, abandon_on_cancel=True, limiter=self._read_limiter
+                )
+        except TimeoutError:
+            raise _Unavailable(f"no answer within {self._timeout:g}s") from None
+
+    def _gates(self, keys: list[str]) -> dict[str, str]:
+        if not self._read_lock.acquire(timeout=self._timeout):
+            raise _Unavailable(f"an earlier read of {self.path} is still running")
+        try:
+            try:
+                reader = self._open_reader()
+                if reader is None:
+                    return {}
+                marks = ",".join("?" * len(keys))
+                rows = reader.execute(
+                    f"SELECT key, gate FROM quota WHERE key IN ({marks})",  # noqa: S608
+                    keys,
+                ).fetchall()
+            except (sqlite3.Error, OSError) as exc:
+                self._drop_reader()
+                raise _Unavailable(f"{type(exc).__name__}: {exc} ({self.path})") from None
+            return {str(key): str(gate) for key, gate in rows if gate}
+        finally:
+            self._read_lock.release()
+
+    def _open_reader(self) -> sqlite3.Connection | None:
+        """The gates' connection to the file the decisions use (``None`` until they
+        have opened one: the reader never makes the file)."""
+        identity = self._identity
+        if identity is None:
+            return None
+        if self._reader is not None and self._reader_identity == identity:
+            return self._reader
+        self._drop_reader()
+        reader = sqlite3.connect(
+            self.path, timeout=PROBE_BUSY, isolation_level=None, check_same_thread=False
+        )
+        found = os.stat(self.path)
+        if (found.st_dev, found.st_ino) != identity:  # replaced meanwhile: next time
+            reader.close()
+            return None
+        self._reader, self._reader_identity = reader, identity
+        return reader
+
+    def _drop_reader(self) -> None:
+        reader, self._reader = self._reader, None
+        self._reader_identity = None
+        if reader is not None:
+            with contextlib.suppress(sqlite3.Error):
+                reader.close()
+
+    def peek(self, key: str) -> QuotaState | None:
+        """The state of ``key`` (tests)."""
+        with self._lock:
+            row = self._connect().execute("SELECT state FROM quota WHERE key = ?", (key,))
+            found = row.fetchone()
+            return QuotaState.load(found[0]) if found is not None else None
+
+    def _connect(self) -> sqlite3.Connection:
+        """The open connection, or a new one if there is none or the file at ``path``
+        is not the one it has open (deleted, replaced)."""
+        try:
+            found = os.stat(self.path)
+        except FileNotFoundError:
+            identity = None
+        else:
+            identity = (found.st_dev, found.st_ino)
+        connection = self._connection
+        if connection is not None and identity is not None and identity == self._identity:
+            return connection
+        if connection is not None:
+            logger.info("shared quota file %s was deleted or replaced: opening it again", self.path)
+            self._drop()
+        if identity is None:
+            self._make()
+        busy = PROBE_BUSY if self._suspect else self._busy
+        connection = sqlite3.connect(
+            self.path, timeout=busy, isolation_level=None, check_same_thread=False
+        )
+        try:
+            mode = connection.execute("PRAGMA journal_mode = WAL").fetchone()
+            if mode is None or str(mode[0]).lower() != "wal":
+                raise sqlite3.OperationalError(f"cannot use WAL journal mode (got {mode!r})")
+            connection.execute("PRAGMA synchronous = NORMAL")
+            connection.execute(_SCHEMA)
+            found = os.stat(self.path)
+        except BaseException:
+            connection.close()
+            raise
+        self._connection = connection
+        self._identity = (found.st_dev, found.st_ino)
+        return connection
+
+    def _make(self) -> None:
+        """Make the file, if it is (still) missing, with the directory locked: what a
+        deleted database left beside it (its ``-wal`` and ``-shm``, which the processes
+        still on it go on using) is not the new one's journal and must go first, and two
+        processes that both found the file missing must not remove the journal the
+        other has just made."""
+        directory = os.path.dirname(self.path) or "."
+        with _directory_locked(directory, self._timeout):
+            if os.path.exists(self.path):
+                return
+            for suffix in ("-wal", "-shm"):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(self.path + suffix)
+            made = sqlite3.connect(self.path, timeout=self._busy, isolation_level=None)
+            try:
+                made.execute("PRAGMA journal_mode = WAL")
+                made.execute(_SCHEMA)
+            finally:
+                made.close()
+
+    def _drop(self) -> None:
+        connection, self._connection = self._connection, None
+        self._identity = None
+        if connection is not None:
+            with contextlib.suppress(sqlite3.Error):
+                connection.close()
