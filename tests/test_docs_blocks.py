@@ -126,3 +126,36 @@ def run(block: Block) -> None:
         exec(compile(block.code, block.id, "exec"), namespace)  # noqa: S102
     if block.output is not None:
         assert out.getvalue().rstrip() == block.output.rstrip()
+
+
+def test_blocks_pass_mypy_strict(tmp_path: Path) -> None:
+    """Every block that runs also type-checks with ``mypy --strict``: one mypy process
+    over all of them, each block a module of its own."""
+    names = {}
+    for index, block in enumerate(b for b in ALL_BLOCKS if not b.skip):
+        name = f"block_{index:03d}"
+        (tmp_path / f"{name}.py").write_text(block.code, encoding="utf-8")
+        names[name] = block.id
+    done = subprocess.run(  # noqa: S603
+        [
+            sys.executable,
+            "-m",
+            "mypy",
+            "--strict",
+            "--no-incremental",
+            "--cache-dir",
+            str(tmp_path / ".mypy_cache"),
+            "--config-file",
+            str(ROOT / "pyproject.toml"),
+            *sorted(str(tmp_path / f"{name}.py") for name in names),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=tmp_path,
+        check=False,
+    )
+    report = done.stdout
+    for name, where in names.items():
+        report = report.replace(str(tmp_path / f"{name}.py"), where).replace(name, where)
+    assert done.returncode == 0, report
