@@ -14,9 +14,9 @@ from worksection_async import Client
 def test_fake_serve_prints_the_exports_to_paste() -> None:
     """`serve` prints `export WORKSECTION_URL=...` and `..._API_KEY=...` lines, and
     Client.from_env works on exactly what they say."""
+    args = ["serve", "--port", "0", "--quota", "off", "--populate", "2x3"]
     server = subprocess.Popen(  # noqa: S603
-        [sys.executable, "-m", "worksection_async.testing", "serve", "--port", "0"]
-        + ["--quota", "off", "--populate", "2x3"],
+        [sys.executable, "-m", "worksection_async.testing", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
