@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import anyio
+import pytest
 
 from worksection_async import Client
 
@@ -40,3 +41,26 @@ def test_fake_serve_prints_the_exports_to_paste() -> None:
     finally:
         server.send_signal(signal.SIGINT)
         server.communicate(timeout=30)
+
+
+def test_a_one_character_key_does_not_garble_messages() -> None:
+    """A key of "a" masked everywhere made "Task is invalid" read "T[redacted]sk...";
+    short secrets are masked where they stand alone."""
+    from worksection_async._signing import mask_secrets
+
+    assert mask_secrets("Task is invalid", ["a"]) == "Task is invalid"
+    assert mask_secrets("key=a&x=1 and a", ["a"]) == "key=[redacted]&x=1 and [redacted]"
+    long_key = "0123456789abcdef"
+    assert mask_secrets(f"x{long_key}y", [long_key]) == "x[redacted]y"
+
+
+@pytest.mark.anyio
+async def test_a_one_character_key_in_an_api_error_message() -> None:
+    from worksection_async import InvalidTaskError, TaskPage
+    from worksection_async.testing import FakeWorksection
+
+    fake = FakeWorksection(api_key="a")
+    project = fake.add_project("Website")
+    async with Client(fake.account_url, fake.api_key, transport=fake.transport) as client:
+        with pytest.raises(InvalidTaskError, match="Task is invalid"):
+            await client.task(TaskPage(project.id, 999)).get()

@@ -153,6 +153,9 @@ def _char_forms(char: str) -> str:
     return f"(?:{'|'.join(forms)})"
 
 
+SHORT_SECRET = 8  # characters: shorter secrets are masked as whole words only
+
+
 @functools.lru_cache(maxsize=256)
 def _secret_pattern(secret: str) -> re.Pattern[str]:
     raw = secret.encode("utf-8")
@@ -163,7 +166,12 @@ def _secret_pattern(secret: str) -> re.Pattern[str]:
     }
     alternatives = [re.escape(form.rstrip("=")) + "=*" for form in sorted(whole)]
     alternatives.insert(0, "".join(_char_forms(char) for char in secret))
-    return re.compile("|".join(alternatives), re.IGNORECASE)
+    pattern = "|".join(alternatives)
+    if len(secret) < SHORT_SECRET:
+        # A short secret ("a", "k3y") would match inside every word of a message and
+        # garble it: it is masked where it stands alone, not inside longer words.
+        pattern = f"(?<![A-Za-z0-9])(?:{pattern})(?![A-Za-z0-9])"
+    return re.compile(pattern, re.IGNORECASE)
 
 
 def mask_secrets(text: str, secrets: Iterable[str]) -> str:

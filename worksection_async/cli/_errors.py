@@ -26,7 +26,7 @@ from typing import Final, TextIO
 
 from .._exceptions import APIError, ProtocolError, TransportError, WorksectionError
 from .._oauth import OAuth2Error
-from .._signing import REDACTED, mask_secrets
+from .._signing import REDACTED, SHORT_SECRET, mask_secrets
 from ..models import StructureError
 
 __all__ = [
@@ -107,7 +107,12 @@ class Secrets:
         masked (a cheap pass per record); the data is not rewritten otherwise."""
         for secret in self._secrets:
             if secret in text:
-                text = text.replace(secret, REDACTED)
+                if len(secret) < SHORT_SECRET:  # whole words only, or every word breaks
+                    text = re.sub(
+                        rf"(?<![A-Za-z0-9]){re.escape(secret)}(?![A-Za-z0-9])", REDACTED, text
+                    )
+                else:
+                    text = text.replace(secret, REDACTED)
         return self._mask_credentials(text)
 
 
