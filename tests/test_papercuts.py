@@ -5,6 +5,8 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
+from pathlib import Path
 
 import anyio
 import pytest
@@ -64,3 +66,65 @@ async def test_a_one_character_key_in_an_api_error_message() -> None:
     async with Client(fake.account_url, fake.api_key, transport=fake.transport) as client:
         with pytest.raises(InvalidTaskError, match="Task is invalid"):
             await client.task(TaskPage(project.id, 999)).get()
+
+
+def _cli(
+    args: list[str], url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> tuple[int, str, str]:
+    from worksection_async.cli import main
+
+    monkeypatch.setenv("WORKSECTION_URL", url)
+    monkeypatch.setenv("WORKSECTION_API_KEY", "papercut-key-0123")
+    monkeypatch.setenv("WORKSECTION_SHARED_QUOTA", "off")
+    capsys.readouterr()
+    code = main(args)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+@pytest.fixture
+def served() -> Iterator[str]:
+    from worksection_async.testing import FakeWorksection
+
+    fake = FakeWorksection.populated(2, 3, api_key="papercut-key-0123", quota=None)
+    with fake.serve_in_thread() as url:
+        yield url
+
+
+def test_fields_typo_is_refused(
+    served: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = _cli(["tasks", "--fields", "id,nmae"], served, monkeypatch, capsys)
+    assert code == 2
+    assert "'nmae'" in err and "name" in err
+    assert out == ""
+    code, out, _ = _cli(["tasks", "--fields", "id,name"], served, monkeypatch, capsys)
+    assert code == 0 and out
+
+
+def test_export_to_dash_is_refused_and_makes_no_file(
+    served: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    code, _, err = _cli(["export", "--out", "-"], served, monkeypatch, capsys)
+    assert code == 2
+    assert "standard output" in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_resume_without_a_checkpoint_says_so(
+    served: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    out = tmp_path / "tasks.ndjson"
+    code, _, err = _cli(
+        ["export", "--out", str(out), "--resume", "--quiet"], served, monkeypatch, capsys
+    )
+    assert code == 0, err
+    assert "no interrupted export" in err
+    assert out.exists()

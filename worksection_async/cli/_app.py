@@ -315,11 +315,26 @@ def _emit(state: State, text: str) -> None:
 
 
 def _write_records(state: State, models: Sequence[object], layout: RecordFormat) -> None:
+    records = [to_record(model) for model in models]
+    _check_fields(layout, records)
     _emit(state, layout.start())
-    for index, model in enumerate(models):
-        _emit(state, layout.record(index, to_record(model)))
+    for index, record in enumerate(records):
+        _emit(state, layout.record(index, record))
     _emit(state, layout.end(len(models)))
     sys.stdout.flush()
+
+
+def _check_fields(layout: RecordFormat, records: Sequence[dict[str, Any]]) -> None:
+    """Refuse a ``--fields`` name that is neither one of the model's fields nor a key
+    of any record (an extra field the API sent): a typo, which would print an empty
+    column."""
+    known = set(layout.columns) | {key for record in records for key in record}
+    unknown = [path for path in layout.fields or () if path.split(".")[0] not in known]
+    if unknown:
+        fields = ", ".join(column for column in layout.columns if column != "extra")
+        raise CommandError(  # a usage error (exit 2), found once the records are in
+            f"--fields: no field {', '.join(map(repr, unknown))}; the fields are {fields}"
+        )
 
 
 def _layout(fmt: str, fields: str | None, cls: type) -> RecordFormat:
@@ -587,6 +602,12 @@ def export(
     uninterrupted run writes.
     """
     state = _state(ctx)
+    if str(out) == "-":
+        raise click.BadParameter(
+            "export writes a file, with a checkpoint beside it to resume from, not "
+            "standard output; 'worksection tasks' prints to standard output",
+            param_hint="--out",
+        )
     chosen = _format_of(out, fmt)
     layout = RecordFormat(chosen, None, model_columns(Task))
     wanted: list[ProjectLike] | None = None
@@ -608,6 +629,12 @@ def export(
                 "format": chosen,
             }
             file = ExportFile(out, layout, what)
+            if resume and not file.checkpoint.exists():
+                click.echo(
+                    f"worksection: --resume: no interrupted export at {out} (no "
+                    f"{file.checkpoint.name} beside it); exporting from the start",
+                    err=True,
+                )
             file.open(resume=resume)
             status = Status(lambda: client.quota.current_rate)
             status.records = file.records  # resumed: those already written
