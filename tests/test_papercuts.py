@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import signal
 import subprocess
 import sys
@@ -128,3 +129,58 @@ def test_resume_without_a_checkpoint_says_so(
     assert code == 0, err
     assert "no interrupted export" in err
     assert out.exists()
+
+
+def test_first_progress_frame_reads_a_question_mark_not_none() -> None:
+    """Before the plan is known the bar read "0/None requests"."""
+    import io
+
+    from rich.console import Console
+
+    from worksection_async.cli._progress import PlainProgress, RichProgress, Status
+
+    out = io.StringIO()
+    console = Console(file=out, force_terminal=True, width=120)
+    bar = RichProgress(console, Status(lambda: 1.0))
+    bar._progress.refresh()
+    bar.close()
+    assert "None" not in out.getvalue()
+    assert "0/? requests" in out.getvalue()
+    plain = PlainProgress(io.StringIO(), Status(lambda: 1.0))
+    assert "0/? requests" in plain.line()
+
+
+def test_command_hints_name_flags_not_python_arguments(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A plain-http account: the hint is --allow-insecure-http, which works."""
+    code, _, err = _cli(["projects"], "http://10.255.255.1", monkeypatch, capsys)
+    assert code == 2, err
+    assert "--allow-insecure-http" in err
+    assert "allow_insecure_http=True" not in err
+    from worksection_async import InvalidHashError
+    from worksection_async.cli._errors import Secrets, report
+    from worksection_async.testing import FakeWorksection
+
+    fake = FakeWorksection(quota=None)
+
+    async def wrong_key() -> InvalidHashError:
+        async with Client(fake.account_url, "not-the-key", transport=fake.transport) as client:
+            with pytest.raises(InvalidHashError) as info:
+                await client.projects.list()
+        return info.value
+
+    stream = io.StringIO()
+    report(anyio.run(wrong_key), Secrets(), stream=stream)
+    assert "--signer with one of page-hash, query-hash, hmac" in stream.getvalue()
+    assert "signer=..." not in stream.getvalue()
+
+
+def test_allow_insecure_http_flag_reaches_the_client(
+    served: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = _cli(
+        ["projects", "--allow-insecure-http", "--fields", "id"], served, monkeypatch, capsys
+    )
+    assert code == 0, err
+    assert out.count("\n") == 2

@@ -52,6 +52,7 @@ class State:
     account_url: str | None = None
     api_key_file: str | None = None
     signer: str = "page-hash"
+    allow_insecure_http: bool = False
     rate: float | None = 1.0
     max_concurrency: int = DEFAULT_MAX_CONCURRENCY
     shared_quota: str | None = None
@@ -161,6 +162,15 @@ def connection_options(command: Callable[..., T]) -> Callable[..., T]:
             expose_value=False,
             callback=_store("max_concurrency"),
             help=f"Requests in flight at most ({DEFAULT_MAX_CONCURRENCY}).",
+        ),
+        click.option(
+            "--allow-insecure-http",
+            is_flag=True,
+            default=None,
+            expose_value=False,
+            callback=_store("allow_insecure_http"),
+            help="Allow a plain http:// account URL on a host that is not loopback "
+            "(requests and their replayable signatures cross the network unencrypted).",
         ),
         click.option(
             "--shared-quota",
@@ -282,6 +292,7 @@ async def open_client(
             url,
             key,
             signer=SIGNERS[state.signer](),
+            allow_insecure_http=state.allow_insecure_http,
             rate_limit=rate_limit,
             max_concurrency=state.max_concurrency,
             http_client=http,
