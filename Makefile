@@ -58,4 +58,4 @@ clean:
 
 ## The documentation site, into docs/_build/html: nitpicky, every warning an error.
 docs: $(STAMP)
-	$(BIN)/sphinx-build -q -n -W --keep-going -b html docs docs/_build/html
+	$(BIN)/sphinx-build -q -E -n -W --keep-going -b html docs docs/_build/html

@@ -54,7 +54,7 @@ nitpick_ignore_regex = [
     # Type variables and private helpers that public signatures name.
     (r"py:class", r"(worksection_async\.[\w.]+\.)?[TRK]"),
     (r"py:class", r"(worksection_async\.[\w.]+\.)?(JSONDetails|RefreshHook|FromTimeout)"),
-    (r"py:class", r"(worksection_async\.[\w.]+\.)?(FakeBase|Decision)"),
+    (r"py:class", r"(worksection_async\.[\w.]+\.)?(FakeBase|Decision|WireRequest)"),
 ]
 
 PUBLIC_MODULES = (

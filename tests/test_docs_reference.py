@@ -62,6 +62,38 @@ def test_reference_names_every_exported_name(module: str) -> None:
         ), name
 
 
+def _own_members(cls: type) -> list[tuple[str, Any]]:
+    """Public methods and properties a class defines itself (not attrs' or object's)."""
+    members = []
+    for name, value in vars(cls).items():
+        if name.startswith("_"):
+            continue
+        if isinstance(value, (staticmethod, classmethod)):
+            value = value.__func__
+        code = value.fget if isinstance(value, property) else value
+        own = (getattr(code, "__module__", None) or "").startswith("worksection_async")
+        if (inspect.isfunction(value) or isinstance(value, property)) and own:
+            members.append((name, value))
+    return members
+
+
+def test_every_public_function_class_and_method_has_a_docstring() -> None:
+    """No public API object without its own docstring."""
+    missing = []
+    for module in public_modules():
+        mod = importlib.import_module(module)
+        for name in getattr(mod, "__all__", []):
+            obj = getattr(mod, name)
+            if inspect.isclass(obj) or inspect.isfunction(obj):
+                if not (obj.__doc__ or "").strip():
+                    missing.append(f"{module}.{name}")
+                if inspect.isclass(obj):
+                    for member, value in _own_members(obj):
+                        if not (value.__doc__ or "").strip():
+                            missing.append(f"{module}.{name}.{member}")
+    assert missing == []
+
+
 def test_no_page_or_docstring_cites_a_file_the_repository_lacks() -> None:
     """``worksection-api.md`` and private modules are no reader's reference."""
     texts = {p: p.read_text() for p in [ROOT / "README.md", *DOCS.rglob("*.md")]}

@@ -373,6 +373,7 @@ class Client(ResourcesMixin):
 
     @property
     def is_closed(self) -> bool:
+        """Whether the client was closed; a closed client sends nothing."""
         return self._closed
 
     def _check_open(self) -> None:
@@ -383,14 +384,17 @@ class Client(ResourcesMixin):
 
     @property
     def account_url(self) -> str:
+        """The account's address, ``https://<account>.worksection.com/``."""
         return str(self._url).rstrip("/")
 
     @property
     def signer(self) -> Signer:
+        """The signing dialect every request is signed with."""
         return self._signer
 
     @property
     def retry(self) -> RetryPolicy | None:
+        """The retry policy (``None``: no retries)."""
         return self._retry
 
     async def call(

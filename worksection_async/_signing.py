@@ -101,9 +101,11 @@ class Signer(Protocol):
     """Turns a call into a signed wire request. Implementations must be pure."""
 
     @property
-    def name(self) -> str: ...
+    def name(self) -> str:
+        """The dialect's name, as error messages show it."""
 
-    def sign(self, call: Call, api_key: str, now: float) -> WireRequest: ...
+    def sign(self, call: Call, api_key: str, now: float) -> WireRequest:
+        """The request to send for ``call``: its URL, parameters and headers, signed."""
 
 
 _HASH_VALUE = re.compile(r"(?:^|&)hash=([^&]*)")
@@ -272,9 +274,11 @@ class PageHash:
 
     @property
     def name(self) -> str:
+        """The dialect's name, as error messages show it."""
         return "PageHash"
 
     def sign(self, call: Call, api_key: str, now: float) -> WireRequest:
+        """The request to send for ``call``: its URL, parameters and headers, signed."""
         del now  # this dialect has no timestamp
         head: list[Pair] = [("action", call.action)]
         page = call.page.path if call.page is not None else ""
@@ -307,9 +311,11 @@ class QueryHash:
 
     @property
     def name(self) -> str:
+        """The dialect's name, as error messages show it."""
         return "QueryHash"
 
     def sign(self, call: Call, api_key: str, now: float) -> WireRequest:
+        """The request to send for ``call``: its URL, parameters and headers, signed."""
         del now  # this dialect has no timestamp
         head: list[Pair] = [("action", call.action), *page_ids(call.page)]
         params = flatten(call.params)
@@ -349,9 +355,11 @@ class HmacToken:
 
     @property
     def name(self) -> str:
+        """The dialect's name, as error messages show it."""
         return "HmacToken"
 
     def sign(self, call: Call, api_key: str, now: float) -> WireRequest:
+        """The request to send for ``call``: its URL, parameters and headers, signed."""
         headers = (("Authorization", f"Admin {hmac_token(api_key, call.action, int(now))}"),)
         query = encode_pairs([("action", call.action)])
         if call.files:
