@@ -49,7 +49,7 @@ nitpicky = True
 nitpick_ignore_regex = [
     (r"py:.*", r"(httpx|anyio|attrs|attr|cattrs|tenacity|click|rich|coredis|starlette)(\..*)?"),
     (r"py:.*", r"(opentelemetry|uvicorn|_typeshed|types|typing_extensions)(\..*)?"),
-    (r"py:.*", r"(datetime|decimal|pathlib|collections\.abc|os|enum|logging|ssl|io)\..*"),
+    (r"py:.*", r"(datetime|decimal|pathlib|collections\.abc|os|enum|logging|ssl|io|abc)\..*"),
     (r"py:.*", r"(dt|trace|metrics|collections)\..*"),
     # Type variables and private helpers that public signatures name.
     (r"py:class", r"(worksection_async\.[\w.]+\.)?[TRK]"),

@@ -1,7 +1,10 @@
 """A Worksection bot: answers "@bot status" comments with a summary of the task's subtasks.
 
 It learns about new comments with ``client.events.watch()`` (polling, for programs
-that cannot receive webhooks) and replies with ``post_comment``.
+that cannot receive webhooks) and replies with ``post_comment``. Its position is kept
+in a SQLite ``EventStore`` (``BOT_DB``, default ``bot-events.db``): stopped with Ctrl-C
+or killed, it starts again where it was, answers what was asked meanwhile, and answers
+nothing twice but the comment it was answering when it stopped.
 
 Against the built-in fake (no account, no network; runs to completion)::
 
@@ -16,10 +19,12 @@ from __future__ import annotations
 
 import asyncio
 import os
+import tempfile
 
 from worksection_async import Client, ClientEvent, ResponseReceived, SubtaskPage, TaskPage
 from worksection_async.models import Event, Task
 from worksection_async.testing import FakeWorksection
+from worksection_async.webhooks import EventStore
 
 MENTION = "@bot"
 
@@ -50,10 +55,15 @@ async def answer(client: Client, event: Event) -> bool:
     return True
 
 
-async def run_bot(client: Client, *, every: float = 60.0, replies: int | None = None) -> int:
-    """Watch the account's events and answer; stop after ``replies`` answers (None: never)."""
+async def run_bot(
+    client: Client, store: EventStore, *, every: float = 60.0, replies: int | None = None
+) -> int:
+    """Watch the account's events and answer; stop after ``replies`` answers (None: never).
+
+    An event counts as done when the loop asks for the next one: the store then saves
+    the position, so a restart resumes after the last answered comment."""
     answered = 0
-    async with client.events.watch(every=every) as events:
+    async with client.events.watch(every=every, store=store, name="bot") as events:
         async for event in events:
             if await answer(client, event):
                 answered += 1
@@ -86,12 +96,16 @@ async def demo() -> None:
         await watching.wait()
         fake.call("post_comment", page=task.page, text="@bot status please", as_user=ann)
 
-    async with Client(
-        fake.account_url, fake.api_key, transport=fake.transport, on_event=on_event
-    ) as client:
-        asker = asyncio.create_task(member_asks())
-        await run_bot(client, every=1.0, replies=1)
-        await asker
+    with tempfile.TemporaryDirectory() as folder:
+        async with (
+            Client(
+                fake.account_url, fake.api_key, transport=fake.transport, on_event=on_event
+            ) as client,
+            EventStore.from_url(f"sqlite:///{folder}/bot.db") as store,
+        ):
+            asker = asyncio.create_task(member_asks())
+            await run_bot(client, store, every=1.0, replies=1)
+            await asker
     reply = max(fake.comments.values(), key=lambda comment: comment.id)
     print(reply.text)
 
@@ -100,8 +114,9 @@ async def main() -> None:
     if not os.environ.get("WORKSECTION_URL"):
         await demo()
         return
-    async with Client.from_env() as client:  # WORKSECTION_URL, WORKSECTION_API_KEY
-        await run_bot(client)
+    store = EventStore.from_url(f"sqlite:///{os.environ.get('BOT_DB', 'bot-events.db')}")
+    async with Client.from_env() as client, store:  # WORKSECTION_URL, WORKSECTION_API_KEY
+        await run_bot(client, store)
 
 
 if __name__ == "__main__":

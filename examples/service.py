@@ -4,6 +4,12 @@ The lifespan owns one ``Client`` and the ``WebhookReceiver``; the view is loaded
 with ``get_all_tasks`` and kept up to date by webhook events (a task posted, renamed,
 closed, reopened); ``GET /tasks`` reads from memory, never from the API.
 
+It survives Ctrl-C, a crash and a restart: accepted events are kept in a SQLite
+``EventStore`` (``EVENTS_DB``, default ``service-events.db``) until applied, so a
+delivery answered 200 is never lost; on start the receiver makes sure its hook exists
+and is active (``ensure_hook``: Worksection pauses a hook after 10 failed deliveries)
+and reads the events of the time it was down (``backfill``).
+
 Against the built-in fake (no account; serves on 127.0.0.1, runs to completion)::
 
     python examples/service.py
@@ -23,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+import tempfile
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
@@ -36,7 +43,7 @@ from starlette.routing import Mount, Route
 from worksection_async import Client, SubtaskPage, TaskPage, WebhookEvent
 from worksection_async.models import Event
 from worksection_async.testing import FakeWorksection
-from worksection_async.webhooks import WebhookReceiver
+from worksection_async.webhooks import EventStore, WebhookReceiver
 
 EVENTS: list[WebhookEvent] = ["post_task", "update_task", "close_task", "reopen_task"]
 
@@ -69,15 +76,31 @@ class OpenTasks:
             self.tasks[page.path] = (await self.client.task(page).get()).name
 
 
-def create_app(make_client: Callable[[], Client], *, basic_auth: tuple[str, str]) -> Starlette:
+def create_app(
+    make_client: Callable[[], Client],
+    *,
+    basic_auth: tuple[str, str],
+    store_url: str,
+    hook_url: str,
+) -> Starlette:
     view = OpenTasks()
-    receiver = WebhookReceiver(view.apply, basic_auth=basic_auth)
+    client = make_client()
+    receiver = WebhookReceiver(
+        view.apply,
+        basic_auth=basic_auth,
+        store=EventStore.from_url(store_url),
+        client=client,
+        ensure_hook=hook_url,  # created, or re-created if paused, once the server runs
+        hook_events=EVENTS,
+        backfill=True,  # what happened while the service was down
+    )
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        async with make_client() as client, receiver:  # mounted apps get no lifespan
+        async with client:
             await view.load(client)
-            yield
+            async with receiver:  # mounted apps get no lifespan of their own
+                yield
 
     async def open_tasks(request: Request) -> JSONResponse:
         tasks = [{"page": page, "name": name} for page, name in sorted(view.tasks.items())]
@@ -97,22 +120,25 @@ async def demo() -> None:
     project = fake.add_project("Website")
     fake.add_task(project, "Write the docs")
     auth = ("worksection", "demo-password")
-    app = create_app(
-        lambda: Client(fake.account_url, fake.api_key, transport=fake.transport),
-        basic_auth=auth,
-    )
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     base = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    folder = tempfile.TemporaryDirectory()
+    app = create_app(
+        lambda: Client(fake.account_url, fake.api_key, transport=fake.transport),
+        basic_auth=auth,
+        store_url=f"sqlite:///{folder.name}/events.db",
+        hook_url=f"{base}/webhooks/",
+    )
+    fake.webhook_delivery.allow_http(base)  # the fake may POST to this address
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
     serving = asyncio.create_task(server.serve(sockets=[sock]))
-    while not server.started:  # noqa: ASYNC110 - uvicorn offers no "started" event
+    # The receiver registers its hook once the server answers (the fake checks that the
+    # URL answers {"status":"OK"}, as Worksection does).
+    while app.state.receiver.hook is None:  # noqa: ASYNC110 - a demo's simple wait
         await asyncio.sleep(0.01)
-    fake.webhook_delivery.allow_http(base)  # the fake may POST to this address
     try:
         async with Client(fake.account_url, fake.api_key, transport=fake.transport) as admin:
-            # The fake checks that the URL answers {"status":"OK"}, as Worksection does.
-            await admin.webhooks.add(f"{base}/webhooks/", EVENTS, basic_auth=auth)
             login = await admin.project(project.id).post_task("Fix the login")
             release = await admin.project(project.id).post_task("Release")
             await admin.task(release).update(title="Release 2.0")
@@ -123,6 +149,7 @@ async def demo() -> None:
     finally:
         server.should_exit = True
         await serving
+        folder.cleanup()
 
 
 def main() -> None:
@@ -130,13 +157,20 @@ def main() -> None:
         asyncio.run(demo())
         return
     password = os.environ.get("HOOK_PASSWORD", "").strip()
-    if not password:
-        raise SystemExit("service.py: set HOOK_PASSWORD, the webhook's basic-auth password")
+    public_url = os.environ.get("PUBLIC_URL", "").strip()
+    if not password or not public_url:
+        raise SystemExit(
+            "service.py: set HOOK_PASSWORD (the webhook's basic-auth password) and "
+            "PUBLIC_URL (where Worksection reaches this service)"
+        )
     auth = ("worksection", password)
     Client.from_env()  # WORKSECTION_URL, WORKSECTION_API_KEY: a missing one is named now
-    app = create_app(Client.from_env, basic_auth=auth)
-    # Once it runs: client.webhooks.add(PUBLIC_URL + "/webhooks/", EVENTS, basic_auth=auth)
-    print(f"register {os.environ.get('PUBLIC_URL', 'https://<this host>')}/webhooks/ as a webhook")
+    app = create_app(
+        Client.from_env,
+        basic_auth=auth,
+        store_url=f"sqlite:///{os.environ.get('EVENTS_DB', 'service-events.db')}",
+        hook_url=f"{public_url.rstrip('/')}/webhooks/",
+    )
     host = os.environ.get("HOST", "127.0.0.1")
     uvicorn.run(app, host=host, port=int(os.environ.get("PORT", "8000")))
 

@@ -231,6 +231,17 @@ def test_cli_arguments_build_the_fake() -> None:
     [generated] = unlimited.oauth.apps.values()
     assert len(generated.client_id) == 32 and len(generated.client_secret) == 64
     assert not generated.strict and generated.redirect_uris == ()
+    hooked = make_fake(
+        build_parser().parse_args(["serve", "--webhook", "http://127.0.0.1:9/h,u:p"])
+    )
+    [hook] = hooked.webhooks.values()
+    assert (hook.url, hook.http_user, hook.http_pass, hook.status) == (
+        "http://127.0.0.1:9/h",
+        "u",
+        "p",
+        "active",
+    )
+    assert hooked.webhook_delivery.target("http://127.0.0.1:9/h") == "http"
     for bad in (
         ["--populate", "many"],
         ["--quota-style", "503"],
@@ -241,6 +252,8 @@ def test_cli_arguments_build_the_fake() -> None:
         ["--oauth-redirect-uri", "http://app.test/cb"],
         ["--oauth-client", "no-secret"],
         ["--oauth-client", ":secret"],
+        ["--webhook", "ftp://hooks.example.com/"],
+        ["--webhook", "http://127.0.0.1:9/,user-without-password"],
     ):
         with pytest.raises(SystemExit):
             build_parser().parse_args(["serve", *bad])

@@ -366,3 +366,46 @@ async def test_a_change_applied_before_a_dropped_connection_is_still_delivered(
             await client.project(project.id).post_task("Sent, answer lost")
     [[item]] = [json.loads(b) for b in app.bodies]
     assert item["action"] == "post" and item["new"]["title"] == "Sent, answer lost"
+
+
+async def test_ensure_creates_keeps_and_recreates(fake: FakeWorksection, client: Client) -> None:
+    """ensure: created when missing, kept when as wanted, re-created (delete + add)
+    when paused or different; extra hooks with the URL go."""
+    url = "https://bot.example.com/hook"
+    created = await client.webhooks.ensure(url, FOUR, basic_auth=AUTH)
+    assert created.action == "created" and created.found == ()
+    kept = await client.webhooks.ensure(url, list(reversed(FOUR)), basic_auth=AUTH)
+    assert kept.action == "kept" and kept.id == created.id
+    fake.webhooks[created.id].status = "paused"
+    again = await client.webhooks.ensure(url, FOUR, basic_auth=AUTH)
+    assert again.action == "recreated" and "paused" in again.reason
+    assert again.id != created.id and [h.id for h in again.found] == [created.id]
+    assert [(h.id, h.status) for h in await client.webhooks.list() if h.url == url] == [
+        (again.id, "active")
+    ]
+    project = fake.add_project("Only")
+    narrowed = await client.webhooks.ensure(url, FOUR[:2], projects=[project.id])
+    assert narrowed.action == "recreated"
+    assert "events" in narrowed.reason and "projects" in narrowed.reason
+    fake.add_webhook(url, FOUR[:2], projects=[project.id])
+    deduped = await client.webhooks.ensure(url, FOUR[:2], projects=[project.id])
+    assert deduped.action == "recreated" and "2 hooks" in deduped.reason
+    assert len([h for h in await client.webhooks.list() if h.url == url]) == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "error"),
+    [
+        (("ftp://x/", ["post_task"]), ValueError),
+        (("https://x/", []), ValueError),
+        (("https://x/", ["explode"]), ValueError),
+    ],
+)
+async def test_ensure_refuses_bad_arguments_before_any_request(
+    fake: FakeWorksection, client: Client, args: tuple[Any, ...], error: type[Exception]
+) -> None:
+    """A bad URL or event list: a typed error, and no request sent."""
+    before = fake.stats.requests
+    with pytest.raises(error):
+        await client.webhooks.ensure(*args)
+    assert fake.stats.requests == before

@@ -231,9 +231,10 @@ async def test_shutdown_logs_what_the_drain_timeout_left(
     await receiver.join()  # nothing is waited for any more
 
 
-async def test_a_full_queue_answers_503_and_forgets_the_refused_events() -> None:
-    """With the queue full the delivery is refused (not silently dropped) and a
-    redelivery later is handled."""
+async def test_a_full_queue_answers_503_and_keeps_none_of_the_delivery() -> None:
+    """A delivery that does not fit is refused whole: none of its events is kept, so
+    Worksection's redelivery is handled once (it used to queue part of it, answer 503,
+    and handle the queued part twice)."""
     gate = anyio.Event()
     seen: list[int] = []
 
@@ -241,18 +242,29 @@ async def test_a_full_queue_answers_503_and_forgets_the_refused_events() -> None
         await gate.wait()
         seen.append(event.object.id)
 
-    receiver = WebhookReceiver(handler, max_queue=1, enqueue_timeout=0)
+    receiver = WebhookReceiver(handler, max_queue=2, enqueue_timeout=0, dedup_window=0)
     async with receiver, http_for(receiver) as http:
         assert (await http.post("/", content=body(event(1)))).status_code == 200
         await anyio.wait_all_tasks_blocked()  # 1 is being handled, the queue is empty
-        response = await http.post("/", content=body(event(2), event(3)))
+        assert (await http.post("/", content=body(event(2)))).status_code == 200
+        response = await http.post("/", content=body(event(3), event(4)))
         assert response.status_code == 503 and response.json()["message"] == "queue full"
         assert receiver.queued == 1
         gate.set()
         await receiver.join()
-        assert (await http.post("/", content=body(event(2), event(3)))).status_code == 200
+        assert (await http.post("/", content=body(event(3), event(4)))).status_code == 200
         await receiver.join()
-    assert seen == [1, 2, 3]
+    assert seen == [1, 2, 3, 4]
+
+
+async def test_a_delivery_larger_than_the_queue_fits_an_empty_one() -> None:
+    """max_queue bounds what waits, not the size of one delivery."""
+    handler = Recorder()
+    receiver = WebhookReceiver(handler, max_queue=1, enqueue_timeout=0)
+    async with receiver, http_for(receiver) as http:
+        assert (await http.post("/", content=body(event(1), event(2), event(3)))).is_success
+        await receiver.join()
+    assert handler.finished == [1, 2, 3]
 
 
 async def test_a_full_queue_waits_a_little_for_room(clock: ManualClock) -> None:
@@ -408,3 +420,56 @@ def test_handler_must_be_callable() -> None:
     not_callable: Callable[..., Any] = None  # type: ignore[assignment]
     with pytest.raises(TypeError, match="handler"):
         WebhookReceiver(not_callable)
+
+
+def task_event(action: str, minute: str = "10:00") -> dict[str, Any]:
+    return {
+        "action": action,
+        "object": {"type": "task", "id": "100", "page": "/project/1/100/"},
+        "date_added": f"2024-05-01 {minute}",
+        "user_from": {"id": "7", "email": "ann@example.com", "name": "Ann"},
+    }
+
+
+async def test_close_reopen_close_within_a_minute_are_three_events(clock: ManualClock) -> None:
+    """One delivery each, same minute, same person: the second close is a real event
+    (something happened to the task in between), never taken for a repeat; a delivery
+    sent again right after is one."""
+    seen: list[str] = []
+
+    async def handler(event: Event) -> None:
+        seen.append(event.action)
+
+    receiver = WebhookReceiver(handler, clock=clock)
+    async with receiver, http_for(receiver) as http:
+        for action in ("close", "reopen", "close"):
+            assert (await http.post("/", content=body(task_event(action)))).is_success
+        await http.post("/", content=body(task_event("close")))  # sent again
+        await receiver.join()
+    assert seen == ["close", "reopen", "close"]
+    assert receiver.duplicates == 1
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'[{"action":"post","object":{"type":"task","id":"1"},"date_added":"2024-05-01 10:00",'
+        b'"new":{"max_money":1e999999}}]',
+        b'[{"action":"post","object":{"type":"task","id":"1"},"date_added":"2024-05-01 10:00",'
+        b'"new":{"text":"\\ud800"}}]',
+        b'[{"action":"post","object":{"type":"task","id":"1"},"date_added":"2024-05-01 10:00",'
+        b'"new":{"text":"\xed\xa0\x80"}}]',
+    ],
+    ids=["infinity", "escaped-lone-surrogate", "raw-lone-surrogate"],
+)
+async def test_infinite_numbers_and_lone_surrogates_are_400(raw: bytes) -> None:
+    """The rules the client applies elsewhere: ``1e999999`` is not a number it keeps,
+    a lone surrogate is not text; the delivery is refused, nothing reaches the handler."""
+    handler = Recorder()
+    receiver = WebhookReceiver(handler)
+    async with receiver, http_for(receiver) as http:
+        response = await http.post("/", content=raw)
+        await receiver.join()
+    assert response.status_code == 400
+    assert "not JSON this parser accepts" in response.json()["message"]
+    assert handler.started == []

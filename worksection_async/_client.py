@@ -300,6 +300,7 @@ class Client(ResourcesMixin):
         total = total_timeout_of(timeout, total_timeout)
         max_size = check_max_response_size(max_response_size)
         self._clock: Clock = clock if clock is not None else MonotonicClock()
+        self._wall_clock = wall_clock  # events.watch sizes its windows on it too
         self._on_event = on_event
         backend = None
         if shared_quota is not None:

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
+import re
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Final, NoReturn, TypeAlias
@@ -26,6 +28,8 @@ __all__ = [
     "SeenEvents",
     "WebhookPayloadError",
     "event_key",
+    "key_text",
+    "parse_items",
     "parse_webhook",
 ]
 
@@ -54,6 +58,41 @@ def _refuse_constant(name: str) -> NoReturn:
     raise WebhookPayloadError(f"the body is not JSON: {name} is not a JSON value")
 
 
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise WebhookPayloadError(
+            f"the body is not JSON this parser accepts: the number {text[:40]} is too large "
+            "for a float (infinite)"
+        )
+    return value
+
+
+_ESCAPED_SURROGATE: Final = re.compile(rb"\\u[dD][89a-fA-F]")
+_RAW_SURROGATE: Final = re.compile(rb"\xed[\xa0-\xbf]")  # json.loads passes these through
+
+
+def _may_hold_surrogates(body: str | bytes | bytearray) -> bool:
+    if isinstance(body, str):
+        return not body.isascii() or "\\u" in body
+    raw = bytes(body)
+    return bool(_ESCAPED_SURROGATE.search(raw) or _RAW_SURROGATE.search(raw)) or (
+        raw[:1] == b"\x00" or raw[1:2] == b"\x00"  # UTF-16/32: check the decoded text
+    )
+
+
+def _refuse_surrogates(value: object) -> None:
+    """Refuse text that cannot be encoded as UTF-8 (a lone surrogate such as ``\\ud800``):
+    the rule the client applies to what it sends, and what a store could not keep."""
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise WebhookPayloadError(
+            "the body is not JSON this parser accepts: it holds a lone surrogate "
+            f"{exc.object[exc.start]!r}, which is not text"
+        ) from None
+
+
 def _json_type(value: object) -> str:
     if value is None:
         return "null"
@@ -80,18 +119,27 @@ def parse_webhook(body: bytes | bytearray | memoryview | str) -> list[Event]:
     ...  b' "id": "2", "page": "/project/1/2/"}, "date_added": "2024-05-01 10:00"}]')]
     ['close']
     """
+    return [event for _, event in parse_items(body)]
+
+
+def parse_items(
+    body: bytes | bytearray | memoryview | str,
+) -> list[tuple[dict[str, object], Event]]:
+    """:func:`parse_webhook`, with each event's JSON object beside its model."""
     if isinstance(body, memoryview):
         body = body.tobytes()
     if not (body.strip() if isinstance(body, str) else bytes(body).strip()):
         raise _error("the body is empty: expected a JSON array of events")
     try:
-        data = json.loads(body, parse_constant=_refuse_constant)
+        data = json.loads(body, parse_constant=_refuse_constant, parse_float=_finite)
     except WebhookPayloadError:
         raise
     except RecursionError:
         raise _error("the body is not JSON this parser accepts: it nests too deeply") from None
     except (ValueError, TypeError) as exc:  # JSONDecodeError and UnicodeDecodeError too
         raise _error(f"the body is not JSON: {exc}") from None
+    if _may_hold_surrogates(body):
+        _refuse_surrogates(data)
     if isinstance(data, dict):
         items: list[object] = [data]
     elif isinstance(data, list):
@@ -100,12 +148,12 @@ def parse_webhook(body: bytes | bytearray | memoryview | str) -> list[Event]:
         raise _error(
             f"expected a JSON array of events (or one event object), got {_json_type(data)}"
         )
-    events: list[Event] = []
+    events: list[tuple[dict[str, object], Event]] = []
     for index, item in enumerate(items):
         if not isinstance(item, dict):
             raise _error(f"event {index}: expected an object, got {_json_type(item)}")
         try:
-            events.append(structure(item, Event))
+            events.append((item, structure(item, Event)))
         except StructureError as exc:
             raise _error(f"event {index}: {exc}") from exc
     return events
@@ -133,6 +181,16 @@ def event_key(event: Event) -> EventKey:
         event.date_added,
         event.user_from.id if event.user_from is not None else None,
         _changes(event),
+    )
+
+
+def key_text(key: EventKey) -> str:
+    """``key`` as one line of JSON (what stores keep)."""
+    action, kind, ident, date, author, changes = key
+    return json.dumps(
+        [action, kind, ident, date.isoformat(), author, changes],
+        ensure_ascii=False,
+        separators=(",", ":"),
     )
 
 

@@ -66,12 +66,16 @@ def _coredis_failed_connections() -> Iterator[None]:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """The multi-process runs take ~45 s of wall time and little CPU: their tests go last,
-    and the runs start with the first test of this directory (below), so that the rest
-    of the suite runs while they do."""
+    """The multi-process runs take ~45 s of wall time and little CPU: their tests go last
+    (then the cancellation tests), and the runs start with the first test of this
+    directory (below), so that the rest of the suite runs while they do."""
     late = [item for item in items if item.path.name == "test_shared_processes.py"]
     if late:
-        items[:] = [item for item in items if item not in late] + late
+        # The cancellation tests time a program to the second: after the runs, whose
+        # processes (higher priority, see _procs.PRIORITY) starve others as they start.
+        last = [item for item in items if item.path.name == "test_shared_cancel.py"]
+        items[:] = [item for item in items if item not in late and item not in last]
+        items += late + last
         config.stash[_EARLY] = True
 
 

@@ -15,6 +15,8 @@ from typing_extensions import assert_type
 from worksection_async import (
     Client,
     Download,
+    EnsuredWebhook,
+    EventWatch,
     ProjectPage,
     TaskFilter,
     TaskPage,
@@ -48,6 +50,7 @@ from worksection_async.resources import (
     ScheduleUpdate,
     TaskHandle,
 )
+from worksection_async.webhooks import EventStore, WebhookReceiver
 
 
 async def handles(client: Client) -> None:
@@ -164,6 +167,13 @@ async def namespaces(client: Client) -> None:
     assert_type(await client.webhooks.list(), list[Webhook])
     assert_type(await client.webhooks.add("https://x.io", ["post_task"]), int)
     assert_type(await client.webhooks.delete(1), None)
+    assert_type(await client.webhooks.ensure("https://x.io", ["post_task"]), EnsuredWebhook)
+    store = EventStore.from_url("sqlite:///events.db")
+    assert_type(client.events.watch(store=store, name="bot"), EventWatch)
+
+    async def on_event(event: Event) -> None: ...
+
+    WebhookReceiver(on_event, store=store, client=client, ensure_hook="https://x.io", backfill=True)
     assert_type(await client.events.list("30m"), list[Event])
     assert_type(await client.schedules.get(["a@x.io"]), list[UserSchedule])
     assert_type(

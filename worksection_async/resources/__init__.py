@@ -56,7 +56,7 @@ from ._schedules import SchedulesNamespace, ScheduleUpdate
 from ._tags import TagsNamespace
 from ._tasks import TasksNamespace
 from ._timers import TimersNamespace
-from ._webhooks import WebhooksNamespace
+from ._webhooks import EnsuredWebhook, WebhooksNamespace
 
 __all__ = [
     "AllTasksExtra",
@@ -71,6 +71,7 @@ __all__ = [
     "DayKind",
     "Destination",
     "Emails",
+    "EnsuredWebhook",
     "EventWatch",
     "EventsNamespace",
     "FilesNamespace",

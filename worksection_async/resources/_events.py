@@ -11,9 +11,18 @@ yielded are recognised by their key (``worksection_async.webhooks.event_key``)::
     failed poll k+1: retried after 1, 2, 4... s (at most ``every``); the window of the
     next successful poll still reaches back to poll k, so nothing in between is lost.
 
-Keys are forgotten once their date falls below a floor that trails the server's
-clock (estimated from the events' own dates) by the overlap plus a minute; an event
-dated below the floor was seen before it and is ignored.
+The gap is measured on both the monotonic clock and the wall clock, whichever is
+longer: the monotonic one stops while a host is suspended. Nothing depends on the
+server's dates: keys are counted as a multiset (a close, a reopen and a close in one
+minute share a key and are three events) and forgotten once they have been absent
+from the answers for :data:`WATCH_REMEMBER` seconds, so an event dated in the future
+or dates that step back an hour lose nothing. Two identical rows next to each other
+in one answer are one event.
+
+With ``store=`` and ``name=`` the watch saves, each time the consumer asks for the
+next event, where a restarted watch must reach back to and the keys of the events
+finished so far; a restart yields what it missed and repeats at most the event that
+was being handled (within the API's 30 days).
 """
 
 from __future__ import annotations
@@ -21,10 +30,11 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import math
-from collections import deque
-from collections.abc import Sequence
+import time
+from collections import Counter, deque
+from collections.abc import Callable, Sequence
 from types import TracebackType
-from typing import Final, Literal
+from typing import TYPE_CHECKING, Final, Literal
 
 import attrs
 
@@ -32,14 +42,18 @@ from .._call import Call
 from .._clock import Clock, MonotonicClock
 from .._exceptions import ProtocolError, QuotaExceededError, TransportError
 from .._pages import ProjectPage
-from .._webhooks import SeenEvents
-from ..models import Event, astructure_list
+from .._webhooks import event_key, key_text
+from ..models import Event, StructureError, astructure_list
 from . import _render as r
 from ._protocol import ClientLike
+
+if TYPE_CHECKING:
+    from .._event_store import EventStore
 
 __all__ = [
     "DEFAULT_WATCH_EVERY",
     "WATCH_OVERLAP",
+    "WATCH_REMEMBER",
     "WATCH_RETRY_FIRST_WAIT",
     "EventWatch",
     "EventsNamespace",
@@ -55,14 +69,15 @@ WATCH_OVERLAP: Final = 120.0
 
 At least a minute (the API dates events to the minute) plus the time a request may
 take, so that every event of a minute seen in part is in the next window too."""
+WATCH_REMEMBER: Final = 3600.0 + 2 * WATCH_OVERLAP
+"""Seconds a key is remembered after the last answer that held it: more than the
+widest window can overshoot the last poll (a whole hour, once a gap is over 6 hours)."""
 WATCH_RETRY_FIRST_WAIT: Final = 1.0
 """Seconds before the first retry of a failed poll; doubled per failure, at most
 ``every``."""
 
-_TRANSIENT: Final = (TransportError, ProtocolError, QuotaExceededError)
-_MINUTE: Final = 60.0
+_TRANSIENT: Final = (TransportError, ProtocolError, QuotaExceededError, StructureError)
 _MAX_PERIOD_SECONDS: Final = 30 * 86400.0
-_EPOCH: Final = dt.datetime(1970, 1, 1)
 
 
 async def get_events(
@@ -83,10 +98,6 @@ def covering_period(seconds: float) -> str:
     return "30d"
 
 
-def _timestamp(moment: dt.datetime) -> float:
-    return (moment.replace(tzinfo=None) - _EPOCH).total_seconds()
-
-
 def _oldest_first(events: list[Event]) -> list[Event]:
     if len(events) > 1 and events[0].date_added > events[-1].date_added:
         events.reverse()  # the server listed newest first: keep its order within a minute
@@ -94,11 +105,24 @@ def _oldest_first(events: list[Event]) -> list[Event]:
     return events
 
 
+def _client_wall(client: ClientLike) -> Callable[[], float]:
+    wall = getattr(client, "_wall_clock", None)
+    return wall if callable(wall) else time.time
+
+
 def _client_clock(client: ClientLike) -> Clock:
     clock = getattr(client, "_clock", None)
     if clock is not None and callable(getattr(clock, "now", None)):
         return clock  # type: ignore[no-any-return]
     return MonotonicClock()
+
+
+@attrs.define
+class _Pending:
+    event: Event
+    key: str
+    reach: float
+    """Wall-clock time the window of the poll that found it reached back to."""
 
 
 class EventWatch:
@@ -111,10 +135,15 @@ class EventWatch:
 
     Each event is yielded once. A poll that fails with a transient error
     (``TransportError``, ``ProtocolError``, a ``QuotaExceededError`` the client's
-    retry policy gave up on) is logged and retried after 1, 2, 4... seconds (at most
-    ``every``), and the next window covers the gap; any other error is raised. Every
-    request goes through the client, so its quota paces the polls. Nothing runs in
-    the background: breaking out of the loop, cancelling, or :meth:`aclose` stops it.
+    retry policy gave up on, an answer whose events cannot be read) is logged and
+    retried after 1, 2, 4... seconds (at most ``every``), and the next window covers
+    the gap; any other error is raised. Every request goes through the client, so its
+    quota paces the polls. Nothing runs in the background: breaking out of the loop,
+    cancelling, or :meth:`aclose` stops it.
+
+    With a ``store`` (an :class:`~worksection_async.webhooks.EventStore`) and a
+    ``name``, the position is saved when the consumer asks for the next event, and a
+    watch of the same name started later resumes from it.
 
     ``polls`` counts successful polls, ``failed_polls`` failed ones.
     """
@@ -126,20 +155,26 @@ class EventWatch:
         every: float,
         project: ProjectPage | None,
         start: str | None,
+        store: EventStore | None = None,
+        name: str | None = None,
     ) -> None:
         self._client = client
         self._clock = _client_clock(client)
+        self._wall = _client_wall(client)
         self.every = every
         self.project = project
         self._start = start
-        self._seen = SeenEvents()
-        self._pending: deque[Event] = deque()
+        self._store = store
+        self.name = name
+        self._seen: dict[str, list[float]] = {}
+        """key -> [count, clock time last in an answer]"""
+        self._pending: deque[_Pending] = deque()
+        self._current: _Pending | None = None
         self._last_ok: float | None = None
+        self._last_ok_wall: float | None = None
         self._next_at: float | None = None
         self._failures = 0
-        self._offset: float | None = None
-        """Largest ``event date - client clock at answer``: the server clock's lower bound."""
-        self._floor: float | None = None
+        self._loaded = store is None
         self._closed = False
         self.polls = 0
         self.failed_polls = 0
@@ -153,16 +188,24 @@ class EventWatch:
         return self
 
     async def __anext__(self) -> Event:
+        if self._current is not None:
+            finished, self._current = self._current, None
+            await self._finished(finished)
+        if not self._loaded:
+            await self._load()
         while not self._pending:
             if self._closed:
                 raise StopAsyncIteration
             await self._poll()
-        return self._pending.popleft()
+        self._current = self._pending.popleft()
+        return self._current.event
 
     async def aclose(self) -> None:
-        """Stop: the iteration ends, nothing more is requested."""
+        """Stop: the iteration ends, nothing more is requested. The event being handled
+        is not counted as finished: a watch resumed from the store yields it again."""
         self._closed = True
         self._pending.clear()
+        self._current = None
 
     async def __aenter__(self) -> EventWatch:
         return self
@@ -175,6 +218,51 @@ class EventWatch:
     ) -> None:
         await self.aclose()
 
+    # -- the store ---------------------------------------------------------------------
+
+    async def _load(self) -> None:
+        assert self._store is not None
+        assert self.name is not None
+        cursor = await self._store.load_cursor(self.name)
+        self._loaded = True
+        if cursor is None:
+            return
+        now = self._clock.now()
+        self._seen = {key: [float(count), now] for key, count in cursor.finished.items()}
+        self._last_ok_wall = cursor.since
+        self._start = None
+        logger.info(
+            "events.watch %r: resuming from %.0f s ago (%d finished event keys kept)",
+            self.name,
+            max(0.0, self._wall() - cursor.since),
+            len(cursor.finished),
+        )
+
+    async def _finished(self, item: _Pending) -> None:
+        await self._save([item.key])
+
+    async def _save(self, finished: list[str]) -> None:
+        """Save where a restarted watch must reach back to (the window of the oldest
+        event not finished, else the last successful poll) and the finished keys."""
+        if self._store is None:
+            return
+        assert self.name is not None
+        reaches = [p.reach for p in self._pending]
+        if self._current is not None:
+            reaches.append(self._current.reach)
+        since = min(reaches) if reaches else self._last_ok_wall
+        if since is None:
+            return
+        await self._store.save_cursor(
+            self.name,
+            since,
+            finished,
+            now=self._wall(),
+            forget_before=since - WATCH_OVERLAP - WATCH_REMEMBER,
+        )
+
+    # -- polling -----------------------------------------------------------------------
+
     async def _poll(self) -> None:
         clock = self._clock
         if self._next_at is not None:
@@ -184,10 +272,17 @@ class EventWatch:
         if self._closed:
             return
         started = clock.now()
+        started_wall = self._wall()
         baseline = False
+        gaps = []
         if self._last_ok is not None:
-            needed = started - self._last_ok + WATCH_OVERLAP
+            gaps.append(started - self._last_ok)
+        if self._last_ok_wall is not None:
+            gaps.append(started_wall - self._last_ok_wall)
+        if gaps:
+            needed = max(gaps) + WATCH_OVERLAP
             period = covering_period(needed)
+            reach = started_wall - needed
             if needed > _MAX_PERIOD_SECONDS:
                 logger.warning(
                     "events.watch: %.0f s since the last successful poll is more than the "
@@ -196,8 +291,10 @@ class EventWatch:
                 )
         elif self._start is None:
             period, baseline = covering_period(WATCH_OVERLAP), True
+            reach = started_wall - WATCH_OVERLAP
         else:
             period = self._start
+            reach = started_wall - _period_seconds(period)
         try:
             events = await get_events(self._client, period, self.project)
         except _TRANSIENT as exc:
@@ -213,34 +310,60 @@ class EventWatch:
             )
             self._next_at = clock.now() + wait
             return
-        answered = clock.now()
         self._failures = 0
         self.polls += 1
         self._last_ok = started
+        self._last_ok_wall = started_wall
         self._next_at = started + self.every
-        fresh = self._take(_oldest_first(events), answered)
+        fresh = self._take(_oldest_first(_distinct_rows(events)), started)
         if not baseline:
-            self._pending.extend(fresh)
+            self._pending.extend(_Pending(event=e, key=k, reach=reach) for k, e in fresh)
+        if not self._pending and self._current is None:
+            # Nothing in hand: a restart may start from this poll (the first one too,
+            # so that a watch killed before its first event misses nothing).
+            await self._save([])
 
-    def _take(self, events: Sequence[Event], answered: float) -> list[Event]:
-        """The events not yielded before; moves the floor and forgets keys under it."""
-        floor = self._floor
-        if floor is not None:
-            events = [e for e in events if _timestamp(e.date_added) >= floor]
-        fresh = [event for _, event in self._seen.fresh(events)]
-        for event in events:
-            offset = _timestamp(event.date_added) - answered
-            if self._offset is None or offset > self._offset:
-                self._offset = offset
-        if floor is not None:
-            self._seen.forget([key for key in self._seen if _timestamp(key[3]) < floor])
-        if self._offset is not None and self._last_ok is not None:
-            # Everything dated before the server's time at this poll, less the overlap
-            # and the minute an event's date may trail it, is in this or earlier windows.
-            candidate = self._last_ok + self._offset - WATCH_OVERLAP - _MINUTE
-            if self._floor is None or candidate > self._floor:
-                self._floor = candidate
+    def _take(self, events: Sequence[Event], now: float) -> list[tuple[str, Event]]:
+        """The events of an answer not yielded before (a multiset of keys: the last
+        occurrences of a key are the new ones); forgets keys long absent."""
+        keys = [key_text(event_key(event)) for event in events]
+        in_answer = Counter(keys)
+        new_count: dict[str, int] = {}
+        seen = self._seen
+        for key, count in in_answer.items():
+            entry = seen.get(key)
+            if entry is None:
+                seen[key] = [float(count), now]
+                new_count[key] = count
+            else:
+                if count > entry[0]:
+                    new_count[key] = count - int(entry[0])
+                    entry[0] = float(count)
+                entry[1] = now
+        remaining = dict(in_answer)
+        fresh: list[tuple[str, Event]] = []
+        for key, event in zip(keys, events, strict=True):
+            remaining[key] -= 1
+            if remaining[key] < new_count.get(key, 0):
+                fresh.append((key, event))
+        forget = [key for key, (_, last) in seen.items() if now - last > WATCH_REMEMBER]
+        for key in forget:
+            del seen[key]
         return fresh
+
+
+def _distinct_rows(events: list[Event]) -> list[Event]:
+    """An answer without rows that repeat the row just before them."""
+    kept: list[Event] = []
+    for event in events:
+        if not kept or kept[-1] != event:
+            kept.append(event)
+    return kept
+
+
+def _period_seconds(period: str) -> float:
+    count, unit = int(period[:-1]), period[-1]
+    return count * {"m": 60.0, "h": 3600.0, "d": 86400.0}[unit]
 
 
 @attrs.frozen
@@ -255,6 +378,8 @@ class EventsNamespace:
         every: float | dt.timedelta = DEFAULT_WATCH_EVERY,
         project: r.ProjectLike | None = None,
         start: Literal["now"] | r.Period = "now",
+        store: EventStore | None = None,
+        name: str | None = None,
     ) -> EventWatch:
         """New events as they happen, oldest first, each once: an async iterator.
 
@@ -262,7 +387,11 @@ class EventsNamespace:
         ``project``) with windows that overlap, and skips what was already yielded.
         ``start="now"`` yields what happens after the first successful poll; a period
         (``"30m"``, ``timedelta(hours=2)``) also yields the events of that last period.
-        See :class:`EventWatch` for failures, quota and stopping.
+        ``store`` (an ``EventStore``) and ``name`` make it resumable: a watch of that
+        name started again (after a restart, a crash, a deploy) begins where the last
+        one's consumer stopped, whatever ``start`` says, and yields what happened in
+        between (within the API's 30 days); only the event being handled when it
+        stopped comes again. See :class:`EventWatch` for failures, quota and stopping.
         """
         if isinstance(every, dt.timedelta):
             seconds = every.total_seconds()
@@ -278,7 +407,21 @@ class EventsNamespace:
             )
         page = r.project_page("project", project) if project is not None else None
         first = None if isinstance(start, str) and start == "now" else r.period(start)
-        return EventWatch(self.client, every=seconds, project=page, start=first)
+        if store is not None or name is not None:
+            from .._event_store import EventStore
+
+            if not isinstance(store, EventStore):
+                raise TypeError(
+                    f"store must be an EventStore (EventStore.from_url) when name is given, "
+                    f"got {store!r}"
+                )
+            if not isinstance(name, str) or not name.strip() or len(name) > 200:
+                raise ValueError(
+                    f"name must be a non-empty string of at most 200 characters, got {name!r}"
+                )
+        return EventWatch(
+            self.client, every=seconds, project=page, start=first, store=store, name=name
+        )
 
     # ``list`` last: below it, the name would shadow the builtin in annotations.
     async def list(self, period: r.Period, *, project: r.ProjectLike | None = None) -> list[Event]:

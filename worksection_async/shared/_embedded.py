@@ -21,7 +21,6 @@ callers of its other clients at once. Beyond it:
 
 from __future__ import annotations
 
-import contextlib
 import contextvars
 import math
 import os
@@ -89,7 +88,6 @@ class EmbeddedQuota(SharedQuota):
         self._noun = noun
         self._secrets: set[str] = set()
         self._users = 0
-        self._stack: contextlib.AsyncExitStack | None = None
         self._task_group: anyio.abc.TaskGroup | None = None
         self._backends: dict[str, list[SharedBackend]] = {}
         self._subscribed: set[str] = set()
@@ -106,47 +104,15 @@ class EmbeddedQuota(SharedQuota):
     def store(self) -> Store:
         return self._store
 
-    async def _open(self) -> None:
-        if self._users and not self._anchor.get():
-            raise RuntimeError(
-                "this SharedQuota is open in another task: to share it between clients "
-                "that run in different tasks, enter it ('async with quota:') in a task "
-                "that contains them all"
-            )
-        self._users += 1
-        if self._users > 1:
-            return
-        try:
-            self._anchor_token = self._anchor.set(True)
-            async with contextlib.AsyncExitStack() as stack:
-                await self._store.open()
-                stack.push_async_callback(self._store.close)
-                task_group = anyio.create_task_group()
-                await stack.enter_async_context(task_group)
-                if isinstance(self._store, SqliteStore):
-                    task_group.start_soon(self._watch, self._store)
-                self._stack, self._task_group = stack.pop_all(), task_group
-        except BaseException:
-            self._users -= 1
-            raise
+    async def _connect(self) -> None:
+        await self._store.open()
 
-    async def _close(self) -> None:
-        if self._users == 0:
-            return
-        self._users -= 1
-        if self._users == 0:
-            stack, task_group = self._stack, self._task_group
-            self._stack = self._task_group = None
-            assert stack is not None
-            assert task_group is not None
-            task_group.cancel_scope.cancel()
-            try:
-                await stack.aclose()
-            finally:
-                if self._anchor_token is not None:
-                    with contextlib.suppress(ValueError):
-                        self._anchor.reset(self._anchor_token)
-                    self._anchor_token = None
+    async def _disconnect(self) -> None:
+        await self._store.close()
+
+    def _started(self, task_group: anyio.abc.TaskGroup) -> None:
+        if isinstance(self._store, SqliteStore):
+            task_group.start_soon(self._watch, self._store)
 
     def _listening(self, channel: str) -> bool:
         return self._watching

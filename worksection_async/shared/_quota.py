@@ -28,6 +28,14 @@ reservation of an older generation, which reserves again, past the pause. While 
 process's subscription is down (it reconnects on its own), that caller instead checks
 the generation with one more round trip just before it sends.
 
+Cancelling a call never waits on the store: a caller's round trip runs in the quota's
+task group, so a cancelled caller leaves at once and the backend takes in the answer.
+A reservation its caller no longer uses (cancelled in the round trip or while sleeping
+toward its moment) goes to the next caller of the process, which sleeps toward the
+same moment instead of reserving one interval past it; if nobody comes before the
+moment, it expires. So cancellations cost the shared bucket at most one interval,
+however many there are. Closing the quota from a cancelled task ends at once.
+
 When Redis does not answer (within ``timeout``): with ``on_unavailable="fallback"``
 the call goes on through a local quota (``LocalQuota``) at the configured rate divided
 by the number of processes last seen on the key, a WARNING is logged once and a
@@ -43,6 +51,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import contextvars
+import functools
 import logging
 import math
 import os
@@ -166,6 +175,32 @@ class _LocalGrant:
 
     at: float
     quota: LocalQuota
+
+
+@attrs.frozen
+class _Reservation:
+    """A moment the store reserved for one request of this process."""
+
+    moment: float
+    """On this process's clock."""
+    gen: int
+    granted: float
+    closed: bool
+
+
+@attrs.define(eq=False)
+class _RoundTrip:
+    """One round trip run in the quota's task group for a caller that waits on it: a
+    caller cancelled meanwhile leaves at once, and what the store did for it (a
+    reservation, a report) is not lost but taken over by the backend."""
+
+    reserve: bool
+    done: anyio.Event = attrs.Factory(anyio.Event)
+    reply: _Reply | None = None
+    error: Exception | None = None
+    asked: float = 0.0
+    answered: float = 0.0
+    abandoned: bool = False
 
 
 @attrs.frozen(kw_only=True)
@@ -306,7 +341,6 @@ class SharedQuota:
         self._script = redis.register_script(QUOTA_SCRIPT)
         self._noun = "Redis"
         self._users = 0
-        self._stack: contextlib.AsyncExitStack | None = None
         self._task_group: anyio.abc.TaskGroup | None = None
         self._backends: dict[str, list[SharedBackend]] = {}
         self._subscribed: set[str] = set()
@@ -427,36 +461,74 @@ class SharedQuota:
         self._users += 1
         if self._users > 1:
             return
+        self._anchor_token = self._anchor.set(True)
+        connected = False
         try:
             self._channels_changed = anyio.Event()
-            self._anchor_token = self._anchor.set(True)
-            async with contextlib.AsyncExitStack() as stack:
-                await stack.enter_async_context(self._redis.connection_pool)
-                task_group = anyio.create_task_group()
-                await stack.enter_async_context(task_group)
-                task_group.start_soon(self._listen)
-                self._stack, self._task_group = stack.pop_all(), task_group
+            await self._connect()
+            connected = True
+            task_group = anyio.create_task_group()
+            await task_group.__aenter__()
+            self._task_group = task_group
+            self._started(task_group)
         except BaseException:
             self._users -= 1
+            self._task_group = None
+            try:
+                if connected:
+                    with anyio.CancelScope(shield=True):
+                        await self._disconnect()
+            finally:
+                self._reset_anchor()
             raise
 
     async def _close(self) -> None:
+        """Let go of the quota; the last user closes its task group and the store.
+
+        No ``AsyncExitStack``: an exit that re-raises the very exception it was given
+        (a task group's, coredis's pool's) gets it chained to itself by
+        ``contextlib``'s context fix-up when the caller is cancelled inside an
+        ``async with`` exit, and on asyncio anyio's ``task_done`` then walks that
+        ``__context__`` chain for ever. Waiting for the quota's own tasks is shielded
+        (they are all cancelled first and end at their next checkpoint), so the
+        caller's cancellation reaches it only after, once, from the store's exit."""
         if self._users == 0:
             return
         self._users -= 1
-        if self._users == 0:
-            stack, task_group = self._stack, self._task_group
-            self._stack = self._task_group = None
-            assert stack is not None
-            assert task_group is not None
-            task_group.cancel_scope.cancel()
+        if self._users:
+            return
+        task_group, self._task_group = self._task_group, None
+        assert task_group is not None
+        try:
             try:
-                await stack.aclose()
+                task_group.cancel_scope.cancel()
+                task_group.cancel_scope.shield = True
+                await task_group.__aexit__(None, None, None)
             finally:
-                if self._anchor_token is not None:
-                    with contextlib.suppress(ValueError):
-                        self._anchor.reset(self._anchor_token)
-                    self._anchor_token = None
+                await self._disconnect()
+        finally:
+            self._reset_anchor()
+
+    def _reset_anchor(self) -> None:
+        if self._anchor_token is not None:
+            with contextlib.suppress(ValueError):
+                self._anchor.reset(self._anchor_token)
+            self._anchor_token = None
+
+    # -- the store (what a store other than Redis overrides) --------------------------
+
+    async def _connect(self) -> None:
+        """Open the store's connections (the first user opens the quota)."""
+        await self._redis.connection_pool.__aenter__()
+
+    async def _disconnect(self) -> None:
+        """Close what ``_connect`` opened (the last user closes the quota)."""
+        await self._redis.connection_pool.__aexit__(None, None, None)
+
+    def _started(self, task_group: anyio.abc.TaskGroup) -> None:
+        """Start the store's own tasks in the quota's task group (Redis: the listener
+        of the gate's channels)."""
+        task_group.start_soon(self._listen)
 
     def _start_soon(self, function: Callable[[], Any]) -> bool:
         """Run ``function`` in the quota's task group; ``False`` if it is closed."""
@@ -473,6 +545,10 @@ class SharedQuota:
             with anyio.fail_after(self._timeout):
                 raw: object = await self._script(keys=keys, args=args)
         except _UNAVAILABLE as exc:
+            # A round trip cut short by the caller's cancellation (coredis may say so
+            # with a closed stream or a connection error): that cancellation, not an
+            # unavailable store and a switch to the fallback quota.
+            await anyio.lowlevel.checkpoint_if_cancelled()
             detail = self._scrub(str(exc)) or "no answer"
             if isinstance(exc, TimeoutError):
                 detail = f"no answer within {self._timeout:g}s"
@@ -497,6 +573,14 @@ class SharedQuota:
     def _listening(self, channel: str) -> bool:
         return channel in self._subscribed
 
+    _subscriptions = 0
+    """Subscriptions made so far (a closure published while one ends and the next
+    starts is heard by neither)."""
+
+    def _subscription(self, channel: str) -> int | None:
+        """Which subscription hears ``channel`` now; ``None``: none does."""
+        return self._subscriptions if self._listening(channel) else None
+
     async def _listen(self) -> None:
         """Hear gate closures on every registered key's channel; reconnect on failure."""
         while True:
@@ -514,10 +598,12 @@ class SharedQuota:
                     anyio.create_task_group() as task_group,
                 ):
                     self._subscribed = set(channels)
+                    self._subscriptions += 1
                     task_group.start_soon(self._follow_channels, changed, task_group.cancel_scope)
                     async for message in pubsub:
                         self._deliver(message["channel"], message["data"])
             except Exception as exc:  # a broken connection, in whatever wrapping
+                await anyio.lowlevel.checkpoint_if_cancelled()  # closing: no retry
                 logger.debug("shared quota: channel listener stopped: %s", self._scrub(str(exc)))
                 self._subscribed = set()
                 await anyio.sleep(LISTEN_RETRY)
@@ -599,6 +685,15 @@ class SharedBackend:
         self._generation = 0
         self._born = ""
         self._sleeping: tuple[anyio.CancelScope, int] | None = None
+        self._spares: collections.deque[_Reservation] = collections.deque()
+        """Reservations of callers cancelled before their moment: the next caller of
+        this process goes at that moment instead of reserving another (see ``take``)."""
+        self._orphans: set[_RoundTrip] = set()
+        """Round trips whose callers were cancelled, still under way."""
+        self.reservations_unused = 0
+        """Reservations no request went at: voided by a gate closure, or left by a
+        cancelled caller and expired (tests: with the requests sent, they account for
+        every reservation the store made for this backend)."""
         self._reply: _Reply | None = None
         self._asked = self._reply_at = 0.0
         self._offsets: collections.deque[tuple[float, float, float]] = collections.deque(
@@ -653,31 +748,69 @@ class SharedBackend:
                 "(or open the quota with 'async with quota')"
             )
         while True:
-            now = self._clock.now()
-            fallback = self._fallback
-            if fallback is not None and now < self._next_probe:
-                at = await fallback.take(deadline)
-                assert isinstance(at, float)
-                return _LocalGrant(at, fallback)
-            max_wait = None
-            if deadline is not None and deadline.at is not None:
-                max_wait = max(0.0, deadline.at - now)
-            try:
-                reply = await self._run(reserve=True, max_wait=max_wait)
-            except _Unavailable as exc:
-                self._unavailable(exc)
-                continue  # on to the fallback quota
-            if not reply.reserved:
+            # A cancelled caller's round trip may still bring its reservation back:
+            # wait for it (one round trip at most) rather than reserve past it.
+            while self._orphans:
+                await next(iter(self._orphans)).done.wait()
+            reservation = self._spare()
+            if reservation is None:
+                now = self._clock.now()
+                fallback = self._fallback
+                if fallback is not None and now < self._next_probe:
+                    at = await fallback.take(deadline)
+                    assert isinstance(at, float)
+                    return _LocalGrant(at, fallback)
+                max_wait = None
+                if deadline is not None and deadline.at is not None:
+                    max_wait = max(0.0, deadline.at - now)
+                try:
+                    reply = await self._run_detached(reserve=True, max_wait=max_wait)
+                except _Unavailable as exc:
+                    self._unavailable(exc)
+                    continue  # on to the fallback quota
+                if not reply.reserved:
+                    raise QuotaWaitExpired
+                reservation = self._reservation(reply)
+            elif (
+                deadline is not None
+                and deadline.at is not None
+                and reservation.moment > deadline.at
+            ):
+                self._spares.appendleft(reservation)  # for a caller that can wait
                 raise QuotaWaitExpired
-            moment = self._local_moment(reply)
-            if moment > self._clock.now() and not await self._sleep(moment, reply.gen):
-                logger.debug("shared quota: the gate closed meanwhile, reserving again")
-                continue
+            moment = reservation.moment
+            try:
+                if moment > self._clock.now() and not await self._sleep(moment, reservation.gen):
+                    logger.debug("shared quota: the gate closed meanwhile, reserving again")
+                    self.reservations_unused += 1
+                    continue
+            except BaseException:
+                # Cancelled before its moment: the reservation is the next caller's.
+                self._spares.appendleft(reservation)
+                raise
             now = self._clock.now()
             self._lateness.append(max(0.0, now - moment))
-            if reply.closed:
+            if reservation.closed:
                 self._emit(PauseEnded(at=now))
-            return reply.granted
+            return reservation.granted
+
+    def _reservation(self, reply: _Reply) -> _Reservation:
+        return _Reservation(self._local_moment(reply), reply.gen, reply.granted, reply.closed)
+
+    def _spare(self) -> _Reservation | None:
+        """A cancelled caller's reservation still good to use now, if there is one. One
+        whose moment has passed (beyond how late this process leaves anyway) is
+        dropped: the store counted its token spent then, and the next token is due
+        one interval after it. One the gate's closure voided was given back by the
+        store."""
+        now = self._clock.now()
+        late = max(SPIN, self._jitter_estimate())
+        while self._spares:
+            spare = self._spares.popleft()
+            if spare.gen >= self._generation and spare.moment + late >= now:
+                return spare
+            self.reservations_unused += 1
+        return None
 
     def _local_moment(self, reply: _Reply) -> float:
         """The reserved moment on this process's clock, never before the real one.
@@ -708,7 +841,7 @@ class SharedBackend:
         voided it."""
         if self._generation > generation:
             return False
-        listening = self._quota._listening(self.channel)
+        subscription = self._quota._subscription(self.channel)
         with anyio.CancelScope() as scope:
             self._sleeping = (scope, generation)
             try:
@@ -717,10 +850,10 @@ class SharedBackend:
                 self._sleeping = None
         if scope.cancelled_caught:
             return False
-        if not listening:
-            # No channel to hear a closure on: check the gate before sending.
+        if subscription is None or self._quota._subscription(self.channel) != subscription:
+            # No channel heard a closure all along: check the gate before sending.
             with contextlib.suppress(_Unavailable):
-                await self._run(reserve=False)
+                await self._run_detached(reserve=False)
         return self._generation <= generation
 
     async def _sleep_until(self, target: float) -> None:
@@ -792,9 +925,10 @@ class SharedBackend:
 
     # -- round trips -----------------------------------------------------------------
 
-    async def _run(self, *, reserve: bool, max_wait: float | None = None) -> _Reply:
+    def _arguments(self, reserve: bool, max_wait: float | None) -> list[str]:
+        """The script's ``ARGV`` (taking the outcomes to report out of the outbox)."""
         outcomes, self._outbox = self._outbox, []
-        args = [
+        return [
             *self._config,
             self.member,
             "1" if reserve else "0",
@@ -804,16 +938,76 @@ class SharedBackend:
             _fmt(self._jitter_estimate()),
             *outcomes,
         ]
+
+    async def _run(self, *, reserve: bool, max_wait: float | None = None) -> _Reply:
+        """One round trip, in this task (reports, closing, tests)."""
+        args = self._arguments(reserve, max_wait)
         asked = self._clock.now()
         reply = await self._quota._evaluate(self.keys, args)
-        now = self._clock.now()
+        return self._settle(reply, asked, self._clock.now(), background=not reserve)
+
+    async def _run_detached(self, *, reserve: bool, max_wait: float | None = None) -> _Reply:
+        """One round trip for a caller that may be cancelled while it runs: run in the
+        quota's task group, so that the caller leaves at once when cancelled (never held
+        by a slow or reconnecting store) and what the store did for it is taken over
+        (a reservation becomes the next caller's, see ``_spare``)."""
+        trip = _RoundTrip(reserve)
+        args = self._arguments(reserve, max_wait)
+        if not self._quota._start_soon(functools.partial(self._round_trip, trip, args)):
+            raise _Unavailable("the shared quota is closed")
+        try:
+            await trip.done.wait()
+        except BaseException:
+            self._abandon(trip)
+            raise
+        if trip.error is not None:
+            raise trip.error
+        if trip.reply is None:
+            raise _Unavailable("the shared quota closed during the round trip")
+        return self._settle(trip.reply, trip.asked, trip.answered, background=not reserve)
+
+    async def _round_trip(self, trip: _RoundTrip, args: list[str]) -> None:
+        trip.asked = self._clock.now()
+        try:
+            trip.reply = await self._quota._evaluate(self.keys, args)
+            trip.answered = self._clock.now()
+        except Exception as exc:  # the caller's to raise (or the orphan's to drop)
+            trip.error = exc
+        finally:
+            trip.done.set()
+            if trip.abandoned:
+                self._orphans.discard(trip)
+                self._adopt(trip)
+
+    def _abandon(self, trip: _RoundTrip) -> None:
+        """The caller of ``trip`` was cancelled: the backend takes over its outcome."""
+        if trip.done.is_set():
+            self._adopt(trip)
+        else:
+            trip.abandoned = True
+            self._orphans.add(trip)
+
+    def _adopt(self, trip: _RoundTrip) -> None:
+        if trip.reply is None:
+            return  # failed: the next caller finds out for itself
+        try:
+            reply = self._settle(trip.reply, trip.asked, trip.answered, background=True)
+        except Exception:  # no caller to raise into
+            logger.exception("shared quota: taking over a cancelled call's reply failed")
+            return
+        if trip.reserve and reply.reserved:
+            self._spares.append(self._reservation(reply))
+
+    def _settle(self, reply: _Reply, asked: float, answered: float, *, background: bool) -> _Reply:
+        """Take in the store's answer to a round trip from ``asked`` to ``answered``."""
+        now = answered
         self._asked = asked
         self._reply, self._reply_at = reply, now
         self._processes = max(1, reply.processes)
         if self._fallback is not None:
             self._fallback = None
             logger.info("shared quota %s answers again: back on the shared state", self._quota)
-            self._emit(QuotaBackendRestored(at=now), background=not reserve)
+            self._emit(QuotaBackendRestored(at=now), background=background)
         if reply.started is not None:
             logger.debug(
                 "quota exceeded: pausing every process for %.3fs, rate now %.3f/s",
@@ -823,7 +1017,7 @@ class SharedBackend:
             # The server closed the gate somewhere in the round trip: from its start, the
             # pause is not said to last longer than it does.
             until = asked + reply.started
-            self._emit(PauseStarted(at=now, until=until), background=not reserve)
+            self._emit(PauseStarted(at=now, until=until), background=background)
         if reply.born != self._born:  # a new state (Redis restarted, the key expired)
             self._born, self._generation = reply.born, reply.gen
         self.heard(reply.gen, reply.born)

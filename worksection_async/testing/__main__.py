@@ -22,8 +22,10 @@ import secrets
 import socket
 import sys
 from collections.abc import Sequence
+from typing import get_args
 from urllib.parse import urlsplit
 
+from ..resources._render import WebhookEvent
 from ._actions import DEFAULT_DIALECT, DIALECTS, Shape, check_shape
 from ._quota import DEFAULT_QUOTA_STYLE, QUOTA_STYLES, RateQuota, parse_quota
 from ._records import ROLE_STYLES
@@ -32,6 +34,7 @@ from ._server import DEFAULT_ACCOUNT_URL, DEFAULT_HMAC_SKEW, FakeWorksection
 __all__ = ["main"]
 
 _POPULATE = re.compile(r"(\d+)x(\d+)")
+_ALL_EVENTS = get_args(WebhookEvent)
 
 
 def _populate_spec(text: str) -> tuple[int, int]:
@@ -79,6 +82,19 @@ def _public_url_spec(text: str) -> str:
     if parts.path not in ("", "/"):
         raise argparse.ArgumentTypeError(f"the public URL takes no path, got {text!r}")
     return f"{parts.scheme}://{parts.netloc}"
+
+
+def _webhook_spec(text: str) -> tuple[str, str, str]:
+    url, _, auth = text.partition(",")
+    url = url.strip()
+    if not re.match(r"https?://[^/\s]+", url):
+        raise argparse.ArgumentTypeError(f"expected an http(s) URL, got {url!r}")
+    user, password = "", ""
+    if auth:
+        user, sep, password = auth.partition(":")
+        if not sep or not user or not password:
+            raise argparse.ArgumentTypeError("expected URL,USER:PASS (both non-empty)")
+    return url, user, password
 
 
 def build_parser(prog: str = "python -m worksection_async.testing") -> argparse.ArgumentParser:
@@ -179,6 +195,16 @@ def build_parser(prog: str = "python -m worksection_async.testing") -> argparse.
         default=DEFAULT_HMAC_SKEW,
         help=f"accepted clock skew of HMAC tokens, seconds ({DEFAULT_HMAC_SKEW:g})",
     )
+    serve.add_argument(
+        "--webhook",
+        type=_webhook_spec,
+        action="append",
+        default=[],
+        metavar="URL[,USER:PASS]",
+        help="deliver webhooks over HTTP to URL: registers an active hook for every event "
+        "(with basic auth USER:PASS if given), and lets hooks added later for URLs under it "
+        "be checked and delivered to (repeatable)",
+    )
     serve.add_argument("--log-level", default="warning", help="uvicorn log level (warning)")
 
     demo = commands.add_parser(
@@ -228,6 +254,9 @@ def make_fake(args: argparse.Namespace, account_url: str = DEFAULT_ACCOUNT_URL) 
         redirect_uri=args.oauth_redirect_uri,
         strict=args.oauth_client is not None,
     )
+    for url, user, password in getattr(args, "webhook", None) or ():
+        fake.webhook_delivery.allow_http(url)
+        fake.add_webhook(url, _ALL_EVENTS, http_user=user, http_pass=password)
     return fake
 
 
@@ -267,6 +296,9 @@ def serve(args: argparse.Namespace) -> int:
         f"{len(fake.users)} members",
         flush=True,
     )
+    for hook in fake.webhooks.values():
+        auth = f" (basic auth {hook.http_user}:***)" if hook.http_user else ""
+        print(f"  webhook {hook.id}:  {hook.url}{auth}, every event", flush=True)
     print(f"  counters:    {url}/_fake/stats   (Ctrl-C to stop)", flush=True)
     print("To use it from a shell (the command line, Client.from_env()):", flush=True)
     print(f"  export WORKSECTION_URL={url}", flush=True)
