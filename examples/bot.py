@@ -12,7 +12,7 @@ Against the built-in fake (no account, no network; runs to completion)::
 
 Against your account (runs until Ctrl-C)::
 
-    WORKSECTION_URL=https://acme.worksection.com WORKSECTION_KEY=... python examples/bot.py
+    WORKSECTION_URL=https://acme.worksection.com WORKSECTION_API_KEY=... python examples/bot.py
 """
 
 from __future__ import annotations
@@ -111,14 +111,16 @@ async def demo() -> None:
 
 
 async def main() -> None:
-    url, key = os.environ.get("WORKSECTION_URL"), os.environ.get("WORKSECTION_KEY")
-    if not url or not key:
+    if not os.environ.get("WORKSECTION_URL"):
         await demo()
         return
     store = EventStore.from_url(f"sqlite:///{os.environ.get('BOT_DB', 'bot-events.db')}")
-    async with Client(url, key) as client, store:
+    async with Client.from_env() as client, store:  # WORKSECTION_URL, WORKSECTION_API_KEY
         await run_bot(client, store)
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    try:
+        asyncio.run(main())
+    except KeyboardInterrupt:  # Ctrl-C: stop quietly, as a command does
+        raise SystemExit(130) from None

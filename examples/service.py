@@ -14,9 +14,11 @@ Against the built-in fake (no account; serves on 127.0.0.1, runs to completion):
 
     python examples/service.py
 
-Against your account, reachable from the internet at PUBLIC_URL (runs until Ctrl-C)::
+Against your account (runs until Ctrl-C). It listens on HOST (127.0.0.1 by default:
+put it behind your HTTPS reverse proxy, whose address is PUBLIC_URL; HOST=0.0.0.0
+listens on every interface)::
 
-    WORKSECTION_URL=https://acme.worksection.com WORKSECTION_KEY=... \\
+    WORKSECTION_URL=https://acme.worksection.com WORKSECTION_API_KEY=... \\
     PUBLIC_URL=https://tasks.example.com HOOK_PASSWORD=... python examples/service.py
 
 Needs the ``examples`` extra: ``pip install 'worksection-async[examples]'``.
@@ -151,18 +153,26 @@ async def demo() -> None:
 
 
 def main() -> None:
-    url, key = os.environ.get("WORKSECTION_URL"), os.environ.get("WORKSECTION_KEY")
-    if not url or not key:
+    if not os.environ.get("WORKSECTION_URL"):
         asyncio.run(demo())
         return
-    auth = ("worksection", os.environ["HOOK_PASSWORD"])
+    password = os.environ.get("HOOK_PASSWORD", "").strip()
+    public_url = os.environ.get("PUBLIC_URL", "").strip()
+    if not password or not public_url:
+        raise SystemExit(
+            "service.py: set HOOK_PASSWORD (the webhook's basic-auth password) and "
+            "PUBLIC_URL (where Worksection reaches this service)"
+        )
+    auth = ("worksection", password)
+    Client.from_env()  # WORKSECTION_URL, WORKSECTION_API_KEY: a missing one is named now
     app = create_app(
-        lambda: Client(url, key),
+        Client.from_env,
         basic_auth=auth,
         store_url=f"sqlite:///{os.environ.get('EVENTS_DB', 'service-events.db')}",
-        hook_url=f"{os.environ['PUBLIC_URL'].rstrip('/')}/webhooks/",
+        hook_url=f"{public_url.rstrip('/')}/webhooks/",
     )
-    uvicorn.run(app, host="127.0.0.1", port=int(os.environ.get("PORT", "8000")))
+    host = os.environ.get("HOST", "127.0.0.1")
+    uvicorn.run(app, host=host, port=int(os.environ.get("PORT", "8000")))
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ from worksection_async.testing import FakeWorksection
 
 from .fixtures.export_support import commented_fake
 from .test_cli import cache_home
+from .test_readme import section_text
 
 __all__ = ["cache_home"]  # autouse: the default shared quota never in the real cache
 
@@ -22,9 +23,7 @@ KEY = "readme-key"
 
 def console_blocks() -> list[list[tuple[str, list[str]]]]:
     """Each ```console block of the command's section: (command, output lines) pairs."""
-    text = README.read_text(encoding="utf-8")
-    start = text.index("\n## The `worksection` command\n")
-    body = text[start : text.index("\n## ", start + 1)]
+    body = section_text("The `worksection` command")
     blocks = []
     for block in re.findall(r"```console\n(.*?)```", body, flags=re.S):
         pairs: list[tuple[str, list[str]]] = []

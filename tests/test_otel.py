@@ -545,14 +545,13 @@ async def test_webhook_deliveries_and_handled_events_are_counted() -> None:
 def test_readme_section_names_every_metric_and_its_examples_compile() -> None:
     """'Observability with OpenTelemetry': every metric in its table, the OTLP and
     Prometheus examples are valid Python (their exporters are not dependencies here)."""
-    from .test_readme import README, python_blocks
+    from .test_readme import python_blocks, section_text
 
     blocks = python_blocks("Observability with OpenTelemetry")
     assert len(blocks) == 2
     for code in blocks:
         compile(code, "README.md", "exec")
-    text = README.read_text(encoding="utf-8")
-    section = text[text.index("## Observability with OpenTelemetry") :]
+    section = section_text("Observability with OpenTelemetry")
     for name in METRICS:
         assert f"| `{name}` |" in section, name
 

@@ -1,4 +1,8 @@
-"""The README's self-contained examples run as written."""
+"""The README's and the guides' self-contained examples run as written.
+
+The README's long sections moved to the guides in ``docs/``: a section is found by its
+heading in either.
+"""
 
 from __future__ import annotations
 
@@ -12,13 +16,23 @@ import pytest
 README = Path(__file__).resolve().parents[1] / "README.md"
 
 
+DOCS = README.parent / "docs"
+
+
+def section_text(section: str) -> str:
+    """The text of the README or guide section whose ``##`` heading is ``section``."""
+    for path in [README, *sorted(DOCS.rglob("*.md"))]:
+        text = path.read_text(encoding="utf-8")
+        start = text.find(f"\n## {section}\n")
+        if start != -1:
+            end = text.find("\n## ", start + 1)
+            return text[start : end if end != -1 else len(text)]
+    raise LookupError(section)
+
+
 def python_blocks(section: str) -> list[str]:
-    """The ```python blocks of the README section whose heading is ``section``."""
-    text = README.read_text(encoding="utf-8")
-    start = text.index(f"\n## {section}\n")
-    end = text.find("\n## ", start + 1)
-    body = text[start : end if end != -1 else len(text)]
-    return re.findall(r"```python\n(.*?)```", body, flags=re.S)
+    """The ```python blocks of the README or guide section headed ``section``."""
+    return re.findall(r"```python[^\n]*\n(.*?)```", section_text(section), flags=re.S)
 
 
 def test_bulk_example_runs(capsys: pytest.CaptureFixture[str]) -> None:
@@ -32,7 +46,7 @@ def test_bulk_example_runs(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_testing_example_passes() -> None:
     """'Testing your code with FakeWorksection': the example test passes."""
-    [code] = python_blocks("Testing your code with FakeWorksection")
+    code = python_blocks("Testing your code with FakeWorksection")[0]
     namespace: dict[str, Any] = {"__name__": "readme"}
     exec(compile(code, "README.md", "exec"), namespace)  # noqa: S102
     anyio.run(namespace["test_close_every_open_task"])

@@ -14,14 +14,15 @@ import logging
 import os
 import secrets
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from types import TracebackType
-from typing import TYPE_CHECKING, Literal, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 import anyio
 import anyio.to_thread
 import httpx
 
+from . import _env
 from ._bulk import Progress, map_ordered
 from ._call import Call, ParamValue
 from ._clock import Clock, MonotonicClock
@@ -238,6 +239,31 @@ class Client(ResourcesMixin):
     answer to start.
     """
 
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **options: Any) -> Client:
+        """A client configured from the environment (``os.environ`` unless given).
+
+        ``WORKSECTION_URL`` is the account's address and ``WORKSECTION_API_KEY`` its
+        admin API key; a missing or empty one is a ``ValueError`` that names it. When
+        set, ``WORKSECTION_RATE`` is the account's quota in requests per second
+        (``off``: no client-side quota) and ``WORKSECTION_SHARED_QUOTA`` a store URL
+        for ``SharedQuota.from_url`` (``off``: none). ``options`` are the other keyword
+        arguments of ``Client`` and win over the environment::
+
+            async with Client.from_env() as client:
+                projects = await client.projects.list()
+        """
+        env = os.environ if environ is None else environ
+        url = _env.required(
+            env, _env.URL_ENV, "the account's address, https://<account>.worksection.com"
+        )
+        key = _env.required(env, _env.API_KEY_ENV, "the account's admin API key")
+        if "rate_limit" not in options and env.get(_env.RATE_ENV, "").strip():
+            options["rate_limit"] = _env.rate_limit(env[_env.RATE_ENV])
+        if "shared_quota" not in options and env.get(_env.SHARED_QUOTA_ENV, "").strip():
+            options["shared_quota"] = _env.shared_quota(env[_env.SHARED_QUOTA_ENV])
+        return cls(url, key, **options)
+
     def __init__(
         self,
         account_url: str | httpx.URL,
@@ -348,6 +374,7 @@ class Client(ResourcesMixin):
 
     @property
     def is_closed(self) -> bool:
+        """Whether the client was closed; a closed client sends nothing."""
         return self._closed
 
     def _check_open(self) -> None:
@@ -358,14 +385,17 @@ class Client(ResourcesMixin):
 
     @property
     def account_url(self) -> str:
+        """The account's address, ``https://<account>.worksection.com/``."""
         return str(self._url).rstrip("/")
 
     @property
     def signer(self) -> Signer:
+        """The signing dialect every request is signed with."""
         return self._signer
 
     @property
     def retry(self) -> RetryPolicy | None:
+        """The retry policy (``None``: no retries)."""
         return self._retry
 
     async def call(

@@ -17,9 +17,11 @@ __all__ = ["Clock", "MonotonicClock"]
 class Clock(Protocol):
     """A source of monotonic time in seconds and a way to wait on it."""
 
-    def now(self) -> float: ...
+    def now(self) -> float:
+        """The current time, in seconds."""
 
-    async def sleep(self, seconds: float) -> None: ...
+    async def sleep(self, seconds: float) -> None:
+        """Wait ``seconds`` on this clock."""
 
 
 class MonotonicClock:
@@ -28,10 +30,12 @@ class MonotonicClock:
     __slots__ = ()
 
     def now(self) -> float:
+        """The current time, in seconds."""
         # Only differences are used, so any monotonic source is right on every backend.
         return time.monotonic()
 
     async def sleep(self, seconds: float) -> None:
+        """Wait ``seconds`` on this clock."""
         await anyio.sleep(seconds)
 
     def __repr__(self) -> str:

@@ -299,22 +299,27 @@ class BearerToken:
 
     @property
     def name(self) -> str:
+        """``BearerToken``: the dialect's name in messages."""
         return "BearerToken"
 
     @property
     def tokens(self) -> OAuth2Tokens:
+        """The tokens in use now (the refreshed ones after a refresh)."""
         return self._tokens
 
     @property
     def can_refresh(self) -> bool:
+        """Whether an expired access token can be refreshed (an app and a refresh token)."""
         return self._app is not None and bool(self._tokens.refresh_token)
 
     def sign(self, call: Call, api_key: str, now: float) -> WireRequest:
+        """Sign a request with the current access token (``Authorization: Bearer``)."""
         del api_key, now  # the token is the credential
         return self.sign_with(call, self._tokens.access_token)
 
     @staticmethod
     def sign_with(call: Call, access_token: str) -> WireRequest:
+        """Sign a request with the given access token."""
         body: dict[str, JSONValue] = dict(page_ids(call.page))
         for key, value in call.params:
             if isinstance(value, str):

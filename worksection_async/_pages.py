@@ -38,13 +38,16 @@ class ProjectPage:
 
     @property
     def path(self) -> str:
+        """The page's link, as the API writes it (``/project/1/2/``)."""
         return f"/project/{self.project_id}/"
 
     @property
     def project(self) -> ProjectPage:
+        """The page of the project this page belongs to."""
         return self
 
     def task(self, task_id: int) -> TaskPage:
+        """The page of task ``task_id`` in this project."""
         return TaskPage(self.project_id, task_id)
 
     def __str__(self) -> str:
@@ -60,14 +63,17 @@ class TaskPage:
 
     @property
     def path(self) -> str:
+        """The page's link, as the API writes it (``/project/1/2/``)."""
         return f"/project/{self.project_id}/{self.task_id}/"
 
     @property
     def project(self) -> ProjectPage:
+        """The page of the project this page belongs to."""
         return ProjectPage(self.project_id)
 
     @property
     def parent(self) -> ProjectPage:
+        """The page one level up: the task of a subtask, the project of a task."""
         return self.project
 
     @property
@@ -76,6 +82,7 @@ class TaskPage:
         return self.task_id
 
     def subtask(self, subtask_id: int) -> SubtaskPage:
+        """The page of subtask ``subtask_id`` of this task."""
         return SubtaskPage(self.project_id, self.task_id, subtask_id)
 
     def __str__(self) -> str:
@@ -99,10 +106,12 @@ class SubtaskPage:
 
     @property
     def path(self) -> str:
+        """The page's link, as the API writes it (``/project/1/2/``)."""
         return f"/project/{self.project_id}/{self.task_id}/{self.subtask_id}/"
 
     @property
     def project(self) -> ProjectPage:
+        """The page of the project this page belongs to."""
         return ProjectPage(self.project_id)
 
     @property

@@ -101,9 +101,11 @@ class Signer(Protocol):
     """Turns a call into a signed wire request. Implementations must be pure."""
 
     @property
-    def name(self) -> str: ...
+    def name(self) -> str:
+        """The dialect's name, as error messages show it."""
 
-    def sign(self, call: Call, api_key: str, now: float) -> WireRequest: ...
+    def sign(self, call: Call, api_key: str, now: float) -> WireRequest:
+        """The request to send for ``call``: its URL, parameters and headers, signed."""
 
 
 _HASH_VALUE = re.compile(r"(?:^|&)hash=([^&]*)")
@@ -153,6 +155,9 @@ def _char_forms(char: str) -> str:
     return f"(?:{'|'.join(forms)})"
 
 
+SHORT_SECRET = 8  # characters: shorter secrets are masked as whole words only
+
+
 @functools.lru_cache(maxsize=256)
 def _secret_pattern(secret: str) -> re.Pattern[str]:
     raw = secret.encode("utf-8")
@@ -163,7 +168,12 @@ def _secret_pattern(secret: str) -> re.Pattern[str]:
     }
     alternatives = [re.escape(form.rstrip("=")) + "=*" for form in sorted(whole)]
     alternatives.insert(0, "".join(_char_forms(char) for char in secret))
-    return re.compile("|".join(alternatives), re.IGNORECASE)
+    pattern = "|".join(alternatives)
+    if len(secret) < SHORT_SECRET:
+        # A short secret ("a", "k3y") would match inside every word of a message and
+        # garble it: it is masked where it stands alone, not inside longer words.
+        pattern = f"(?<![A-Za-z0-9])(?:{pattern})(?![A-Za-z0-9])"
+    return re.compile(pattern, re.IGNORECASE)
 
 
 def mask_secrets(text: str, secrets: Iterable[str]) -> str:
@@ -264,9 +274,11 @@ class PageHash:
 
     @property
     def name(self) -> str:
+        """The dialect's name, as error messages show it."""
         return "PageHash"
 
     def sign(self, call: Call, api_key: str, now: float) -> WireRequest:
+        """The request to send for ``call``: its URL, parameters and headers, signed."""
         del now  # this dialect has no timestamp
         head: list[Pair] = [("action", call.action)]
         page = call.page.path if call.page is not None else ""
@@ -299,9 +311,11 @@ class QueryHash:
 
     @property
     def name(self) -> str:
+        """The dialect's name, as error messages show it."""
         return "QueryHash"
 
     def sign(self, call: Call, api_key: str, now: float) -> WireRequest:
+        """The request to send for ``call``: its URL, parameters and headers, signed."""
         del now  # this dialect has no timestamp
         head: list[Pair] = [("action", call.action), *page_ids(call.page)]
         params = flatten(call.params)
@@ -341,9 +355,11 @@ class HmacToken:
 
     @property
     def name(self) -> str:
+        """The dialect's name, as error messages show it."""
         return "HmacToken"
 
     def sign(self, call: Call, api_key: str, now: float) -> WireRequest:
+        """The request to send for ``call``: its URL, parameters and headers, signed."""
         headers = (("Authorization", f"Admin {hmac_token(api_key, call.action, int(now))}"),)
         query = encode_pairs([("action", call.action)])
         if call.files:

@@ -52,6 +52,7 @@ class State:
     account_url: str | None = None
     api_key_file: str | None = None
     signer: str = "page-hash"
+    allow_insecure_http: bool = False
     rate: float | None = 1.0
     max_concurrency: int = DEFAULT_MAX_CONCURRENCY
     shared_quota: str | None = None
@@ -149,6 +150,8 @@ def connection_options(command: Callable[..., T]) -> Callable[..., T]:
         click.option(
             "--rate",
             metavar="N|off",
+            envvar="WORKSECTION_RATE",
+            show_envvar=True,
             expose_value=False,
             callback=_rate,
             help="The account's quota in requests per second (1); 'off': no client-side limit.",
@@ -159,6 +162,15 @@ def connection_options(command: Callable[..., T]) -> Callable[..., T]:
             expose_value=False,
             callback=_store("max_concurrency"),
             help=f"Requests in flight at most ({DEFAULT_MAX_CONCURRENCY}).",
+        ),
+        click.option(
+            "--allow-insecure-http",
+            is_flag=True,
+            default=None,
+            expose_value=False,
+            callback=_store("allow_insecure_http"),
+            help="Allow a plain http:// account URL on a host that is not loopback "
+            "(requests and their replayable signatures cross the network unencrypted).",
         ),
         click.option(
             "--shared-quota",
@@ -280,6 +292,7 @@ async def open_client(
             url,
             key,
             signer=SIGNERS[state.signer](),
+            allow_insecure_http=state.allow_insecure_http,
             rate_limit=rate_limit,
             max_concurrency=state.max_concurrency,
             http_client=http,
@@ -313,11 +326,26 @@ def _emit(state: State, text: str) -> None:
 
 
 def _write_records(state: State, models: Sequence[object], layout: RecordFormat) -> None:
+    records = [to_record(model) for model in models]
+    _check_fields(layout, records)
     _emit(state, layout.start())
-    for index, model in enumerate(models):
-        _emit(state, layout.record(index, to_record(model)))
+    for index, record in enumerate(records):
+        _emit(state, layout.record(index, record))
     _emit(state, layout.end(len(models)))
     sys.stdout.flush()
+
+
+def _check_fields(layout: RecordFormat, records: Sequence[dict[str, Any]]) -> None:
+    """Refuse a ``--fields`` name that is neither one of the model's fields nor a key
+    of any record (an extra field the API sent): a typo, which would print an empty
+    column."""
+    known = set(layout.columns) | {key for record in records for key in record}
+    unknown = [path for path in layout.fields or () if path.split(".")[0] not in known]
+    if unknown:
+        fields = ", ".join(column for column in layout.columns if column != "extra")
+        raise CommandError(  # a usage error (exit 2), found once the records are in
+            f"--fields: no field {', '.join(map(repr, unknown))}; the fields are {fields}"
+        )
 
 
 def _layout(fmt: str, fields: str | None, cls: type) -> RecordFormat:
@@ -585,6 +613,12 @@ def export(
     uninterrupted run writes.
     """
     state = _state(ctx)
+    if str(out) == "-":
+        raise click.BadParameter(
+            "export writes a file, with a checkpoint beside it to resume from, not "
+            "standard output; 'worksection tasks' prints to standard output",
+            param_hint="--out",
+        )
     chosen = _format_of(out, fmt)
     layout = RecordFormat(chosen, None, model_columns(Task))
     wanted: list[ProjectLike] | None = None
@@ -606,6 +640,12 @@ def export(
                 "format": chosen,
             }
             file = ExportFile(out, layout, what)
+            if resume and not file.checkpoint.exists():
+                click.echo(
+                    f"worksection: --resume: no interrupted export at {out} (no "
+                    f"{file.checkpoint.name} beside it); exporting from the start",
+                    err=True,
+                )
             file.open(resume=resume)
             status = Status(lambda: client.quota.current_rate)
             status.records = file.records  # resumed: those already written

@@ -26,7 +26,7 @@ from typing import Final, TextIO
 
 from .._exceptions import APIError, ProtocolError, TransportError, WorksectionError
 from .._oauth import OAuth2Error
-from .._signing import REDACTED, mask_secrets
+from .._signing import REDACTED, SHORT_SECRET, mask_secrets
 from ..models import StructureError
 
 __all__ = [
@@ -107,7 +107,12 @@ class Secrets:
         masked (a cheap pass per record); the data is not rewritten otherwise."""
         for secret in self._secrets:
             if secret in text:
-                text = text.replace(secret, REDACTED)
+                if len(secret) < SHORT_SECRET:  # whole words only, or every word breaks
+                    text = re.sub(
+                        rf"(?<![A-Za-z0-9]){re.escape(secret)}(?![A-Za-z0-9])", REDACTED, text
+                    )
+                else:
+                    text = text.replace(secret, REDACTED)
         return self._mask_credentials(text)
 
 
@@ -156,6 +161,23 @@ def _one_line(text: str, limit: int = 2000) -> str:
     return line if len(line) <= limit else f"{line[:limit]} [... {len(line) - limit} more]"
 
 
+_FLAG_HINTS: Final = (
+    # The library's hints name its Python arguments; the command's user has flags.
+    (re.compile(r"pass allow_insecure_http=True"), "pass --allow-insecure-http"),
+    (
+        re.compile(r"\(Client\(\.\.\., signer=\.\.\.\) with one of ([^)]*)\)"),
+        "(--signer with one of page-hash, query-hash, hmac)",
+    ),
+)
+
+
+def _as_flags(text: str) -> str:
+    """A message whose hints name the Python arguments, with the command's flags."""
+    for pattern, flag in _FLAG_HINTS:
+        text = pattern.sub(flag, text)
+    return text
+
+
 def report(
     error: BaseException,
     secrets: Secrets,
@@ -174,7 +196,7 @@ def report(
     if debug:
         lines: Iterable[str] = traceback.format_exception(error)
         out.write(secrets.mask("".join(lines)))
-    message = _one_line(secrets.mask(_describe(error)))
+    message = _one_line(secrets.mask(_as_flags(_describe(error))))
     hint = "" if debug or code in (EXIT_USAGE, EXIT_INTERRUPTED) else " (--debug for details)"
     tail = f"; {note}" if note else ""
     out.write(f"worksection: error: {message}{hint}{tail}\n")

@@ -104,7 +104,7 @@ class RichProgress:
         self._progress = Progress(
             TextColumn("[bold]{task.description}"),
             BarColumn(),
-            TextColumn("{task.completed}/{task.total} requests"),
+            TextColumn("{task.completed}/{task.fields[planned]} requests"),
             TextColumn("{task.fields[records]} tasks"),
             TextColumn("{task.fields[rate]}"),
             TextColumn("ETA {task.fields[eta]}"),
@@ -114,7 +114,7 @@ class RichProgress:
             redirect_stderr=False,
         )
         self._task: TaskID = self._progress.add_task(
-            description, total=None, records=0, rate="? req/s", eta="?"
+            description, total=None, planned="?", records=0, rate="? req/s", eta="?"
         )
         self._progress.start()
 
@@ -124,6 +124,7 @@ class RichProgress:
             self._task,
             completed=status.done,
             total=status.planned or None,
+            planned=status.planned or "?",  # not "None" before the plan is known
             records=status.records,
             rate=status.rate_text(),
             eta=format_duration(status.eta()),
@@ -166,7 +167,7 @@ class PlainProgress:
         status = self.status
         share = f" ({100 * status.done // status.planned}%)" if status.planned else ""
         return (
-            f"worksection: {self._description}: {status.done}/{status.planned} "
+            f"worksection: {self._description}: {status.done}/{status.planned or '?'} "
             f"requests{share}, {status.records} tasks written, {status.rate_text()}, "
             f"ETA {format_duration(status.eta())}"
         )

@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 
 import attrs
 
+from .._env import OFF, SHARED_QUOTA_ENV  # the names and words Client.from_env reads
 from ._errors import CommandError
 
 __all__ = [
@@ -33,8 +34,6 @@ __all__ = [
     "sqlite_url",
 ]
 
-SHARED_QUOTA_ENV: Final = "WORKSECTION_SHARED_QUOTA"
-OFF: Final = frozenset({"off", "none", "no", "false", "0"})
 SCHEMES: Final = ("sqlite", "redis", "rediss", "unix", "memory")
 QUOTA_FILE: Final = "quota.db"
 

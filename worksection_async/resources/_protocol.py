@@ -23,7 +23,8 @@ R = TypeVar("R")
 class AsyncWritable(Protocol):
     """A binary sink with an async ``write`` (an anyio file, a custom stream)."""
 
-    async def write(self, data: bytes, /) -> object: ...
+    async def write(self, data: bytes, /) -> object:
+        """Write ``data``; the return value is ignored."""
 
 
 Destination: TypeAlias = str | os.PathLike[str] | IO[bytes] | AsyncWritable
@@ -33,8 +34,11 @@ Destination: TypeAlias = str | os.PathLike[str] | IO[bytes] | AsyncWritable
 class ClientLike(Protocol):
     """The client methods every resource method is built on."""
 
-    async def send(self, call: Call, /) -> JSONValue: ...
+    async def send(self, call: Call, /) -> JSONValue:
+        """Send one call and return its decoded payload."""
 
-    async def download(self, call: Call, destination: Destination, /) -> Download: ...
+    async def download(self, call: Call, destination: Destination, /) -> Download:
+        """Stream one call's answer to ``destination``."""
 
-    async def map(self, fn: Callable[[T], Awaitable[R]], items: Iterable[T], /) -> list[R]: ...
+    async def map(self, fn: Callable[[T], Awaitable[R]], items: Iterable[T], /) -> list[R]:
+        """Apply ``fn`` to every item concurrently; results in input order."""

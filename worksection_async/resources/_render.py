@@ -128,21 +128,24 @@ class HasProjectPage(Protocol):
     """Anything addressed by a project page: a project handle, a ``Project`` model."""
 
     @property
-    def page(self) -> ProjectPage: ...
+    def page(self) -> ProjectPage:
+        """The object's page."""
 
 
 class HasTaskPage(Protocol):
     """Anything addressed by a task page: a task handle, a ``Task`` or ``TaskRef`` model."""
 
     @property
-    def page(self) -> TaskPage | SubtaskPage: ...
+    def page(self) -> TaskPage | SubtaskPage:
+        """The object's page."""
 
 
 class HasId(Protocol):
     """A model with an ``id`` (``Cost``, ``Timer``, ``File``, ``Webhook``...)."""
 
     @property
-    def id(self) -> int: ...
+    def id(self) -> int:
+        """The object's id."""
 
 
 ProjectOptionsArg: TypeAlias = ProjectOptions | Mapping[OptionName, bool]

@@ -179,8 +179,8 @@ class TasksNamespace:
 
         The pages of one project are read with one ``get_tasks``; those of a project
         over the API's 10,000 records per answer with ``search_tasks`` by id (subtasks
-        by parent), as many per request as an answer holds; see
-        ``worksection_async._bulk_tasks``. ``return_exceptions=True`` puts a failed
+        by parent), as many per request as an answer holds (the bulk guide has the
+        plan). ``return_exceptions=True`` puts a failed
         item's exception in its slot, whatever failed (a missing task, a request that
         got no answer or a broken one, an answer the models cannot read), and the other
         items still arrive; ``progress(done, total)`` reports as units finish.

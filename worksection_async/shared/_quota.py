@@ -413,6 +413,7 @@ class SharedQuota:
 
     @property
     def on_unavailable(self) -> OnUnavailable:
+        """What a client does when the store does not answer: ``fallback`` or ``raise``."""
         return self._on_unavailable
 
     def _scrub(self, text: str) -> str:
@@ -433,6 +434,7 @@ class SharedQuota:
 
     @property
     def is_open(self) -> bool:
+        """Whether the quota was entered (``async with``) and not yet left."""
         return self._users > 0
 
     async def _open(self) -> None:

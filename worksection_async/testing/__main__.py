@@ -300,6 +300,9 @@ def serve(args: argparse.Namespace) -> int:
         auth = f" (basic auth {hook.http_user}:***)" if hook.http_user else ""
         print(f"  webhook {hook.id}:  {hook.url}{auth}, every event", flush=True)
     print(f"  counters:    {url}/_fake/stats   (Ctrl-C to stop)", flush=True)
+    print("To use it from a shell (the command line, Client.from_env()):", flush=True)
+    print(f"  export WORKSECTION_URL={url}", flush=True)
+    print(f"  export WORKSECTION_API_KEY={fake.api_key}", flush=True)
     config = uvicorn.Config(
         fake.asgi_app,
         log_level=args.log_level,

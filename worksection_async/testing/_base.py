@@ -55,6 +55,7 @@ class FakeStats:
         self.errors.clear()
 
     def as_dict(self) -> JSONObject:
+        """The counters as JSON-ready data (what ``/_fake/stats`` serves)."""
         return {
             "requests": self.requests,
             "served": self.served,

@@ -37,6 +37,7 @@ class ManualClock:
         self.jumps = 0
 
     def now(self) -> float:
+        """The virtual time, in seconds."""
         return self._now
 
     def advance(self, seconds: float) -> None:

@@ -38,6 +38,8 @@ __all__ = ["Fault", "FaultKind", "FaultPlan", "FaultRule"]
 
 
 class FaultKind(enum.Enum):
+    """What a ``Fault`` does: its kind, set by the ``Fault`` class method that built it."""
+
     LATENCY = "latency"
     HTTP_ERROR = "http_error"
     TRUNCATED_JSON = "truncated_json"
@@ -101,6 +103,7 @@ class FaultRule:
     fired: int = 0
 
     def matches(self, action: str) -> bool:
+        """Whether this rule applies to a request for ``action`` on ``path``."""
         return (self.remaining is None or self.remaining > 0) and (
             self.actions is None or action in self.actions
         )
@@ -151,6 +154,7 @@ class FaultPlan:
         return rule
 
     def remove(self, rule: FaultRule) -> None:
+        """Remove a rule added with ``add``."""
         with self._lock:
             self._rules.remove(rule)
 
@@ -161,6 +165,7 @@ class FaultPlan:
 
     @property
     def rules(self) -> tuple[FaultRule, ...]:
+        """The rules, in the order they are tried."""
         return tuple(self._rules)
 
     def decide(self, action: str) -> Decision:

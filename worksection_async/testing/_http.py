@@ -49,15 +49,18 @@ class FakeRequest:
     body: bytes = attrs.field(default=b"", repr=False)
 
     def header(self, name: str) -> str | None:
+        """The value of header ``name`` (any letter case), or ``default``."""
         wanted = name.lower()
         return next((value for key, value in self.headers if key == wanted), None)
 
     @property
     def raw_path(self) -> bytes:
+        """The path as sent, percent-encoding kept."""
         return self.target.partition(b"?")[0]
 
     @property
     def raw_query(self) -> bytes:
+        """The query string as sent, without the ``?``."""
         return self.target.partition(b"?")[2]
 
 
@@ -71,11 +74,13 @@ class FakeResponse:
     drop: bool = False
 
     def header(self, name: str) -> str | None:
+        """The value of header ``name`` (any letter case), or ``default``."""
         wanted = name.lower()
         return next((value for key, value in self.headers if key.lower() == wanted), None)
 
     @property
     def is_json(self) -> bool:
+        """Whether the body is JSON (by its content type)."""
         return (self.header("content-type") or "").startswith("application/json")
 
 

@@ -98,6 +98,7 @@ class OAuthToken:
     revoked: bool = False
 
     def as_json(self, account_url: str | None) -> JSONObject:
+        """The token as the token endpoint answers it."""
         out: JSONObject = {
             "token_type": "Bearer",
             "expires_in": int(ACCESS_TOKEN_LIFETIME),

@@ -116,6 +116,7 @@ class Member:
 
     @property
     def name(self) -> str:
+        """The full name, as the API answers it."""
         return f"{self.first_name} {self.last_name}".strip() or self.email
 
 
@@ -139,6 +140,7 @@ class Contact:
 
     @property
     def name(self) -> str:
+        """The full name, as the API answers it."""
         return f"{self.first_name} {self.last_name}".strip()
 
 
@@ -168,6 +170,7 @@ class Project:
 
     @property
     def page(self) -> str:
+        """The object's page (its link)."""
         return f"/project/{self.id}/"
 
 
@@ -207,12 +210,14 @@ class Task:
 
     @property
     def page(self) -> str:
+        """The object's page (its link)."""
         if self.parent_id is None:
             return f"/project/{self.project_id}/{self.id}/"
         return f"/project/{self.project_id}/{self.top_id}/{self.id}/"
 
     @property
     def is_done(self) -> bool:
+        """Whether the task is closed."""
         return self.status == "done"
 
 
@@ -243,14 +248,17 @@ class File:
 
     @property
     def size(self) -> int:
+        """The file's size in bytes."""
         return len(self.content)
 
     @property
     def page(self) -> str:
+        """The object's page (its link)."""
         return f"/download/{self.id}/"
 
     @property
     def ext(self) -> str:
+        """The file name's extension, without the dot."""
         return self.name.rsplit(".", 1)[1].lower() if "." in self.name else ""
 
 

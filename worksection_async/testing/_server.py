@@ -258,6 +258,7 @@ class FakeWorksection(FakeBase):
 
     @property
     def quota(self) -> RateQuota | None:
+        """The account's quota (``None``: unlimited)."""
         return self._quota
 
     def set_quota(self, quota: str | RateQuota | None) -> None:

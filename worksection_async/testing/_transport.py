@@ -27,6 +27,7 @@ class FakeTransport(httpx.AsyncBaseTransport):
         self.fake = fake
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        """Answer ``request`` from the fake account, in process."""
         body = await request.aread()
         headers = tuple(
             (name.decode("latin-1").lower(), value.decode("latin-1"))
