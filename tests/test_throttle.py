@@ -12,7 +12,8 @@ import pytest
 
 import worksection_async as ws
 from worksection_async import Client, RateLimit, RetryPolicy
-from worksection_async._throttle import MAX_BURST, MAX_RATE, MIN_RATE, RECOVERY_BOUNDS, Throttle
+from worksection_async._rate_limit import MAX_BURST, MAX_RATE, MIN_RATE, RECOVERY_BOUNDS
+from worksection_async._throttle import Throttle
 from worksection_async.testing import FakeWorksection, Fault, ManualClock
 
 pytestmark = pytest.mark.anyio

@@ -28,7 +28,8 @@ import httpx
 import pytest
 
 from worksection_async import RateLimit
-from worksection_async._throttle import _EPSILON, LocalQuota, _Law
+from worksection_async._rate_limit import _EPSILON
+from worksection_async._throttle import LocalQuota, _Law
 from worksection_async.shared import SharedQuota
 from worksection_async.shared._backend import SharedBackend
 from worksection_async.shared._decision import QuotaState

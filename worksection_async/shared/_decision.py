@@ -27,7 +27,8 @@ from typing import Any, Final
 
 import attrs
 
-from .._throttle import _EPSILON, CARRY, RateLimit, _Law
+from .._rate_limit import _EPSILON, RateLimit
+from .._throttle import CARRY, _Law
 from ._lua import JITTER_HALF_LIFE, MAX_JITTER, MAX_QUEUE, MEMBER_TTL
 from ._reply import _Reply, _Unavailable
 

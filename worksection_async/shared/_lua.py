@@ -58,8 +58,8 @@ from __future__ import annotations
 import string
 from typing import Final
 
+from .._rate_limit import _EPSILON
 from .._throttle import (
-    _EPSILON,
     CARRY,
     CONTENDED_FOR,
     CUT_WINDOW,
