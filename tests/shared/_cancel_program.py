@@ -11,6 +11,7 @@ got through, and runs until the test interrupts it (SIGINT).
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import time
 
@@ -45,5 +46,9 @@ async def main(mode: str, url: str, key: str, quota_url: str) -> None:
 
 
 if __name__ == "__main__":
+    # A program started from a background job (``cmd &`` in a shell without job
+    # control, as some CI runners do) inherits SIGINT ignored, and Python keeps it so:
+    # the SIGINT test would then wait for the calls to end. Ctrl-C as in a terminal.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     mode, url, key, quota_url, backend = sys.argv[1:6]
     anyio.run(main, mode, url, key, quota_url, backend=backend)
