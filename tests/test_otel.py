@@ -18,7 +18,15 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind, StatusCode
 
 import worksection_async as ws
-from worksection_async import Client, ProtocolError, RateLimit
+from worksection_async import (
+    CallEnded,
+    CallStarted,
+    Client,
+    ProtocolError,
+    RateLimit,
+    RequestPrepared,
+    ResponseReceived,
+)
 from worksection_async.otel import METRICS, OpenTelemetryHook
 from worksection_async.testing import FakeWorksection, Fault, ManualClock
 
@@ -595,3 +603,49 @@ def test_no_other_layer_imports_opentelemetry() -> None:
         source = path.read_text(encoding="utf-8")
         assert "import opentelemetry" not in source, path
         assert "from opentelemetry" not in source, path
+
+
+def scripted_call(hook: OpenTelemetryHook, page: ws.TaskPage) -> None:
+    """The events of one successful call, as the client sends them."""
+    hook(CallStarted(action="get_task", page=page, at=1.0))
+    hook(RequestPrepared(action="get_task", method="GET", url="https://a.example/api/?hash=***"))
+    hook(
+        ResponseReceived(action="get_task", page=page, attempt=1, at=1.0, elapsed=0.25, status=200)
+    )
+    hook(
+        CallEnded(
+            action="get_task", page=page, at=1.0, elapsed=0.5, attempts=1, waited=0, sent=True
+        )
+    )
+
+
+def test_histogram_values_reach_every_collection_and_stay_bounded() -> None:
+    """Values held for the next collection are all counted, the ones handed over
+    early (past the bound, with no collection in between) as well; none is held
+    twice."""
+    telemetry = Telemetry()
+    page = ws.TaskPage(1, 2)
+    for _ in range(10):
+        scripted_call(telemetry.hook, page)
+    data = telemetry.collect()
+    assert count(data, "worksection.client.call.duration") == 10
+    for _ in range(1500):  # 4500 values, never collected meanwhile
+        scripted_call(telemetry.hook, page)
+        assert len(telemetry.hook._held) < 1024
+    data = telemetry.collect()
+    assert count(data, "worksection.client.call.duration") == 1510
+    assert count(data, "http.client.request.duration") == 1510
+    assert count(data, "worksection.quota.wait") == 1510
+    assert total(data, "worksection.client.call.duration") == pytest.approx(755.0)
+    assert not telemetry.hook._held
+
+
+def test_held_values_keep_the_context_they_were_recorded_in() -> None:
+    """Exemplars point at the span that was current when the call ended, though the
+    value reached the SDK later, in the collection."""
+    telemetry = Telemetry()
+    tracer = telemetry.tracer_provider.get_tracer("test")
+    with tracer.start_as_current_span("outer") as outer:
+        scripted_call(telemetry.hook, ws.TaskPage(1, 2))
+    [(_, point)] = points(telemetry.collect(), "worksection.client.call.duration")
+    assert [e.span_id for e in point.exemplars] == [outer.get_span_context().span_id]

@@ -19,13 +19,15 @@ exception message or request body; errors are recorded by class name.
 
 from __future__ import annotations
 
+import inspect
 import logging
 import math
 import threading
 import weakref
+from collections import deque
 from collections.abc import Callable, Iterable
 from contextvars import ContextVar, Token
-from typing import Any
+from typing import Any, TypeAlias
 
 from opentelemetry import context as otel_context
 from opentelemetry import metrics, trace
@@ -59,6 +61,13 @@ logger = logging.getLogger("worksection_async.otel")
 
 _CANCELLED = frozenset(("CancelledError", "Cancelled", "GeneratorExit"))
 """Class names of a cancellation (asyncio, trio): an outcome, not an error."""
+
+_HELD_RECORDS = 1024
+"""Histogram values held for the next collection at most; past it the call that adds
+one hands them all to the SDK itself (so a meter nobody collects, the API's no-op one
+included, never grows this)."""
+
+_Record: TypeAlias = tuple[metrics.Histogram, float, dict[str, Any], otel_context.Context]
 
 
 class _Call:
@@ -170,6 +179,8 @@ class OpenTelemetryHook:
         self._servers: dict[str, dict[str, Any]] = {}
         self._metric_attributes: dict[tuple[Any, ...], dict[str, Any]] = {}
         self._paused_until = -math.inf
+        # Histogram values wait here for the next collection (see ``_hand_over``).
+        self._held: deque[_Record] = deque()
         buckets = n.BUCKETS_SECONDS
         self._http_duration = meter.create_histogram(
             n.HTTP_DURATION,
@@ -223,6 +234,7 @@ class OpenTelemetryHook:
             unit="{event}",
             description="Webhook events handled, failed in the handler, or dropped as repeats.",
         )
+        self._record_context = _takes_context(self._call_duration)
         for name, read, description in (
             (n.RATE_CONFIGURED, _configured, "Requests per second the quota aims at."),
             (n.RATE_CURRENT, _current, "Requests per second the adaptive rate allows now."),
@@ -281,6 +293,9 @@ class OpenTelemetryHook:
         self, read: Callable[[Client], float | None]
     ) -> Callable[[CallbackOptions], Iterable[Observation]]:
         def observe(options: CallbackOptions) -> Iterable[Observation]:
+            # A collection calls the gauges' callbacks before it reads the histograms:
+            # the values held since the last one reach them just in time.
+            self._hand_over()
             found = []
             with self._clients_lock:
                 clients = list(self._clients)
@@ -291,6 +306,37 @@ class OpenTelemetryHook:
             return found
 
         return observe
+
+    # -- histograms ------------------------------------------------------------------
+
+    def _record(
+        self, histogram: metrics.Histogram, value: float, attributes: dict[str, Any]
+    ) -> None:
+        """Record ``value`` at the next collection (or now, once enough are held).
+
+        The SDK's ``record`` costs several microseconds each (it cleans, copies and
+        hashes the attributes and takes a lock); a call records three. Held in a deque
+        (appends and pops are atomic: the reader's thread takes them), they reach the
+        SDK when a reader collects, in its thread, with the context they were recorded
+        in (exemplars still point at the span that was current)."""
+        held = self._held
+        held.append((histogram, value, attributes, otel_context.get_current()))
+        if len(held) >= _HELD_RECORDS:
+            self._hand_over()
+
+    def _hand_over(self) -> None:
+        """Every held histogram value to the SDK."""
+        held = self._held
+        with_context = self._record_context
+        while True:
+            try:
+                histogram, value, attributes, context = held.popleft()
+            except IndexError:
+                return
+            if with_context:
+                histogram.record(value, attributes, context=context)
+            else:  # opentelemetry-api before 1.28
+                histogram.record(value, attributes)
 
     # -- calls -----------------------------------------------------------------------
 
@@ -383,7 +429,8 @@ class OpenTelemetryHook:
             state.attempt.set_status(Status(StatusCode.ERROR, error_type))
         self._end_attempt(state, ended)
         server = state.server or {}
-        self._http_duration.record(
+        self._record(
+            self._http_duration,
             event.elapsed,
             self._attributes(
                 n.HTTP_METHOD,
@@ -406,8 +453,8 @@ class OpenTelemetryHook:
         attributes = self._attributes(
             n.ACTION, event.action, n.OUTCOME, outcome, n.ERROR_TYPE, error_type
         )
-        self._call_duration.record(event.elapsed, attributes)
-        self._quota_wait.record(event.waited, self._attributes(n.ACTION, event.action))
+        self._record(self._call_duration, event.elapsed, attributes)
+        self._record(self._quota_wait, event.waited, self._attributes(n.ACTION, event.action))
         if state is None:
             return
         if state.token is not None:
@@ -508,6 +555,14 @@ class OpenTelemetryHook:
                 n.WEBHOOK_OUTCOME, outcome, "worksection.webhook.action", event.action
             ),
         )
+
+
+def _takes_context(histogram: metrics.Histogram) -> bool:
+    """Whether ``record`` takes a ``context`` (opentelemetry-api 1.28 and later)."""
+    try:
+        return "context" in inspect.signature(histogram.record).parameters
+    except (TypeError, ValueError):
+        return False
 
 
 def _configured(client: Client) -> float | None:
