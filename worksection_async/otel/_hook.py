@@ -404,7 +404,10 @@ class OpenTelemetryHook:
         span, token = state.attempt, state.attempt_token
         state.attempt = state.attempt_token = None
         assert span is not None
-        if ended:
+        if len(ended) == 1:  # the usual answer: a status (a third of a mapping's cost)
+            [(key, value)] = ended.items()
+            span.set_attribute(key, value)
+        elif ended:
             span.set_attributes(ended)
         span.end()
         otel_context.detach(token)  # type: ignore[arg-type]  # set with the span
