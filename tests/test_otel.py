@@ -649,3 +649,16 @@ def test_held_values_keep_the_context_they_were_recorded_in() -> None:
         scripted_call(telemetry.hook, ws.TaskPage(1, 2))
     [(_, point)] = points(telemetry.collect(), "worksection.client.call.duration")
     assert [e.span_id for e in point.exemplars] == [outer.get_span_context().span_id]
+
+
+async def test_a_closed_clients_values_are_in_the_sdk() -> None:
+    """Once the client is closed, its histogram values have reached the SDK, even
+    for a reader that never ran the gauges' callbacks."""
+    telemetry = Telemetry()
+    fake = FakeWorksection.populated(projects=1, tasks_per_project=1)
+    async with Client(
+        fake.account_url, fake.api_key, transport=fake.transport, on_event=telemetry.hook
+    ) as client:
+        await client.call("get_projects")
+        assert len(telemetry.hook._held) == 3
+    assert not telemetry.hook._held

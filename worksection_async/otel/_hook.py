@@ -161,6 +161,11 @@ class OpenTelemetryHook:
       or ``refused``, with the HTTP status) and ``worksection.webhook.events``
       (``handled``, ``failed``, ``duplicate``).
 
+    Histogram values reach the SDK when a reader collects (the collection's gauge
+    callbacks hand them over, in the reader's thread), when a client closes, or once
+    1024 are held: recording them costs more than the rest of the hook together, and
+    that way a call does not wait for it.
+
     An error in the hook itself is logged (``worksection_async.otel``) and never
     reaches the call.
     """
@@ -288,6 +293,7 @@ class OpenTelemetryHook:
                 self._clients.add(event.client)
 
     def _client_closed(self, event: ClientClosed) -> None:
+        self._hand_over()  # a client's values are in the SDK once it is closed
         if isinstance(event.client, Client):
             with self._clients_lock:
                 self._clients.discard(event.client)
