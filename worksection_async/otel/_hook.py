@@ -186,6 +186,10 @@ class OpenTelemetryHook:
         self._servers: dict[str, dict[str, Any]] = {}
         self._metric_attributes: dict[tuple[Any, ...], dict[str, Any]] = {}
         self._http_attributes: dict[tuple[Any, ...], dict[str, Any]] = {}
+        # A call's duration and wait attributes and its error type, by action and error.
+        self._ended_attributes: dict[
+            tuple[str, str | None], tuple[dict[str, Any], dict[str, Any], str | None]
+        ] = {}
         self._paused_until = -math.inf
         # Histogram values wait here for the next collection (see ``_hand_over``).
         self._held: deque[_Record] = deque()
@@ -474,16 +478,22 @@ class OpenTelemetryHook:
 
     def _call_ended(self, event: CallEnded) -> None:
         state = self._call.get()
-        outcome = _outcome(event.error)
-        error_type = event.error if outcome == "error" else None
-        attributes = self._attributes(
-            n.ACTION, event.action, n.OUTCOME, outcome, n.ERROR_TYPE, error_type
-        )
+        key = (event.action, event.error)
+        found = self._ended_attributes.get(key)
+        if found is None:
+            if len(self._ended_attributes) > 4096:
+                self._ended_attributes.clear()
+            outcome = _outcome(event.error)
+            failed = event.error if outcome == "error" else None
+            found = self._ended_attributes[key] = (
+                self._attributes(n.ACTION, event.action, n.OUTCOME, outcome, n.ERROR_TYPE, failed),
+                self._attributes(n.ACTION, event.action),
+                failed,
+            )
+        attributes, waited, error_type = found
         held, context = self._held, otel_context.get_current()
         held.append((self._call_duration, event.elapsed, attributes, context))
-        held.append(
-            (self._quota_wait, event.waited, self._attributes(n.ACTION, event.action), context)
-        )
+        held.append((self._quota_wait, event.waited, waited, context))
         if len(held) >= _HELD_RECORDS:
             self._hand_over()
         if state is None:
