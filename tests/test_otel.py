@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
+from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader, MetricsData
@@ -662,3 +663,25 @@ async def test_a_closed_clients_values_are_in_the_sdk() -> None:
         await client.call("get_projects")
         assert len(telemetry.hook._held) == 3
     assert not telemetry.hook._held
+
+
+async def test_a_failing_hand_over_still_reports_the_gauges(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """An error while handing held values to the SDK is logged; the collection still
+    reads the quota's gauges."""
+
+    class Broken:
+        def record(self, *args: object, **kwargs: object) -> None:
+            raise RuntimeError("broken histogram")
+
+    telemetry = Telemetry()
+    fake = FakeWorksection.populated(projects=1, tasks_per_project=1)
+    async with Client(
+        fake.account_url, fake.api_key, transport=fake.transport, on_event=telemetry.hook
+    ) as client:
+        await client.call("get_projects")
+        telemetry.hook._held.appendleft((Broken(), 1.0, {}, otel_context.get_current()))  # type: ignore[arg-type]
+        data = telemetry.collect()
+        assert points(data, "worksection.quota.rate.configured")
+    assert "failed to record held values" in caplog.text

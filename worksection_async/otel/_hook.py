@@ -308,7 +308,10 @@ class OpenTelemetryHook:
         def observe(options: CallbackOptions) -> Iterable[Observation]:
             # A collection calls the gauges' callbacks before it reads the histograms:
             # the values held since the last one reach them just in time.
-            self._hand_over()
+            try:
+                self._hand_over()
+            except Exception:  # the gauges are still read
+                logger.exception("OpenTelemetryHook failed to record held values")
             found = []
             with self._clients_lock:
                 clients = list(self._clients)
