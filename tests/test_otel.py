@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
+from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader, MetricsData
@@ -18,7 +19,15 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind, StatusCode
 
 import worksection_async as ws
-from worksection_async import Client, ProtocolError, RateLimit
+from worksection_async import (
+    CallEnded,
+    CallStarted,
+    Client,
+    ProtocolError,
+    RateLimit,
+    RequestPrepared,
+    ResponseReceived,
+)
 from worksection_async.otel import METRICS, OpenTelemetryHook
 from worksection_async.testing import FakeWorksection, Fault, ManualClock
 
@@ -594,3 +603,84 @@ def test_no_other_layer_imports_opentelemetry() -> None:
         source = path.read_text(encoding="utf-8")
         assert "import opentelemetry" not in source, path
         assert "from opentelemetry" not in source, path
+
+
+def scripted_call(hook: OpenTelemetryHook, page: ws.TaskPage) -> None:
+    """The events of one successful call, as the client sends them."""
+    hook(CallStarted(action="get_task", page=page, at=1.0))
+    hook(RequestPrepared(action="get_task", method="GET", url="https://a.example/api/?hash=***"))
+    hook(
+        ResponseReceived(action="get_task", page=page, attempt=1, at=1.0, elapsed=0.25, status=200)
+    )
+    hook(
+        CallEnded(
+            action="get_task", page=page, at=1.0, elapsed=0.5, attempts=1, waited=0, sent=True
+        )
+    )
+
+
+def test_histogram_values_reach_every_collection_and_stay_bounded() -> None:
+    """Values held for the next collection are all counted, the ones handed over
+    early (past the bound, with no collection in between) as well; none is held
+    twice."""
+    telemetry = Telemetry()
+    page = ws.TaskPage(1, 2)
+    for _ in range(10):
+        scripted_call(telemetry.hook, page)
+    data = telemetry.collect()
+    assert count(data, "worksection.client.call.duration") == 10
+    for _ in range(1500):  # 4500 values, never collected meanwhile
+        scripted_call(telemetry.hook, page)
+        assert len(telemetry.hook._held) < 1024
+    data = telemetry.collect()
+    assert count(data, "worksection.client.call.duration") == 1510
+    assert count(data, "http.client.request.duration") == 1510
+    assert count(data, "worksection.quota.wait") == 1510
+    assert total(data, "worksection.client.call.duration") == pytest.approx(755.0)
+    assert not telemetry.hook._held
+
+
+def test_held_values_keep_the_context_they_were_recorded_in() -> None:
+    """Exemplars point at the span that was current when the call ended, though the
+    value reached the SDK later, in the collection."""
+    telemetry = Telemetry()
+    tracer = telemetry.tracer_provider.get_tracer("test")
+    with tracer.start_as_current_span("outer") as outer:
+        scripted_call(telemetry.hook, ws.TaskPage(1, 2))
+    [(_, point)] = points(telemetry.collect(), "worksection.client.call.duration")
+    assert [e.span_id for e in point.exemplars] == [outer.get_span_context().span_id]
+
+
+async def test_a_closed_clients_values_are_in_the_sdk() -> None:
+    """Once the client is closed, its histogram values have reached the SDK, even
+    for a reader that never ran the gauges' callbacks."""
+    telemetry = Telemetry()
+    fake = FakeWorksection.populated(projects=1, tasks_per_project=1)
+    async with Client(
+        fake.account_url, fake.api_key, transport=fake.transport, on_event=telemetry.hook
+    ) as client:
+        await client.call("get_projects")
+        assert len(telemetry.hook._held) == 3
+    assert not telemetry.hook._held
+
+
+async def test_a_failing_hand_over_still_reports_the_gauges(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """An error while handing held values to the SDK is logged; the collection still
+    reads the quota's gauges."""
+
+    class Broken:
+        def record(self, *args: object, **kwargs: object) -> None:
+            raise RuntimeError("broken histogram")
+
+    telemetry = Telemetry()
+    fake = FakeWorksection.populated(projects=1, tasks_per_project=1)
+    async with Client(
+        fake.account_url, fake.api_key, transport=fake.transport, on_event=telemetry.hook
+    ) as client:
+        await client.call("get_projects")
+        telemetry.hook._held.appendleft((Broken(), 1.0, {}, otel_context.get_current()))  # type: ignore[arg-type]
+        data = telemetry.collect()
+        assert points(data, "worksection.quota.rate.configured")
+    assert "failed to record held values" in caplog.text

@@ -19,13 +19,15 @@ exception message or request body; errors are recorded by class name.
 
 from __future__ import annotations
 
+import inspect
 import logging
 import math
 import threading
 import weakref
+from collections import deque
 from collections.abc import Callable, Iterable
 from contextvars import ContextVar, Token
-from typing import Any
+from typing import Any, TypeAlias
 
 from opentelemetry import context as otel_context
 from opentelemetry import metrics, trace
@@ -60,6 +62,13 @@ logger = logging.getLogger("worksection_async.otel")
 _CANCELLED = frozenset(("CancelledError", "Cancelled", "GeneratorExit"))
 """Class names of a cancellation (asyncio, trio): an outcome, not an error."""
 
+_HELD_RECORDS = 1024
+"""Histogram values held for the next collection at most; past it the call that adds
+one hands them all to the SDK itself (so a meter nobody collects, the API's no-op one
+included, never grows this)."""
+
+_Record: TypeAlias = tuple[metrics.Histogram, float, dict[str, Any], otel_context.Context]
+
 
 class _Call:
     """A call in progress: its span and its current attempt's."""
@@ -70,6 +79,7 @@ class _Call:
         "method",
         "requests",
         "server",
+        "server_key",
         "span",
         "token",
     )
@@ -81,6 +91,7 @@ class _Call:
         self.attempt_token: object = None
         self.method: str | None = None
         self.server: dict[str, Any] | None = None
+        self.server_key: tuple[str, int] | None = None
         self.requests = 0
 
 
@@ -150,6 +161,11 @@ class OpenTelemetryHook:
       or ``refused``, with the HTTP status) and ``worksection.webhook.events``
       (``handled``, ``failed``, ``duplicate``).
 
+    Histogram values reach the SDK when a reader collects (the collection's gauge
+    callbacks hand them over, in the reader's thread), when a client closes, or once
+    1024 are held: recording them costs more than the rest of the hook together, and
+    that way a call does not wait for it.
+
     An error in the hook itself is logged (``worksection_async.otel``) and never
     reaches the call.
     """
@@ -169,7 +185,14 @@ class OpenTelemetryHook:
         self._bulks: dict[BulkStarted, _Bulk] = {}
         self._servers: dict[str, dict[str, Any]] = {}
         self._metric_attributes: dict[tuple[Any, ...], dict[str, Any]] = {}
+        self._http_attributes: dict[tuple[Any, ...], dict[str, Any]] = {}
+        # A call's duration and wait attributes and its error type, by action and error.
+        self._ended_attributes: dict[
+            tuple[str, str | None], tuple[dict[str, Any], dict[str, Any], str | None]
+        ] = {}
         self._paused_until = -math.inf
+        # Histogram values wait here for the next collection (see ``_hand_over``).
+        self._held: deque[_Record] = deque()
         buckets = n.BUCKETS_SECONDS
         self._http_duration = meter.create_histogram(
             n.HTTP_DURATION,
@@ -223,6 +246,7 @@ class OpenTelemetryHook:
             unit="{event}",
             description="Webhook events handled, failed in the handler, or dropped as repeats.",
         )
+        self._record_context = _takes_context(self._call_duration)
         for name, read, description in (
             (n.RATE_CONFIGURED, _configured, "Requests per second the quota aims at."),
             (n.RATE_CURRENT, _current, "Requests per second the adaptive rate allows now."),
@@ -273,6 +297,7 @@ class OpenTelemetryHook:
                 self._clients.add(event.client)
 
     def _client_closed(self, event: ClientClosed) -> None:
+        self._hand_over()  # a client's values are in the SDK once it is closed
         if isinstance(event.client, Client):
             with self._clients_lock:
                 self._clients.discard(event.client)
@@ -281,6 +306,12 @@ class OpenTelemetryHook:
         self, read: Callable[[Client], float | None]
     ) -> Callable[[CallbackOptions], Iterable[Observation]]:
         def observe(options: CallbackOptions) -> Iterable[Observation]:
+            # A collection calls the gauges' callbacks before it reads the histograms:
+            # the values held since the last one reach them just in time.
+            try:
+                self._hand_over()
+            except Exception:  # the gauges are still read
+                logger.exception("OpenTelemetryHook failed to record held values")
             found = []
             with self._clients_lock:
                 clients = list(self._clients)
@@ -291,6 +322,37 @@ class OpenTelemetryHook:
             return found
 
         return observe
+
+    # -- histograms ------------------------------------------------------------------
+
+    def _record(
+        self, histogram: metrics.Histogram, value: float, attributes: dict[str, Any]
+    ) -> None:
+        """Record ``value`` at the next collection (or now, once enough are held).
+
+        The SDK's ``record`` costs several microseconds each (it cleans, copies and
+        hashes the attributes and takes a lock); a call records three. Held in a deque
+        (appends and pops are atomic: the reader's thread takes them), they reach the
+        SDK when a reader collects, in its thread, with the context they were recorded
+        in (exemplars still point at the span that was current)."""
+        held = self._held
+        held.append((histogram, value, attributes, otel_context.get_current()))
+        if len(held) >= _HELD_RECORDS:
+            self._hand_over()
+
+    def _hand_over(self) -> None:
+        """Every held histogram value to the SDK."""
+        held = self._held
+        with_context = self._record_context
+        while True:
+            try:
+                histogram, value, attributes, context = held.popleft()
+            except IndexError:
+                return
+            if with_context:
+                histogram.record(value, attributes, context=context)
+            else:  # opentelemetry-api before 1.28
+                histogram.record(value, attributes)
 
     # -- calls -----------------------------------------------------------------------
 
@@ -338,8 +400,9 @@ class OpenTelemetryHook:
         if state is None:
             return
         if state.attempt is not None:  # sent again within the attempt (OAuth2 refresh)
-            self._end_attempt(state, {})
+            self._end_attempt(state, None)
         server = state.server = self._server(event.url)
+        state.server_key = (server[n.SERVER_ADDRESS], server[n.SERVER_PORT])
         attributes: dict[str, Any] = {n.HTTP_METHOD: event.method, n.URL_FULL: event.url, **server}
         if state.requests:
             attributes[n.RESEND_COUNT] = state.requests
@@ -354,11 +417,30 @@ class OpenTelemetryHook:
         state.attempt = span
         state.attempt_token = otel_context.attach(trace.set_span_in_context(span))
 
-    def _end_attempt(self, state: _Call, ended: dict[str, Any]) -> None:
+    @staticmethod
+    def _attempt_ended(
+        span: trace.Span, event: ResponseReceived, error_type: str | None
+    ) -> dict[str, Any]:
+        """The attributes of an attempt that ended otherwise than with a plain answer."""
+        ended: dict[str, Any] = {}
+        if event.status is not None:
+            ended[n.HTTP_STATUS] = event.status
+        if event.code is not None:
+            ended[n.ERROR_CODE] = event.code
+        if error_type is not None:
+            ended[n.ERROR_TYPE] = error_type
+            span.set_status(Status(StatusCode.ERROR, error_type))
+        return ended
+
+    def _end_attempt(self, state: _Call, ended: dict[str, Any] | int | None) -> None:
+        """End the attempt's span with ``ended``: its attributes, or only a status
+        (``set_attribute`` costs a third of a mapping's ``set_attributes``)."""
         span, token = state.attempt, state.attempt_token
         state.attempt = state.attempt_token = None
         assert span is not None
-        if ended:
+        if isinstance(ended, int):
+            span.set_attribute(n.HTTP_STATUS, ended)
+        elif ended:
             span.set_attributes(ended)
         span.end()
         otel_context.detach(token)  # type: ignore[arg-type]  # set with the span
@@ -373,19 +455,17 @@ class OpenTelemetryHook:
         error_type = None
         if event.error is not None and event.error not in _CANCELLED:
             error_type = str(status) if status is not None and status >= 400 else event.error
-        ended: dict[str, Any] = {}
-        if status is not None:
-            ended[n.HTTP_STATUS] = status
-        if event.code is not None:
-            ended[n.ERROR_CODE] = event.code
-        if error_type is not None:
-            ended[n.ERROR_TYPE] = error_type
-            state.attempt.set_status(Status(StatusCode.ERROR, error_type))
-        self._end_attempt(state, ended)
+        if error_type is None and event.code is None and status is not None:
+            self._end_attempt(state, status)  # the usual answer
+        else:
+            self._end_attempt(state, self._attempt_ended(state.attempt, event, error_type))
         server = state.server or {}
-        self._http_duration.record(
-            event.elapsed,
-            self._attributes(
+        key = (state.method, state.server_key, status, error_type)
+        attributes = self._http_attributes.get(key)
+        if attributes is None:
+            if len(self._http_attributes) > 4096:
+                self._http_attributes.clear()
+            attributes = self._http_attributes[key] = self._attributes(
                 n.HTTP_METHOD,
                 state.method,
                 n.SERVER_ADDRESS,
@@ -396,18 +476,29 @@ class OpenTelemetryHook:
                 status,
                 n.ERROR_TYPE,
                 error_type,
-            ),
-        )
+            )
+        self._record(self._http_duration, event.elapsed, attributes)
 
     def _call_ended(self, event: CallEnded) -> None:
         state = self._call.get()
-        outcome = _outcome(event.error)
-        error_type = event.error if outcome == "error" else None
-        attributes = self._attributes(
-            n.ACTION, event.action, n.OUTCOME, outcome, n.ERROR_TYPE, error_type
-        )
-        self._call_duration.record(event.elapsed, attributes)
-        self._quota_wait.record(event.waited, self._attributes(n.ACTION, event.action))
+        key = (event.action, event.error)
+        found = self._ended_attributes.get(key)
+        if found is None:
+            if len(self._ended_attributes) > 4096:
+                self._ended_attributes.clear()
+            outcome = _outcome(event.error)
+            failed = event.error if outcome == "error" else None
+            found = self._ended_attributes[key] = (
+                self._attributes(n.ACTION, event.action, n.OUTCOME, outcome, n.ERROR_TYPE, failed),
+                self._attributes(n.ACTION, event.action),
+                failed,
+            )
+        attributes, waited, error_type = found
+        held, context = self._held, otel_context.get_current()
+        held.append((self._call_duration, event.elapsed, attributes, context))
+        held.append((self._quota_wait, event.waited, waited, context))
+        if len(held) >= _HELD_RECORDS:
+            self._hand_over()
         if state is None:
             return
         if state.token is not None:
@@ -508,6 +599,14 @@ class OpenTelemetryHook:
                 n.WEBHOOK_OUTCOME, outcome, "worksection.webhook.action", event.action
             ),
         )
+
+
+def _takes_context(histogram: metrics.Histogram) -> bool:
+    """Whether ``record`` takes a ``context`` (opentelemetry-api 1.28 and later)."""
+    try:
+        return "context" in inspect.signature(histogram.record).parameters
+    except (TypeError, ValueError):
+        return False
 
 
 def _configured(client: Client) -> float | None:
