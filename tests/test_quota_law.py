@@ -16,7 +16,7 @@ import pytest
 
 import worksection_async as ws
 from worksection_async import Client, RateLimit
-from worksection_async._throttle import _Law
+from worksection_async._throttle import SWEEP, SWEEP_SPREAD, _Law
 from worksection_async.testing import FakeWorksection, ManualClock
 
 pytestmark = pytest.mark.anyio
@@ -263,7 +263,9 @@ class TestLaw:
         it ends the turn: it steps aside for STEP_ASIDE intervals."""
         law = self.law(rate=1.0, recovery=40.0)
         assert law.on_quota_exceeded(0.0, 0.0)[1] == 1.0
-        assert law.on_quota_exceeded(1.0, 0.0)[1] == 1.0  # not contended yet: a pause
+        # Contended now, and never had a success: it tries at every interval, SWEEP of
+        # one slower than a holder would send.
+        assert law.on_quota_exceeded(1.0, 0.0)[1] == pytest.approx(1.0 + SWEEP)
         assert law.contended(1.0)
         assert not law.contended(401.5)
         asides = [law.on_success(2.0 + i) for i in range(45)]
@@ -297,7 +299,12 @@ class TestLaw:
         law.on_quota_exceeded(1.0, 0.0)
         assert law.on_quota_exceeded(2.2, 0.0)[1] == pytest.approx(1.0)  # starts contended
         assert law.on_quota_exceeded(3.4, 0.0)[1] == pytest.approx(40.0)
-        assert law.on_quota_exceeded(125.0, 0.0)[1] == pytest.approx(1.0)  # starving
+        # Starving: SWEEP of an interval slower than a holder at the full rate sends
+        # (and up to SWEEP_SPREAD more), so its tries walk across the holder's interval.
+        assert law.on_quota_exceeded(125.0, 0.0)[1] == pytest.approx(1.0 + SWEEP)
+        assert law.on_quota_exceeded(126.0, 1.0)[1] == pytest.approx(1.0 + SWEEP + SWEEP_SPREAD)
+        holder = 1.0 / (1.0 - ws.DEFAULT_RATE_LIMIT.margin)  # a holder's interval
+        assert holder < 1.0 + SWEEP
 
     def test_a_lost_probe_cuts_in_the_clients_own_turn(self) -> None:
         """Contended, climbing above its plateau in its own turn: the error after a

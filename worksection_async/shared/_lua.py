@@ -71,6 +71,7 @@ from .._throttle import (
     STARVING,
     STEP_ASIDE,
     SWEEP,
+    SWEEP_SPREAD,
     TURN,
     TURN_JITTER,
 )
@@ -102,6 +103,7 @@ local CONTENDED_FOR = $contended_for
 local STARVING = $starving
 local TURN_JITTER = $turn_jitter
 local SWEEP = $sweep
+local SWEEP_SPREAD = $sweep_spread
 local LATE = $late
 local CARRY = $carry
 local MARGIN_STEP = $margin_step
@@ -257,7 +259,7 @@ local function on_quota_exceeded(now, u)
   if not was or (after_success and not STEPPED) then
     return hit, cut, (1.0 + u * PAUSE_JITTER) / hit
   end
-  if now - OK > STARVING * turn then return hit, cut, (1.0 + u * SWEEP) / hit end
+  if now - OK > STARVING * turn then return hit, cut, (1.0 + SWEEP + u * SWEEP_SPREAD) / hit end
   HELD = NEG
   if after_success then return hit, cut, turn + u * STEP_ASIDE / CEIL end
   return hit, cut, turn * (1.0 + u * TURN_JITTER)
@@ -418,6 +420,7 @@ QUOTA_SCRIPT: Final = string.Template(_TEMPLATE).substitute(
     starving=_lua_number(STARVING),
     turn_jitter=_lua_number(TURN_JITTER),
     sweep=_lua_number(SWEEP),
+    sweep_spread=_lua_number(SWEEP_SPREAD),
     late=_lua_number(LATE),
     carry=_lua_number(CARRY),
     margin_step=_lua_number(MARGIN_STEP),
