@@ -43,7 +43,11 @@ seconds, never in successes (a squeeze takes successes away):
 
   - the client that gets through holds the account for ``TURN`` intervals of the
     configured rate (40 s at 1/s) at its full rate, then steps aside for
-    ``STEP_ASIDE`` intervals;
+    ``STEP_ASIDE`` intervals. A turn starts at the plateau, if the rate had climbed
+    above it while the client waited (the recovery runs in time: after a wait of a
+    few turns every turn would start at the configured rate and be cut again on an
+    account that allows less), and probes up from there; a turn that ends at a
+    higher rate makes that rate the plateau the next turn starts from;
   - an error in its own turn (a neighbour's first request, or the rate) costs the
     usual pause; a second one in a row means another client holds the account now:
     it waits one turn (plus up to ``TURN_JITTER`` of one, so waiting clients fall out
@@ -507,11 +511,31 @@ class _Law:
         self._stepped = False
         if self.held_since == -math.inf:
             self.held_since = now
+            if self.contended(now):
+                self._resume(now)
         elif now - self.held_since >= self.turn() and self.contended(now):
             self.held_since = -math.inf
             self._stepped = True
+            self._keep(now)
             return STEP_ASIDE / self.rate(now)
         return 0.0
+
+    def _resume(self, now: float) -> None:
+        """A turn begins: probe up from the plateau, not from wherever the climb got
+        to while the client waited (the recovery runs in time, and a wait of a few
+        turns would start every turn at the configured rate, above the limit)."""
+        w = self.plateau
+        if w is not None and now - self.since > self._climb(w):
+            self.since = now - self._climb(w)
+
+    def _keep(self, now: float) -> None:
+        """A turn ends: the rate it reached is the plateau the next turn starts from
+        (a turn that climbed without an error shows the account allows it)."""
+        w = self.plateau
+        if w is not None and now - self.since > self._climb(w):
+            w = min(self._ceiling, self.rate(now))
+            self.plateau = w
+            self.since = now - self._climb(w)
 
     def explained(self, now: float, sent: float) -> bool:
         """The request sent at ``sent`` got error 20 (answered ``now``) less than an

@@ -206,6 +206,19 @@ local function widening(now)
   return WID * 0.5 ^ ((now - WAT) / half_life)
 end
 
+-- A turn begins: probe up from the plateau (_Law._resume).
+local function resume(now)
+  if W ~= nil and now - SINCE > climb(W) then SINCE = now - climb(W) end
+end
+
+-- A turn ends: the rate it reached is the next turn's plateau (_Law._keep).
+local function keep(now)
+  if W ~= nil and now - SINCE > climb(W) then
+    W = math.min(CEIL, rate(now))
+    SINCE = now - climb(W)
+  end
+end
+
 local function on_success(now, sent)
   OK = now
   if sent ~= nil then OKL = now - sent else OKL = nil end
@@ -213,9 +226,11 @@ local function on_success(now, sent)
   STEPPED = false
   if HELD == NEG then
     HELD = now
+    if contended(now) then resume(now) end
   elseif now - HELD >= TURN / CEIL and contended(now) then
     HELD = NEG
     STEPPED = true
+    keep(now)
     return STEP_ASIDE / rate(now)
   end
   return 0.0
