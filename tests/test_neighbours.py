@@ -5,10 +5,10 @@ Every run is virtual time (``_neighbours.run_account``: default clients against 
 seeded arrival jitter), on asyncio and trio; the runs are deterministic, the same on
 both. The figures quoted are from these seeds; other seeds are in the closing note.
 
-Joining an account that another client holds costs about ``1 / margin`` error 20s (the
-holder leaves the account idle ``margin`` of the time, and only then can a newcomer get
-through and be heard): over a run of 1,200 s that entry is a third to a half of the
-errors counted below.
+Joining an account that another client holds costs 20-50 error 20s (the holder leaves
+the account idle ``margin`` of each interval, and only then can a newcomer get through
+and be heard; its tries walk across the holder's interval to that moment): over a run
+of 1,200 s that entry is a third to a half of the errors counted below.
 """
 
 from __future__ import annotations
@@ -20,14 +20,14 @@ from ._neighbours import run_account, run_backlog, sometimes_late
 pytestmark = pytest.mark.anyio
 
 
-@pytest.mark.parametrize(("callers", "errors"), [(8, 0.10), (1, 0.14)])
-async def test_two_clients_take_turns_with_few_collisions(callers: int, errors: float) -> None:
+@pytest.mark.parametrize("callers", [8, 1])
+async def test_two_clients_take_turns_with_few_collisions(callers: int) -> None:
     """Two clients, 0-20 ms of arrival jitter, 1,200 s: the account used >= 0.85, Jain
-    fairness >= 0.95, error 20 on few requests (the replaced law: 46-48 %). 8 callers
-    each: 8.3 %, 0.913, 0.998 (seeds 1-6: 7-11 %); 1 caller each: 13.3 %, 0.914, 0.960
-    (seeds 1-6: 9-13 %; the target of 10 % is not met there)."""
+    fairness >= 0.95, error 20 on <= 10 % of the requests (the replaced law: 46-48 %).
+    8 callers each: 7.2 %, 0.917, 0.996 (seeds 1-6: 6.1-8.8 %, Jain >= 0.99); 1 caller
+    each: 6.5 %, 0.917, 0.997 (seeds 1-6: 6.1-7.1 %, Jain >= 0.98)."""
     account = await run_account(clients=2, callers=callers, seconds=1200, seed=1)
-    assert account.error_share <= errors
+    assert account.error_share <= 0.10
     assert account.use() >= 0.85
     assert account.jain() >= 0.95
     assert account.raised == 0
@@ -35,8 +35,9 @@ async def test_two_clients_take_turns_with_few_collisions(callers: int, errors: 
 
 async def test_three_clients_use_the_account() -> None:
     """Three clients, 0-50 ms of arrival jitter, 1,200 s: the account used >= 0.8
-    (0.868), error 20 on <= 15 % of the requests (13.8 %; the replaced law: 62 %).
-    Seeds 1-6 give 14-18 %: the target of 15 % is met on some seeds only."""
+    (0.888), error 20 on <= 15 % of the requests (11.4 %; the replaced law: 62 %).
+    Seeds 1-6 give 11.4, 15.0, 15.5, 18.2, 15.8, 17.9 %: the target of 15 % is met on
+    two seeds only."""
     account = await run_account(clients=3, jitter=0.05, seconds=1200, seed=1)
     assert account.use() >= 0.8
     assert account.error_share <= 0.15
@@ -66,10 +67,10 @@ async def test_a_lone_client_keeps_the_whole_quota() -> None:
 @pytest.mark.parametrize("seed", range(1, 7))
 async def test_two_single_callers_never_stall(seed: int) -> None:
     """Two clients of one caller each, 0-50 ms of arrival jitter, 1,800 s: no 120 s
-    window after the first 300 s falls below 0.7 use (the replaced law: 0.41-0.42).
-    The target was 0.75: seeds 1-6 give 0.79, 0.80, 0.79, 0.72, 0.80, 0.78."""
+    window after the first 300 s falls below 0.75 use (the replaced law: 0.41-0.42).
+    Seeds 1-6 give 0.80, 0.79, 0.76, 0.81, 0.79, 0.78."""
     account = await run_account(clients=2, callers=1, jitter=0.05, seconds=1800, seed=seed)
-    assert account.worst_window(300) >= 0.7
+    assert account.worst_window(300) >= 0.75
 
 
 async def test_a_call_that_was_sent_keeps_its_place() -> None:

@@ -16,7 +16,7 @@ import pytest
 
 import worksection_async as ws
 from worksection_async import Client, RateLimit
-from worksection_async._throttle import _Law
+from worksection_async._throttle import SWEEP, SWEEP_SPREAD, _Law
 from worksection_async.testing import FakeWorksection, ManualClock
 
 pytestmark = pytest.mark.anyio
@@ -263,7 +263,9 @@ class TestLaw:
         it ends the turn: it steps aside for STEP_ASIDE intervals."""
         law = self.law(rate=1.0, recovery=40.0)
         assert law.on_quota_exceeded(0.0, 0.0)[1] == 1.0
-        assert law.on_quota_exceeded(1.0, 0.0)[1] == 1.0  # not contended yet: a pause
+        # Contended now, and never had a success: it tries at every interval, SWEEP of
+        # one slower than a holder would send.
+        assert law.on_quota_exceeded(1.0, 0.0)[1] == pytest.approx(1.0 + SWEEP)
         assert law.contended(1.0)
         assert not law.contended(401.5)
         asides = [law.on_success(2.0 + i) for i in range(45)]
@@ -288,6 +290,28 @@ class TestLaw:
         assert law.on_success(86.5) == pytest.approx(4.0)  # over: it steps aside
         assert law.on_quota_exceeded(90.6, 0.5)[1] == pytest.approx(42.0)  # 40 + 0.5 * 4
 
+    def test_a_turn_starts_from_the_plateau_and_keeps_what_it_reached(self) -> None:
+        """Contended, cut to a plateau long ago: while it waited, the recovery (in
+        time) took the rate back to the configured one, but its turn starts at the
+        plateau and probes up from there; a turn that ends without an error makes the
+        rate it reached the next turn's plateau."""
+        law = self.law(rate=1.0, recovery=40.0)
+        law.on_quota_exceeded(0.0, 0.0)
+        law.on_quota_exceeded(1.0, 0.0)  # contended
+        law.plateau, law.since = 0.5, 1.0
+        assert law.rate(200.0) == pytest.approx(1.0)  # recovered while it waited
+        law.on_success(200.0)  # its turn begins
+        assert law.rate(200.0) == pytest.approx(0.5)
+        assert 0.5 < law.rate(220.0) < 0.6  # probing up, convex
+        aside = law.on_success(240.0)  # the turn is over, no error in it
+        assert aside == pytest.approx(4.0 / law.rate(240.0))
+        reached = law.rate(240.0)
+        assert law.plateau == pytest.approx(reached)
+        assert reached > 0.9
+        law.on_quota_exceeded(244.5, 0.0)  # the neighbour took over
+        law.on_success(400.0)  # the next turn starts where this one ended
+        assert law.rate(400.0) == pytest.approx(reached)
+
     def test_a_client_without_a_turn_for_three_turns_tries_every_interval(self) -> None:
         """A neighbour that does not know of it (or does not follow this law) never
         steps aside: after three turns without a success the client tries again at
@@ -297,7 +321,12 @@ class TestLaw:
         law.on_quota_exceeded(1.0, 0.0)
         assert law.on_quota_exceeded(2.2, 0.0)[1] == pytest.approx(1.0)  # starts contended
         assert law.on_quota_exceeded(3.4, 0.0)[1] == pytest.approx(40.0)
-        assert law.on_quota_exceeded(125.0, 0.0)[1] == pytest.approx(1.0)  # starving
+        # Starving: SWEEP of an interval slower than a holder at the full rate sends
+        # (and up to SWEEP_SPREAD more), so its tries walk across the holder's interval.
+        assert law.on_quota_exceeded(125.0, 0.0)[1] == pytest.approx(1.0 + SWEEP)
+        assert law.on_quota_exceeded(126.0, 1.0)[1] == pytest.approx(1.0 + SWEEP + SWEEP_SPREAD)
+        holder = 1.0 / (1.0 - ws.DEFAULT_RATE_LIMIT.margin)  # a holder's interval
+        assert holder < 1.0 + SWEEP
 
     def test_a_lost_probe_cuts_in_the_clients_own_turn(self) -> None:
         """Contended, climbing above its plateau in its own turn: the error after a

@@ -43,7 +43,11 @@ seconds, never in successes (a squeeze takes successes away):
 
   - the client that gets through holds the account for ``TURN`` intervals of the
     configured rate (40 s at 1/s) at its full rate, then steps aside for
-    ``STEP_ASIDE`` intervals;
+    ``STEP_ASIDE`` intervals. A turn starts at the plateau, if the rate had climbed
+    above it while the client waited (the recovery runs in time: after a wait of a
+    few turns every turn would start at the configured rate and be cut again on an
+    account that allows less), and probes up from there; a turn that ends at a
+    higher rate makes that rate the plateau the next turn starts from;
   - an error in its own turn (a neighbour's first request, or the rate) costs the
     usual pause; a second one in a row means another client holds the account now:
     it waits one turn (plus up to ``TURN_JITTER`` of one, so waiting clients fall out
@@ -51,12 +55,15 @@ seconds, never in successes (a squeeze takes successes away):
     turn just ended and found the account taken comes back one turn later, within
     the step aside of the client that took over. Two clients settle into about one
     error 20 per turn each;
-  - a client that has not had a success for ``STARVING`` turns tries again at every
-    interval, as it did before it knew of the others: the holder may not follow this
-    law, or may not know it is there (it learns from the error its first success
-    causes it). Joining an account that another client holds costs about one error
-    20 per ``1 / margin`` tries (about 30: the holder leaves the account idle only
-    ``margin`` of the time).
+  - a client that has not had a success for ``STARVING`` turns (or never had one)
+    tries again at every interval, as it did before it knew of the others: the holder
+    may not follow this law, or may not know it is there (it learns from the error
+    its first success causes it). A holder at the full rate leaves the account idle
+    only ``margin`` of each interval, so the tries come ``SWEEP`` of an interval
+    slower than the holder sends: each lands a little later in the holder's interval
+    than the one before and finds the idle moment within one walk across it (joining
+    two clients cost 20-50 error 20s; tries at the holder's own pace missed it for
+    40-100).
 
   Nothing here depends on the neighbours following this law: a neighbour that never
   steps aside is met with tries at every interval, as before. To share an account
@@ -142,10 +149,19 @@ STARVING: Final = 3.0
 """A client without a success for this many turns probes at every interval again:
 the holder may not know it is there (its neighbours may not follow this law)."""
 
-SWEEP: Final = 0.06
-"""A starving client tries every interval plus up to this fraction of one: a little
-slower than the holder sends, so the tries sweep across the moments the account's
-bucket is full again (a wider random spread leaves long runs of misses)."""
+SWEEP: Final = 0.04
+"""A starving client tries every interval plus this fraction of one (and up to
+``SWEEP_SPREAD`` more): a little slower than a holder at the full rate sends (every
+``1 / (1 - margin)`` intervals, so the account's bucket is full again for about
+``margin`` of each interval), so that each try lands a little later in the holder's
+interval than the one before, by less than the moment the bucket is full: the tries
+walk across the holder's interval and cannot jump that moment. Tries at the holder's
+own period (a random spread around it) drift at random instead, and can miss the
+moment for a hundred tries or more."""
+
+SWEEP_SPREAD: Final = 0.02
+"""The random part of a starving client's wait between tries, as a fraction of the
+interval (the holder's arrival jitter moves the moment too)."""
 
 TURN_JITTER: Final = 0.1
 """A client that lost its try for the account waits a turn plus up to this fraction
@@ -344,11 +360,31 @@ class _Law:
         self._stepped = False
         if self.held_since == -math.inf:
             self.held_since = now
+            if self.contended(now):
+                self._resume(now)
         elif now - self.held_since >= self.turn() and self.contended(now):
             self.held_since = -math.inf
             self._stepped = True
+            self._keep(now)
             return STEP_ASIDE / self.rate(now)
         return 0.0
+
+    def _resume(self, now: float) -> None:
+        """A turn begins: probe up from the plateau, not from wherever the climb got
+        to while the client waited (the recovery runs in time, and a wait of a few
+        turns would start every turn at the configured rate, above the limit)."""
+        w = self.plateau
+        if w is not None and now - self.since > self._climb(w):
+            self.since = now - self._climb(w)
+
+    def _keep(self, now: float) -> None:
+        """A turn ends: the rate it reached is the plateau the next turn starts from
+        (a turn that climbed without an error shows the account allows it)."""
+        w = self.plateau
+        if w is not None and now - self.since > self._climb(w):
+            w = min(self._ceiling, self.rate(now))
+            self.plateau = w
+            self.since = now - self._climb(w)
 
     def explained(self, now: float, sent: float) -> bool:
         """The request sent at ``sent`` got error 20 (answered ``now``) less than an
@@ -390,8 +426,8 @@ class _Law:
         if waited > STARVING * turn:
             # No turn for too long: the holder does not step aside. Try at every
             # interval, a little slower than the holder sends, so that the tries
-            # sweep across the moments the account's bucket is full again.
-            return hit, (1.0 + u * SWEEP) / hit
+            # walk across its interval to the moment the account's bucket is full.
+            return hit, (1.0 + SWEEP + u * SWEEP_SPREAD) / hit
         # Another client holds the account: come back when its turn ends.
         self.held_since = -math.inf
         if after_success:

@@ -71,6 +71,7 @@ from .._throttle import (
     STARVING,
     STEP_ASIDE,
     SWEEP,
+    SWEEP_SPREAD,
     TURN,
     TURN_JITTER,
 )
@@ -102,6 +103,7 @@ local CONTENDED_FOR = $contended_for
 local STARVING = $starving
 local TURN_JITTER = $turn_jitter
 local SWEEP = $sweep
+local SWEEP_SPREAD = $sweep_spread
 local LATE = $late
 local CARRY = $carry
 local MARGIN_STEP = $margin_step
@@ -211,6 +213,19 @@ local function widening(now)
   return WID * 0.5 ^ ((now - WAT) / half_life)
 end
 
+-- A turn begins: probe up from the plateau (_Law._resume).
+local function resume(now)
+  if W ~= nil and now - SINCE > climb(W) then SINCE = now - climb(W) end
+end
+
+-- A turn ends: the rate it reached is the next turn's plateau (_Law._keep).
+local function keep(now)
+  if W ~= nil and now - SINCE > climb(W) then
+    W = math.min(CEIL, rate(now))
+    SINCE = now - climb(W)
+  end
+end
+
 local function on_success(now, sent)
   OK = now
   if sent ~= nil then OKL = now - sent else OKL = nil end
@@ -218,9 +233,11 @@ local function on_success(now, sent)
   STEPPED = false
   if HELD == NEG then
     HELD = now
+    if contended(now) then resume(now) end
   elseif now - HELD >= TURN / CEIL and contended(now) then
     HELD = NEG
     STEPPED = true
+    keep(now)
     return STEP_ASIDE / rate(now)
   end
   return 0.0
@@ -264,7 +281,7 @@ local function on_quota_exceeded(now, u)
   if not was or (after_success and not STEPPED) then
     return hit, cut, (1.0 + u * PAUSE_JITTER) / hit
   end
-  if now - OK > STARVING * turn then return hit, cut, (1.0 + u * SWEEP) / hit end
+  if now - OK > STARVING * turn then return hit, cut, (1.0 + SWEEP + u * SWEEP_SPREAD) / hit end
   HELD = NEG
   if after_success then return hit, cut, turn + u * STEP_ASIDE / CEIL end
   return hit, cut, turn * (1.0 + u * TURN_JITTER)
@@ -425,6 +442,7 @@ QUOTA_SCRIPT: Final = string.Template(_TEMPLATE).substitute(
     starving=_lua_number(STARVING),
     turn_jitter=_lua_number(TURN_JITTER),
     sweep=_lua_number(SWEEP),
+    sweep_spread=_lua_number(SWEEP_SPREAD),
     late=_lua_number(LATE),
     carry=_lua_number(CARRY),
     margin_step=_lua_number(MARGIN_STEP),
