@@ -35,7 +35,7 @@ import attrs
 
 from ._bulk import Breather, Progress
 from ._call import Call
-from ._exceptions import InvalidTaskError, TooManyRecordsError
+from ._exceptions import InvalidTaskError, TooManyRecordsError, WorksectionError
 from ._json import JSONValue
 from ._pages import Page, ProjectPage, SubtaskPage, TaskPage, parse_page
 from .models import StructureError, Task, structure, structure_one
@@ -149,7 +149,7 @@ async def get_many(
     *,
     return_exceptions: Literal[True],
     progress: Progress | None = None,
-) -> list[Task | Exception]: ...
+) -> list[Task | WorksectionError]: ...
 
 
 async def get_many(
@@ -158,7 +158,7 @@ async def get_many(
     *,
     return_exceptions: bool = False,
     progress: Progress | None = None,
-) -> list[Task] | list[Task | Exception]:
+) -> list[Task] | list[Task | WorksectionError]:
     """Fetch the tasks at ``pages``, in input order (see the module docstring).
 
     With ``return_exceptions=True`` every failure lands in the items it concerns and
@@ -173,10 +173,10 @@ async def get_many(
     wanted = await task_pages(pages, _task_page)  # bad input fails before any request
     total = len(wanted)
     copies = Counter(wanted)
-    found: dict[TaskPage | SubtaskPage, Task | Exception] = {}
+    found: dict[TaskPage | SubtaskPage, Task | WorksectionError] = {}
     done = 0
 
-    def fail(unit_pages: Iterable[TaskPage | SubtaskPage], error: Exception) -> None:
+    def fail(unit_pages: Iterable[TaskPage | SubtaskPage], error: WorksectionError) -> None:
         if not return_exceptions:
             raise error
         for page in unit_pages:
@@ -186,7 +186,7 @@ async def get_many(
         try:
             payload = await client.send(Call.build("get_task", page))
             found[page] = structure_one(payload, Task)
-        except Exception as exc:
+        except WorksectionError as exc:
             fail((page,), exc)
 
     async def read_batch(unit: Unit, payload: JSONValue) -> None:
@@ -221,7 +221,7 @@ async def get_many(
         reached: dict[int, Task] = {}
         try:
             await _search_pages(client, unit, reached)
-        except Exception as exc:
+        except WorksectionError as exc:
             fail(unit.pages, exc)
             return
         rest = []
@@ -243,7 +243,7 @@ async def get_many(
                 payload = await client.send(Call.build("get_tasks", unit.project, params))
             except TooManyRecordsError:
                 await search(unit)  # narrower: only the pages asked for
-            except Exception as exc:
+            except WorksectionError as exc:
                 fail(unit.pages, exc)
             else:
                 await read_batch(unit, payload)

@@ -21,6 +21,7 @@ from worksection_async import (
     TaskFilter,
     TaskPage,
     TooManyRecordsError,
+    WorksectionError,
 )
 from worksection_async.models import (
     Comment,
@@ -123,8 +124,13 @@ async def namespaces(client: Client) -> None:
     assert_type(await client.tasks.get_many(["/project/1/2/"]), list[Task])
     assert_type(
         await client.tasks.get_many([TaskPage(1, 2)], return_exceptions=True),
-        list[Task | Exception],
+        list[Task | WorksectionError],
     )
+    for item in await client.tasks.get_many([TaskPage(1, 2)], return_exceptions=True):
+        if isinstance(item, WorksectionError):
+            assert_type(item, WorksectionError)
+        else:
+            assert_type(item, Task)  # narrowing on the library's root error leaves a Task
     exported = client.tasks.export([1, "/project/2/"], comments=True, skip=[3, TaskPage(1, 4)])
     assert_type([task async for task in exported], list[Task])
 
@@ -216,7 +222,7 @@ async def core(client: Client) -> None:
     assert_type(await client.tasks.get_many([TaskPage(1, 2)]), list[Task])
     assert_type(
         await client.tasks.get_many(["/project/1/2/"], return_exceptions=True),
-        list[Task | Exception],
+        list[Task | WorksectionError],
     )
     Client("https://a.worksection.com", "key", rate_limit=RateLimit(rate=2), retry=None)
     Client("https://a.worksection.com", "key", retry=RetryPolicy(deadline=dt.timedelta(1)))

@@ -17,6 +17,7 @@ from .._bulk import Progress
 from .._bulk_tasks import get_many, task_pages
 from .._call import Call, JSONParam, ParamValue
 from .._events import bulk_of
+from .._exceptions import WorksectionError
 from .._filters import Filter
 from .._json import JSONValue
 from .._pages import ProjectPage, SubtaskPage, TaskPage
@@ -166,7 +167,7 @@ class TasksNamespace:
         *,
         return_exceptions: Literal[True],
         progress: Progress | None = None,
-    ) -> list[Task | Exception]: ...
+    ) -> list[Task | WorksectionError]: ...
 
     async def get_many(
         self,
@@ -174,7 +175,7 @@ class TasksNamespace:
         *,
         return_exceptions: bool = False,
         progress: Progress | None = None,
-    ) -> list[Task] | list[Task | Exception]:
+    ) -> list[Task] | list[Task | WorksectionError]:
         """Fetch many tasks in the fewest requests, in input order.
 
         The pages of one project are read with one ``get_tasks``; those of a project
