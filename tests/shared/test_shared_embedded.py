@@ -18,6 +18,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -543,6 +544,60 @@ async def test_a_read_only_file_falls_back_until_writable(tmp_path: Path) -> Non
 
 
 # -- settings ------------------------------------------------------------------------------
+
+
+async def test_sqlite_decisions_run_in_the_stores_thread_and_skip_abandoned_ones(
+    tmp_path: Path,
+) -> None:
+    """Every decision runs in the store's own thread (never on the event loop); a caller
+    that gives up waiting gets ``_Unavailable``, and a decision whose caller gave up
+    before it began is never taken (it would reserve a moment nobody uses)."""
+    from worksection_async.shared._quota import _Unavailable
+    from worksection_async.shared._sqlite import SqliteStore
+
+    store = SqliteStore(str(tmp_path / "quota.db"), timeout=0.3)
+    request = Request(
+        limit=RateLimit(rate=10),
+        ttl=3600.0,
+        member="m",
+        reserve=True,
+        max_wait=None,
+        now=None,
+        jitter=0.0,
+        outcomes=(),
+    )
+    loop_thread = threading.get_ident()
+    threads: list[int] = []
+    release = threading.Event()
+    decide = store.decide
+
+    def held(key: str, request: Request) -> object:
+        threads.append(threading.get_ident())
+        if len(threads) == 2:
+            release.wait(5.0)
+        return decide(key, request)
+
+    store.decide = held  # type: ignore[method-assign]
+    await store.open()
+    try:
+        first = await store.run("k", request)
+        assert first.reserved
+        with pytest.raises(_Unavailable, match="no decision within"):
+            await store.run("k", request)  # held in the thread past the timeout
+        with pytest.raises(_Unavailable, match="no decision within"):
+            await store.run("k", request)  # queued behind it: abandoned, never begun
+        release.set()
+        after = await store.run("k", request)
+        assert after.reserved
+        state = store.peek("k")
+        assert state is not None
+        assert state.calls == 3  # the first, the held one, the last: not the abandoned one
+        assert len(threads) == 3
+        assert len(set(threads)) == 1
+        assert loop_thread not in threads
+    finally:
+        release.set()
+        await store.close()
 
 
 def test_urls_are_checked() -> None:

@@ -4,9 +4,13 @@ Standard library ``sqlite3``, no server. The file holds one table, ``quota``: on
 per key, its state as JSON (``_decision.QuotaState``). A decision is one short write
 transaction: ``BEGIN IMMEDIATE`` (the file's write lock, so that decisions of all the
 processes are taken one after the other), read the row, ``_decision.decide``, write the
-row, ``COMMIT`` — a few tens of microseconds. It runs in a worker thread
-(``anyio.to_thread``), never on the event loop, one at a time per store (a lock), and is
-given up after ``timeout`` seconds.
+row, ``COMMIT`` — a few tens of microseconds. It runs in the store's own thread, never
+on the event loop: one long-lived thread per open store takes the decisions from a
+queue one after the other and wakes the waiting caller through its event loop
+(``call_soon_threadsafe``, trio's ``run_sync_soon``). That hop costs a few tens of
+microseconds where ``anyio.to_thread.run_sync`` (a pooled thread, a capacity limiter,
+a cancel scope each way) cost several times that. A caller waits at most ``timeout``
+seconds; a decision whose caller gave up before it began is not taken.
 
 The clock: ``time.monotonic()``, read inside the transaction. On Linux (and macOS,
 Windows) it is one clock for every process of the host, never steps, and does not
@@ -33,14 +37,16 @@ directory locked so that two processes never remove each other's new ones).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import os
+import queue
 import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import Final
+from typing import Any, Final
 
 import anyio
 import anyio.to_thread
@@ -95,6 +101,36 @@ def _directory_locked(directory: str, timeout: float) -> Iterator[None]:
         os.close(descriptor)
 
 
+def _waker(event: anyio.Event) -> Callable[[], object]:
+    """A function any thread may call to set ``event`` on the calling task's event loop
+    (without waiting for the loop to run it)."""
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:  # not asyncio: trio (anyio's other backend)
+        import trio
+
+        token = trio.lowlevel.current_trio_token()
+        return lambda: token.run_sync_soon(event.set)
+    return lambda: loop.call_soon_threadsafe(event.set)
+
+
+class _Job:
+    """One function for the store's thread to run, and what came of it."""
+
+    __slots__ = ("abandoned", "args", "error", "function", "result", "wake")
+
+    def __init__(
+        self, function: Callable[..., Any], args: tuple[Any, ...], wake: Callable[[], object]
+    ) -> None:
+        self.function = function
+        self.args = args
+        self.wake = wake
+        self.result: Any = None
+        self.error: BaseException | None = None
+        self.abandoned = False
+        """The caller gave up waiting: if the job has not begun, it never does."""
+
+
 class SqliteStore:
     """One SQLite file, used by one ``SharedQuota`` of this process."""
 
@@ -109,7 +145,7 @@ class SqliteStore:
         self._connection: sqlite3.Connection | None = None
         self._identity: tuple[int, int] | None = None
         self._suspect = False
-        self._limiter: anyio.CapacityLimiter | None = None
+        self._jobs: queue.SimpleQueue[_Job | None] | None = None
         # Reading the gates (``gates``) has a connection of its own: it never waits for
         # a decision, nor a decision for it.
         self._read_lock = threading.Lock()
@@ -118,12 +154,58 @@ class SqliteStore:
         self._read_limiter: anyio.CapacityLimiter | None = None
 
     async def open(self) -> None:
-        self._limiter = anyio.CapacityLimiter(1)
         self._read_limiter = anyio.CapacityLimiter(1)
+        self._start()
         # Open the file now (make it, switch it to WAL), so that the first decision is
         # as short as the others; a failure here is the first decision's to report.
-        with anyio.move_on_after(self._timeout):
-            await anyio.to_thread.run_sync(self._warm_up, abandon_on_cancel=True)
+        with contextlib.suppress(_Unavailable, TimeoutError):
+            await self._in_thread(self._warm_up)
+
+    def _start(self) -> queue.SimpleQueue[_Job | None]:
+        """The queue of the store's thread (started now if there is none)."""
+        jobs = self._jobs
+        if jobs is None:
+            jobs = self._jobs = queue.SimpleQueue()
+            threading.Thread(
+                target=self._serve, args=(jobs,), name=f"shared quota {self.path}", daemon=True
+            ).start()
+        return jobs
+
+    async def _in_thread(self, function: Callable[..., Any], *args: Any) -> Any:
+        """``function(*args)`` in the store's thread, waited for at most ``timeout``
+        seconds (``TimeoutError``)."""
+        event = anyio.Event()
+        job = _Job(function, args, _waker(event))
+        self._start().put(job)
+        try:
+            with anyio.fail_after(self._timeout):
+                await event.wait()
+        except BaseException:
+            job.abandoned = True
+            raise
+        if job.error is not None:
+            raise job.error
+        return job.result
+
+    def _serve(self, jobs: queue.SimpleQueue[_Job | None]) -> None:
+        """The store's thread: the jobs one after the other, until ``None``."""
+        while True:
+            job = jobs.get()
+            if job is None:
+                break
+            if job.abandoned:
+                continue
+            try:
+                job.result = job.function(*job.args)
+            except BaseException as exc:  # the caller's to raise
+                job.error = exc
+            with contextlib.suppress(Exception):  # the caller's event loop has ended
+                job.wake()
+            del job
+
+    def _close_connection(self) -> None:
+        with self._lock:
+            self._drop()
 
     def _warm_up(self) -> None:
         if self._lock.acquire(timeout=self._timeout):
@@ -135,12 +217,15 @@ class SqliteStore:
                 self._lock.release()
 
     async def close(self) -> None:
-        # Not waiting for a decision that is stuck (its thread closes nothing then).
-        if self._lock.acquire(blocking=False):
-            try:
-                self._drop()
-            finally:
-                self._lock.release()
+        # The thread closes the connection after the decisions already queued (it
+        # skips those whose callers gave up); not waiting for one that is stuck.
+        jobs, self._jobs = self._jobs, None
+        if jobs is not None:
+            event = anyio.Event()
+            jobs.put(_Job(self._close_connection, (), _waker(event)))
+            jobs.put(None)
+            with anyio.move_on_after(self._timeout, shield=True):
+                await event.wait()
         if self._read_lock.acquire(blocking=False):
             try:
                 self._drop_reader()
@@ -149,14 +234,12 @@ class SqliteStore:
 
     async def run(self, key: str, request: Request) -> _Reply:
         try:
-            with anyio.fail_after(self._timeout):
-                return await anyio.to_thread.run_sync(
-                    self.decide, key, request, abandon_on_cancel=True, limiter=self._limiter
-                )
+            reply: _Reply = await self._in_thread(self.decide, key, request)
         except TimeoutError:
             raise _Unavailable(f"no decision within {self._timeout:g}s") from None
+        return reply
 
-    # -- in the worker thread --------------------------------------------------------
+    # -- in the store's thread --------------------------------------------------------
 
     def decide(self, key: str, request: Request) -> _Reply:
         """One decision, in one write transaction (blocking: a worker thread's)."""
