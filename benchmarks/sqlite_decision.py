@@ -68,13 +68,16 @@ def worker(config: dict[str, Any]) -> None:
     totals: list[float] = []
     limiter: Any = None
 
+    print("ready", flush=True)
+    start = float(sys.stdin.readline())
+
     async def run() -> None:
         nonlocal limiter
         limiter = anyio.CapacityLimiter(1)
         await store.open()
         try:
-            until = config["start"] + config["seconds"]
-            await anyio.sleep(max(0.0, config["start"] - time.time()))
+            until = start + config["seconds"]
+            await anyio.sleep(max(0.0, start - time.time()))
             while time.time() < until:
                 t0 = time.perf_counter()
                 await store.run("bench", request)
@@ -116,7 +119,6 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as directory:
             config = {
                 "path": os.path.join(directory, "quota.db"),
-                "start": time.time() + 2.0 + 0.5 * n,
                 "seconds": args.seconds,
                 "every": args.every,
                 "backend": backend,
@@ -125,11 +127,20 @@ def main() -> None:
             children = [
                 subprocess.Popen(  # noqa: S603
                     [sys.executable, __file__, "--worker", json.dumps(config)],
+                    stdin=subprocess.PIPE,
                     stdout=subprocess.PIPE,
                     text=True,
                 )
                 for _ in range(n)
             ]
+            for child in children:  # all imported: start together, a moment from now
+                assert child.stdout is not None
+                assert child.stdout.readline().strip() == "ready"
+            start = time.time() + 0.5
+            for child in children:
+                assert child.stdin is not None
+                child.stdin.write(f"{start!r}\n")
+                child.stdin.flush()
             totals: list[float] = []
             inside: list[float] = []
             hops: list[float] = []
