@@ -218,19 +218,20 @@ class SqliteStore:
 
     async def close(self) -> None:
         # The thread closes the connection after the decisions already queued (it
-        # skips those whose callers gave up); not waiting for one that is stuck.
+        # skips those whose callers gave up) and ends; this waits for that at most
+        # ``timeout`` (a decision may be stuck), and not at all if cancelled.
         jobs, self._jobs = self._jobs, None
-        if jobs is not None:
-            event = anyio.Event()
-            jobs.put(_Job(self._close_connection, (), _waker(event)))
-            jobs.put(None)
-            with anyio.move_on_after(self._timeout, shield=True):
-                await event.wait()
         if self._read_lock.acquire(blocking=False):
             try:
                 self._drop_reader()
             finally:
                 self._read_lock.release()
+        if jobs is not None:
+            event = anyio.Event()
+            jobs.put(_Job(self._close_connection, (), _waker(event)))
+            jobs.put(None)
+            with anyio.move_on_after(self._timeout):
+                await event.wait()
 
     async def run(self, key: str, request: Request) -> _Reply:
         try:
