@@ -276,7 +276,7 @@ async def _salvage(payload: JSONValue, extras: frozenset[str], breathe: Breather
 async def _search_pages(client: BulkClient, unit: Unit, reached: dict[int, Task]) -> None:
     """Read ``unit``'s pages into ``reached`` (by id) with ``search_tasks``.
 
-    The documented grammar (worksection-api.md §8, the official Postman collection) has
+    The documented grammar (the official documentation and Postman collection) has
     ``id=TASK_ID`` ("returns particular task") and ``parent=TASK_ID`` ("returns subtasks
     of a particular parent task"), both with ``in (...)``. It does not say that ``id``
     reaches a subtask, so subtask pages go through their parents: a subtask page names

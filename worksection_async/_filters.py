@@ -1,6 +1,6 @@
 """Typed builders for the ``filter`` grammar of ``search_tasks`` and ``get_costs``.
 
-The API takes a small query language (worksection-api.md §8)::
+The API takes a small query language::
 
     (name has 'Report' or name has 'Approval') and (dateend>'25.05.2021' and dateend<'31.05.2021')
 

@@ -2,7 +2,7 @@
 
 No web framework is needed: serve it with any ASGI server, or mount it in Starlette,
 FastAPI or Litestar. Worksection wants HTTP 200 with JSON ``{"status":"OK"}`` within
-5 s and disables a hook after 10 failures (worksection-api.md §9), so the receiver
+5 s and disables a hook after 10 failures, so the receiver
 answers first and works after::
 
     POST ─► path? (404) ─► method? (405) ─► basic auth, constant time (401)

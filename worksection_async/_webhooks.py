@@ -1,7 +1,7 @@
 """Webhook payloads: ``parse_webhook``, ``WebhookPayloadError``, and the event key.
 
 Worksection POSTs a JSON array of events shaped like ``get_events`` items
-(worksection-api.md §7.10, §9). Events carry no id, so both ways of learning what
+(as the API documentation says). Events carry no id, so both ways of learning what
 changed (the webhook receiver and ``client.events.watch()``) recognise a repeat by
 its :func:`event_key`: the action, the object, the date, the author and the changed
 fields with their values. :class:`SeenEvents` counts keys as a multiset, so two real

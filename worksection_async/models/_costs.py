@@ -1,4 +1,4 @@
-"""Costs (time and money), cost totals and timers (worksection-api.md §6.7, §6.8)."""
+"""Costs (time and money), cost totals and timers."""
 
 from __future__ import annotations
 

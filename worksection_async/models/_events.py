@@ -1,4 +1,4 @@
-"""Webhooks and events (worksection-api.md §6.10, §7.10, §9)."""
+"""Webhooks and events."""
 
 from __future__ import annotations
 

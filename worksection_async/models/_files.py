@@ -1,4 +1,4 @@
-"""Files and uploads (worksection-api.md §2.3, §6.9)."""
+"""Files and uploads."""
 
 from __future__ import annotations
 

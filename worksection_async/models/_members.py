@@ -1,4 +1,4 @@
-"""Members, contacts, teams and folders, schedules (worksection-api.md §6.1, §6.2)."""
+"""Members, contacts, teams and folders, schedules."""
 
 from __future__ import annotations
 

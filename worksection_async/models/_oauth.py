@@ -1,4 +1,4 @@
-"""OAuth2 server answers (worksection-api.md §3.4) and the ``{id}`` answer of creates."""
+"""OAuth2 server answers and the ``{id}`` answer of creates."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Projects, their options and folders (worksection-api.md §6.3, §7.2)."""
+"""Projects, their options and folders."""
 
 from __future__ import annotations
 

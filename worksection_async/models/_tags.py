@@ -1,4 +1,4 @@
-"""Tags (statuses and labels) and tag groups (worksection-api.md §6.6, §7.8)."""
+"""Tags (statuses and labels) and tag groups."""
 
 from __future__ import annotations
 

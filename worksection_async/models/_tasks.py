@@ -1,4 +1,4 @@
-"""Tasks, subtasks, their relations and comments (worksection-api.md §6.4, §6.5, §7.3)."""
+"""Tasks, subtasks, their relations and comments."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """How each JSON value becomes a field's value: read this first.
 
 The API sends numbers as strings, flags as ``"1"``, dates in two formats and PHP's
-``[]`` for an empty object (worksection-api.md §2.2, §7.11). A model field's type
+``[]`` for an empty object. A model field's type
 decides the rule; :mod:`._converter` registers each rule as the cattrs structure
 hook of its type and builds the model and container hooks around them.
 

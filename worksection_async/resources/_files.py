@@ -1,6 +1,6 @@
 """Files: attachments (``attach[n]``), ``upload_files``, ``get_files`` and ``download``.
 
-Two upload flows exist (worksection-api.md §2.3):
+Two upload flows exist:
 
 * ``attach=[...]`` on ``post_project``, ``post_task`` and ``post_comment``: a multipart
   request with one ``attach[n]`` part per file (the signed parameters stay in the URL);

@@ -1,7 +1,7 @@
 """Validation and rendering of resource-method arguments, before any request.
 
 Every resource method turns its typed keyword arguments into the API's wire strings
-here (worksection-api.md §2.2): dates -> ``DD.MM.YYYY``, email lists -> comma strings,
+here: dates -> ``DD.MM.YYYY``, email lists -> comma strings,
 ``extra`` flags -> ``"text,files"``, numbers -> decimal text, cost times -> ``H:MM``,
 project options -> ``options.<flag>`` = ``1``/``0``, ``get_events`` periods -> ``30m``.
 

@@ -5,7 +5,7 @@ subscribed to it (``post_task``, ``update_task``, ``close_task``, ``post_comment
 optionally only for some projects), with basic auth when the hook has
 ``http_user``/``http_pass``; the receiver must answer HTTP 200 with JSON
 ``{"status":"OK"}`` within 5 s, and after 10 failures the hook is disabled
-(worksection-api.md §9, §6.10). ``add_webhook`` checks the URL answers that way
+(as the API documentation says). ``add_webhook`` checks the URL answers that way
 before it accepts it.
 
 The fake never touches the network unless told where deliveries may go::
