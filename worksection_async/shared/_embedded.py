@@ -22,6 +22,7 @@ callers of its other clients at once. Beyond it:
 from __future__ import annotations
 
 import contextvars
+import logging
 import math
 import os
 import re
@@ -56,6 +57,8 @@ _NAME = re.compile(r"[^\s/?#]{1,200}")
 
 WATCH_INTERVAL: Final = 0.02
 """Seconds between two reads of a SQLite file's gates while a caller sleeps."""
+
+logger = logging.getLogger("worksection_async.shared")
 
 
 class Store(Protocol):
@@ -115,6 +118,11 @@ class EmbeddedQuota(SharedQuota):
     def _started(self, task_group: anyio.abc.TaskGroup) -> None:
         if isinstance(self._store, SqliteStore):
             task_group.start_soon(self._watch, self._store)
+
+    def _lost(self, backend: SharedBackend) -> None:
+        """The state started again while in use: here the file was deleted or replaced
+        (the store says so when it opens it again), not a Redis eviction to warn of."""
+        logger.info("shared quota %s: the state of %s started again", self, backend.keys[0])
 
     def _listening(self, channel: str) -> bool:
         return self._watching
