@@ -45,7 +45,6 @@ from ._timers import start_my_timer
 __all__ = ["ProjectHandle", "TaskHandle"]
 
 _PROJECT_EXTRA = get_args(r.ProjectExtra)
-_TASKS_EXTRA = get_args(r.TaskExtra)
 _TASK_EXTRA = get_args(r.TaskExtra)
 
 
@@ -95,7 +94,7 @@ class ProjectHandle:
         task once, open ones first; ``TooManyRecordsError`` if it cannot be split."""
         params: dict[str, ParamValue] = {
             "filter": "active" if r.true_flag("active_only", active_only) else None,
-            "extra": r.flags("extra", extra, _TASKS_EXTRA),
+            "extra": r.flags("extra", extra, _TASK_EXTRA),
         }
         return await list_tasks(self.client.send, self.client.map, self.page, params)
 
