@@ -362,6 +362,63 @@ def test_odd_queries_are_parsed_by_httpx(path: str, query: str) -> None:
     assert_same_url(transport_of(client)._url(wire), expected)
 
 
+def shown_url(signer: ws.Signer, wire: WireRequest) -> tuple[str, httpx.Request]:
+    """The URL ``RequestPrepared`` shows for ``wire``, and the request sent."""
+    events: list[object] = []
+    transport = httpx.MockTransport(lambda request: httpx.Response(500))
+    client = Client(
+        ACCOUNT,
+        API_KEY,
+        signer=signer,
+        transport=transport,
+        rate_limit=None,
+        on_event=events.append,
+    )
+    request = transport_of(client)._to_httpx(wire, ws.Call.build("get_tasks"))
+    (prepared,) = [event for event in events if isinstance(event, ws.RequestPrepared)]
+    return prepared.url, request
+
+
+@given(
+    params=st.dictionaries(
+        st.from_regex(r"[a-z][a-z_]{0,8}", fullmatch=True).filter(
+            lambda key: key not in ("action", "hash", "page")
+        ),
+        st.text(max_size=40),
+        max_size=4,
+    ),
+    signer=st.sampled_from([ws.PageHash(), ws.QueryHash(), ws.HmacToken()]),
+)
+@settings(max_examples=150, deadline=None)
+def test_an_events_url_is_the_sent_url_masked(params: dict[str, str], signer: ws.Signer) -> None:
+    """``RequestPrepared.url`` is the URL the request goes to, with the hash masked:
+    the account and path shown are the sent URL's text, kept from its first parse."""
+    wire = signer.sign(ws.Call.build("get_tasks", "/project/1/", params), API_KEY, 1.7e9)
+    for _ in range(2):  # the first parse of the path, then the kept text
+        shown, request = shown_url(signer, wire)
+        assert shown == transport_module._masked_url(str(request.url))
+        assert "hash=[redacted]" in shown or "hash=" not in str(request.url)
+
+
+@pytest.mark.parametrize(
+    ("path", "query"),
+    [
+        ("/api/admin/v2/", "a=b c&hash=h"),
+        ("/api/admin/v2/", "a=%zz&b=%41&c=100%&HASH=h"),
+        ("/api/admin/v2/", "a=é&hash=h"),
+        ("/custom?x=1", "a=b&hash=h"),
+        ("/custom#x", "hash=h"),
+        ("/api/admin/v2/", ""),
+        ("/api/oauth2", ""),
+    ],
+)
+def test_an_odd_urls_event_is_the_sent_url_masked(path: str, query: str) -> None:
+    """A query or path httpx changes: the event shows what httpx sends, masked."""
+    shown, request = shown_url(DEFAULT_SIGNER, WireRequest(path=path, query=query))
+    assert shown == transport_module._masked_url(str(request.url))
+    assert "=h" not in shown.replace("x=1", "")
+
+
 async def test_a_call_parses_no_url(
     router: respx.MockRouter, client: Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:

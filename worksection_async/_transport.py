@@ -372,12 +372,17 @@ def _masked_url(url: str) -> str:
     start = url.find("?")
     if start < 0:
         return url
-    parts = url[start + 1 :].split("&")
+    return url[: start + 1] + _masked_query(url[start + 1 :])
+
+
+def _masked_query(query: str) -> str:
+    """A query string with its ``hash`` and ``http_pass`` values masked."""
+    parts = query.split("&")
     for index, part in enumerate(parts):
         name, equals, _ = part.partition("=")
         if equals and name.lower() in _URL_SECRETS:
             parts[index] = f"{name}=[redacted]"
-    return url[: start + 1] + "&".join(parts)
+    return "&".join(parts)
 
 
 def _seconds(value: float | None) -> str:
@@ -464,7 +469,7 @@ class HttpTransport:
         self._total = total_timeout
         self._max_size = max_response_size
         self._api_key_secret = (api_key,) if api_key else ()
-        self._paths: dict[str, httpx.URL] = {}
+        self._paths: dict[str, tuple[httpx.URL, str]] = {}
         install_log_redaction()
 
     def _secrets(self, wire: WireRequest | None = None) -> tuple[str, ...]:
@@ -497,26 +502,40 @@ class HttpTransport:
         return self._signer.sign(call, self._api_key, self._wall())
 
     def _url(self, wire: WireRequest) -> httpx.URL:
-        """The request's URL. The account and path are parsed once; the query a signer
-        built is set as it is (httpx would keep every byte of it), not parsed again:
-        on a small call that parse was a sixth of the client's time."""
+        """The request's URL (see ``_url_and_text``)."""
+        return self._url_and_text(wire)[0]
+
+    def _url_and_text(self, wire: WireRequest) -> tuple[httpx.URL, str | None]:
+        """The request's URL, and the text of its account and path when the query was
+        set as it is (what an event shows before the query, not formatted again).
+
+        The account and path are parsed once; the query a signer built is set as it
+        is (httpx would keep every byte of it), not parsed again: on a small call that
+        parse was a sixth of the client's time."""
         path, query = wire.path, wire.query
-        template = self._paths.get(path)
-        if template is None:
+        found = self._paths.get(path)
+        if found is None:
             if "?" in path or "#" in path or len(self._paths) >= 16:
-                return httpx.URL(self._base + wire.target)  # not a plain API path
-            template = self._paths[path] = httpx.URL(self._base + path)
+                return httpx.URL(self._base + wire.target), None  # not a plain API path
+            template = httpx.URL(self._base + path)
+            found = self._paths[path] = (template, str(template))
+        template, text = found
         if not query:
-            return template
+            return template, text
         short = len(self._base) + len(path) + len(query) < _MAX_URL
         if _QUERY_URL and short and _QUERY_AS_IS.fullmatch(query):
-            return _replace_query(template, query)
-        return httpx.URL(self._base + wire.target)
+            return _replace_query(template, query), text
+        return httpx.URL(self._base + wire.target), None
 
     def _to_httpx(self, wire: WireRequest, call: Call | None = None) -> httpx.Request:
-        url = self._url(wire)
+        url, text = self._url_and_text(wire)
         if self._on_event is not None and call is not None:
-            shown = _masked_url(str(url))
+            if text is None:
+                shown = _masked_url(str(url))
+            elif wire.query:
+                shown = f"{text}?{_masked_query(wire.query)}"
+            else:
+                shown = text
             self._on_event(RequestPrepared(action=call.action, method=wire.method, url=shown))
         headers = dict(wire.headers)
         if wire.files:
