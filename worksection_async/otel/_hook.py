@@ -70,16 +70,28 @@ included, never grows this)."""
 _Record: TypeAlias = tuple[metrics.Histogram, float, dict[str, Any], otel_context.Context]
 
 
+class _Server:
+    """A server's span attributes, and its HTTP duration attributes by method, status
+    and error type (each dict built once)."""
+
+    __slots__ = ("attributes", "durations")
+
+    def __init__(self, attributes: dict[str, Any]) -> None:
+        self.attributes = attributes
+        self.durations: dict[tuple[str | None, int | None, str | None], dict[str, Any]] = {}
+
+
 class _Call:
-    """A call in progress: its span and its current attempt's."""
+    """A call in progress: its span, the context its attempts start in (the caller's
+    with the call's span), and its current attempt's span."""
 
     __slots__ = (
         "attempt",
         "attempt_token",
+        "context",
         "method",
         "requests",
         "server",
-        "server_key",
         "span",
         "token",
     )
@@ -87,11 +99,11 @@ class _Call:
     def __init__(self, span: trace.Span) -> None:
         self.span = span
         self.token: Token[_Call | None] | None = None
+        self.context: otel_context.Context | None = None
         self.attempt: trace.Span | None = None
         self.attempt_token: object = None
         self.method: str | None = None
-        self.server: dict[str, Any] | None = None
-        self.server_key: tuple[str, int] | None = None
+        self.server: _Server | None = None
         self.requests = 0
 
 
@@ -183,9 +195,8 @@ class OpenTelemetryHook:
         # Gauges are read in the metric reader's thread (a periodic reader has one).
         self._clients_lock = threading.Lock()
         self._bulks: dict[BulkStarted, _Bulk] = {}
-        self._servers: dict[str, dict[str, Any]] = {}
+        self._servers: dict[str, _Server] = {}
         self._metric_attributes: dict[tuple[Any, ...], dict[str, Any]] = {}
-        self._http_attributes: dict[tuple[Any, ...], dict[str, Any]] = {}
         # A call's duration and wait attributes and its error type, by action and error.
         self._ended_attributes: dict[
             tuple[str, str | None], tuple[dict[str, Any], dict[str, Any], str | None]
@@ -318,7 +329,7 @@ class OpenTelemetryHook:
             for client in clients:
                 value = read(client)
                 if value is not None:
-                    found.append(Observation(value, self._server(client.account_url)))
+                    found.append(Observation(value, self._server(client.account_url).attributes))
             return found
 
         return observe
@@ -356,14 +367,15 @@ class OpenTelemetryHook:
 
     # -- calls -----------------------------------------------------------------------
 
-    def _server(self, url: str) -> dict[str, Any]:
-        """Server attributes of a URL, by its scheme and authority (cached)."""
-        key = url[: url.find("/", url.find("//") + 2)] if url.count("/") > 2 else url
+    def _server(self, url: str) -> _Server:
+        """The server of a URL, by its scheme and authority (cached)."""
+        end = url.find("/", url.find("//") + 2)
+        key = url[:end] if end > 0 else url
         found = self._servers.get(key)
         if found is None:
             if len(self._servers) > 64:
                 self._servers.clear()
-            found = self._servers[key] = _server_of(url)
+            found = self._servers[key] = _Server(_server_of(url))
         return found
 
     def _attributes(self, *key: Any) -> dict[str, Any]:
@@ -401,21 +413,22 @@ class OpenTelemetryHook:
             return
         if state.attempt is not None:  # sent again within the attempt (OAuth2 refresh)
             self._end_attempt(state, None)
-        server = state.server = self._server(event.url)
-        state.server_key = (server[n.SERVER_ADDRESS], server[n.SERVER_PORT])
-        attributes: dict[str, Any] = {n.HTTP_METHOD: event.method, n.URL_FULL: event.url, **server}
+        url, method = event.url, event.method
+        server = state.server = self._server(url)
+        state.method = method
+        attributes: dict[str, Any] = {n.HTTP_METHOD: method, n.URL_FULL: url, **server.attributes}
         if state.requests:
             attributes[n.RESEND_COUNT] = state.requests
         state.requests += 1
-        state.method = event.method
-        span = self._tracer.start_span(
-            event.method,
-            context=trace.set_span_in_context(state.span),
-            kind=SpanKind.CLIENT,
-            attributes=attributes,
+        # The caller's context with the call's span: the attempt's parent, and (with
+        # the attempt's span instead) the context current while the request is out.
+        parent = state.context
+        if parent is None:
+            parent = state.context = trace.set_span_in_context(state.span)
+        span = state.attempt = self._tracer.start_span(
+            method, context=parent, kind=SpanKind.CLIENT, attributes=attributes
         )
-        state.attempt = span
-        state.attempt_token = otel_context.attach(trace.set_span_in_context(span))
+        state.attempt_token = otel_context.attach(trace.set_span_in_context(span, parent))
 
     @staticmethod
     def _attempt_ended(
@@ -446,32 +459,35 @@ class OpenTelemetryHook:
         otel_context.detach(token)  # type: ignore[arg-type]  # set with the span
 
     def _response_received(self, event: ResponseReceived) -> None:
-        state = self._call.get()
-        if event.error == "QuotaExceededError":
+        error = event.error
+        if error is not None and error == "QuotaExceededError":
             self._exceeded.add(1, self._attributes(n.ACTION, event.action))
+        state = self._call.get()
         if state is None or state.attempt is None:
             return
         status = event.status
         error_type = None
-        if event.error is not None and event.error not in _CANCELLED:
-            error_type = str(status) if status is not None and status >= 400 else event.error
+        if error is not None and error not in _CANCELLED:
+            error_type = str(status) if status is not None and status >= 400 else error
         if error_type is None and event.code is None and status is not None:
             self._end_attempt(state, status)  # the usual answer
         else:
             self._end_attempt(state, self._attempt_ended(state.attempt, event, error_type))
-        server = state.server or {}
-        key = (state.method, state.server_key, status, error_type)
-        attributes = self._http_attributes.get(key)
+        server, method = state.server, state.method
+        assert server is not None  # set with the attempt
+        key = (method, status, error_type)
+        attributes = server.durations.get(key)
         if attributes is None:
-            if len(self._http_attributes) > 4096:
-                self._http_attributes.clear()
-            attributes = self._http_attributes[key] = self._attributes(
+            if len(server.durations) > 256:
+                server.durations.clear()
+            address = server.attributes
+            attributes = server.durations[key] = self._attributes(
                 n.HTTP_METHOD,
-                state.method,
+                method,
                 n.SERVER_ADDRESS,
-                server.get(n.SERVER_ADDRESS),
+                address[n.SERVER_ADDRESS],
                 n.SERVER_PORT,
-                server.get(n.SERVER_PORT),
+                address[n.SERVER_PORT],
                 n.HTTP_STATUS,
                 status,
                 n.ERROR_TYPE,
