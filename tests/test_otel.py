@@ -619,6 +619,36 @@ def scripted_call(hook: OpenTelemetryHook, page: ws.TaskPage) -> None:
     )
 
 
+def test_a_request_sent_again_within_an_attempt_gets_its_own_span() -> None:
+    """An OAuth2 refresh sends the request again within one attempt: the first
+    attempt span ends with no answer, the second (``resend_count`` 1) gets the status;
+    both are children of the call's span and the caller's context is back after."""
+    telemetry = Telemetry()
+    hook, page = telemetry.hook, ws.TaskPage(1, 2)
+    before = otel_context.get_current()
+    url = "https://a.example/api/?hash=***"
+    hook(CallStarted(action="get_task", page=page, at=1.0))
+    hook(RequestPrepared(action="get_task", method="GET", url=url))
+    hook(RequestPrepared(action="get_task", method="GET", url=url))
+    hook(
+        ResponseReceived(action="get_task", page=page, attempt=1, at=1.0, elapsed=0.25, status=200)
+    )
+    hook(
+        CallEnded(
+            action="get_task", page=page, at=1.0, elapsed=0.5, attempts=1, waited=0, sent=True
+        )
+    )
+    assert otel_context.get_current() == before
+    (call,) = calls_named(telemetry.finished(), "get_task")
+    first, second = attempts_of(telemetry.finished(), call)
+    assert "http.response.status_code" not in first.attributes
+    assert "http.request.resend_count" not in first.attributes
+    assert second.attributes["http.request.resend_count"] == 1
+    assert second.attributes["http.response.status_code"] == 200
+    assert first.end_time is not None and second.start_time is not None
+    assert first.end_time <= second.start_time
+
+
 def test_histogram_values_reach_every_collection_and_stay_bounded() -> None:
     """Values held for the next collection are all counted, the ones handed over
     early (past the bound, with no collection in between) as well; none is held
