@@ -336,23 +336,15 @@ class OpenTelemetryHook:
 
     # -- histograms ------------------------------------------------------------------
 
-    def _record(
-        self, histogram: metrics.Histogram, value: float, attributes: dict[str, Any]
-    ) -> None:
-        """Record ``value`` at the next collection (or now, once enough are held).
+    def _hand_over(self) -> None:
+        """Every held histogram value to the SDK.
 
         The SDK's ``record`` costs several microseconds each (it cleans, copies and
-        hashes the attributes and takes a lock); a call records three. Held in a deque
-        (appends and pops are atomic: the reader's thread takes them), they reach the
-        SDK when a reader collects, in its thread, with the context they were recorded
-        in (exemplars still point at the span that was current)."""
-        held = self._held
-        held.append((histogram, value, attributes, otel_context.get_current()))
-        if len(held) >= _HELD_RECORDS:
-            self._hand_over()
-
-    def _hand_over(self) -> None:
-        """Every held histogram value to the SDK."""
+        hashes the attributes and takes a lock); a call records three. The handlers
+        append them to ``_held`` with the context they were recorded in (appends and
+        pops are atomic: the reader's thread takes them), and call this once 1024 are
+        held; a collection calls it in the reader's thread (exemplars still point at
+        the span that was current)."""
         held = self._held
         with_context = self._record_context
         while True:
