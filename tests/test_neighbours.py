@@ -33,14 +33,82 @@ async def test_two_clients_take_turns_with_few_collisions(callers: int) -> None:
     assert account.raised == 0
 
 
-async def test_three_clients_use_the_account() -> None:
-    """Three clients, 0-50 ms of arrival jitter, 1,200 s: the account used >= 0.8
-    (0.888), error 20 on <= 15 % of the requests (11.4 %; the replaced law: 62 %).
-    Seeds 1-6 give 11.4, 15.0, 15.5, 18.2, 15.8, 17.9 %: the target of 15 % is met on
-    two seeds only."""
-    account = await run_account(clients=3, jitter=0.05, seconds=1200, seed=1)
+THREE_CLIENTS_MISSED: dict[int, str] = {
+    2: "15.02 %",
+    3: "15.46 %",
+    4: "18.17 %",
+    5: "15.79 %",
+    6: "17.88 %",
+}
+"""Seeds on which three clients still collide on more than 15 % of their requests (the
+error-20 share measured with the law as it is; the replaced law: 62-64 %)."""
+
+
+def _three_clients_error_case(seed: int) -> object:
+    missed = THREE_CLIENTS_MISSED.get(seed)
+    if missed is None:
+        return seed
+    reason = f"issue 24: three clients, seed {seed}: error 20 on {missed} of requests (target 15 %)"
+    return pytest.param(seed, marks=pytest.mark.xfail(strict=True, reason=reason))
+
+
+@pytest.mark.parametrize("seed", range(1, 7))
+async def test_three_clients_use_the_account(seed: int) -> None:
+    """Three clients, 0-50 ms of arrival jitter, 1,200 s: the account used >= 0.8 and
+    no call fails. Seeds 1-6: use 0.888, 0.890, 0.887, 0.858, 0.878, 0.879."""
+    account = await run_account(clients=3, jitter=0.05, seconds=1200, seed=seed)
     assert account.use() >= 0.8
+    assert account.raised == 0
+
+
+@pytest.mark.parametrize("seed", [_three_clients_error_case(seed) for seed in range(1, 7)])
+async def test_three_clients_collide_on_at_most_15_percent(seed: int) -> None:
+    """Three clients, 0-50 ms of arrival jitter, 1,200 s: error 20 on <= 15 % of the
+    requests. Seeds 1-6 give 11.4, 15.0, 15.5, 18.2, 15.8, 17.9 % (the replaced law:
+    62 %): met on seed 1 only, the others are expected failures that say their figure.
+    Most of the excess comes from a waiter that missed a hand-off: after three turns
+    without one it tries at every interval until it gets through."""
+    account = await run_account(clients=3, jitter=0.05, seconds=1200, seed=seed)
     assert account.error_share <= 0.15
+
+
+FIVE_CLIENTS_HALF_QUOTA: dict[int, str] = {
+    1: "49.5 % error 20, 1 call raised",
+    2: "40.6 % error 20, 8 calls raised",
+    3: "48.2 % error 20, 12 calls raised",
+    4: "45.9 % error 20, 8 calls raised",
+    5: "44.9 % error 20, 3 calls raised",
+    6: "44.9 % error 20, 12 calls raised",
+}
+"""What five clients on a half-quota account measure with the law as it is (the
+replaced law: 76-82 % error 20, up to 29 calls raised)."""
+
+
+@pytest.mark.parametrize(
+    "seed",
+    [
+        pytest.param(
+            seed,
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason=f"issue 24: five clients, half quota, seed {seed}: {figure} "
+                "(target: none raised, <= 20 % error 20)",
+            ),
+        )
+        for seed, figure in FIVE_CLIENTS_HALF_QUOTA.items()
+    ],
+)
+async def test_five_clients_on_a_half_quota_account(seed: int) -> None:
+    """Five clients of 8 callers on an account whose quota (1 request every 2 s) is half
+    the configured one, 0-20 ms of arrival jitter, 900 s: no call raises
+    ``QuotaExceededError`` and error 20 on <= 20 % of the requests. Not met on any seed
+    (see ``FIVE_CLIENTS_HALF_QUOTA``): a waiter needs four turns of the others, more
+    than the three after which it tries at every interval, and those tries collide."""
+    account = await run_account(
+        clients=5, seconds=900, seed=seed, quota="1/2s", quota_per_second=0.5
+    )
+    assert account.raised == 0
+    assert account.error_share <= 0.20
 
 
 async def test_a_slow_path_is_not_a_neighbour() -> None:
