@@ -19,9 +19,11 @@ The stores only make a decision atomic: ``memory://`` holds a lock around it,
 from __future__ import annotations
 
 import collections
-import json
+import itertools
 import math
 import secrets
+import struct
+import zlib
 from collections.abc import Sequence
 from typing import Any, Final
 
@@ -108,7 +110,7 @@ class QuotaState:
     """Everything the script keeps in ``{tag}:state`` and ``{tag}:members``."""
 
     law: dict[str, Any] = attrs.Factory(dict)
-    """The ``_Law``'s state slots (empty: a law never fed)."""
+    """The ``_Law``'s state slots, all of ``LAW_SLOTS`` (empty: a law never fed)."""
     spacing: float = 1.0
     pacing: float = 1.0
     stamp: float | None = None
@@ -130,89 +132,230 @@ class QuotaState:
     def fresh(cls) -> QuotaState:
         return cls()
 
-    def dump(self) -> str:
-        """The state as JSON text (non-finite floats as JavaScript's words)."""
-        return json.dumps(attrs.asdict(self, recurse=False), separators=(",", ":"))
+    def dump(self) -> bytes:
+        """The state as bytes (``_LAYOUT``'s, then the variable parts; see ``load``)."""
+        law = self.law
+        queue = self.queue
+        members = self.members
+        names = [name.encode() for name in members]
+        born = self.born.encode()
+        parts = [
+            _HEAD.pack(
+                _TAG,
+                self.spacing,
+                self.pacing,
+                _NAN if self.stamp is None else self.stamp,
+                self.paused_until,
+                self.last_pause,
+                self.jitter,
+                _NAN if self.jitter_at is None else self.jitter_at,
+                _NAN if self.used is None else self.used,
+                self.generation,
+                self.calls,
+                self.errors,
+                bool(law),
+                len(queue),
+                len(members),
+                len(born),
+            )
+        ]
+        if law:
+            parts.append(_LAW.pack(*_flatten(law)))
+        if queue:
+            parts.append(struct.pack(f"<{4 * len(queue)}d", *itertools.chain.from_iterable(queue)))
+        if members:
+            count = len(members)
+            parts.append(struct.pack(f"<{count}d{count}I", *members.values(), *map(len, names)))
+        parts.append(born)
+        parts.extend(names)
+        return b"".join(parts)
 
     @classmethod
-    def load(cls, text: str | bytes | None) -> QuotaState:
+    def load(cls, data: bytes | str | None) -> QuotaState:
         """The state ``dump`` wrote; anything else (nothing, a state some other version
         or program wrote, garbage) is a fresh state."""
-        if text is None:
+        if type(data) is not bytes or data[: len(_TAG)] != _TAG:
             return cls.fresh()
         try:
-            raw = json.loads(text)
-            if not isinstance(raw, dict):
+            (
+                _,
+                spacing,
+                pacing,
+                stamp,
+                paused_until,
+                last_pause,
+                jitter,
+                jitter_at,
+                used,
+                generation,
+                calls,
+                errors,
+                fed,
+                queued,
+                count,
+                born_size,
+            ) = _HEAD.unpack_from(data)
+            at = _HEAD.size
+            if (
+                spacing != spacing
+                or pacing != pacing
+                or paused_until != paused_until
+                or last_pause != last_pause
+                or jitter != jitter
+            ):
                 return cls.fresh()
-            law = raw["law"]
-            if not isinstance(law, dict) or not all(isinstance(k, str) for k in law):
+            law: dict[str, Any] = {}
+            if fed:
+                values = _LAW.unpack_from(data, at)
+                at += _LAW.size
+                found = _unflatten(values)
+                if found is None:
+                    return cls.fresh()
+                law = found
+            queue: list[tuple[float, float, float, float]] = []
+            if queued:
+                flat = struct.unpack_from(f"<{4 * queued}d", data, at)
+                at += 32 * queued
+                if any(x != x for x in flat):
+                    return cls.fresh()
+                queue = list(zip(flat[::4], flat[1::4], flat[2::4], flat[3::4], strict=True))
+            members: dict[str, float] = {}
+            if count:
+                flat = struct.unpack_from(f"<{count}d{count}I", data, at)
+                at += 12 * count
+                times = flat[:count]
+                if any(x != x for x in times):
+                    return cls.fresh()
+            born = data[at : at + born_size].decode()
+            at += born_size
+            if count:
+                for seen, size in zip(times, flat[count:], strict=True):
+                    members[data[at : at + size].decode()] = seen
+                    at += size
+            if at != len(data) or len(members) != count:
                 return cls.fresh()
-            members = {str(k): _real(v) for k, v in raw["members"].items()}
-            queue = [tuple(_real(x) for x in entry) for entry in raw["queue"]]
-            if any(len(entry) != 4 for entry in queue):
-                return cls.fresh()
-            return cls(
-                law=law,
-                spacing=_real(raw["spacing"]),
-                pacing=_real(raw["pacing"]),
-                stamp=_optional(raw["stamp"]),
-                paused_until=_real(raw["paused_until"]),
-                last_pause=_real(raw["last_pause"]),
-                generation=_integer(raw["generation"]),
-                queue=queue,  # type: ignore[arg-type]
-                calls=_integer(raw["calls"]),
-                errors=_integer(raw["errors"]),
-                jitter=_real(raw["jitter"]),
-                jitter_at=_optional(raw["jitter_at"]),
-                born=str(raw["born"]),
-                members=members,
-                used=_optional(raw["used"]),
-            )
-        except (KeyError, TypeError, ValueError, AttributeError, RecursionError):
+        except (struct.error, ValueError):  # short, or not UTF-8
             return cls.fresh()
+        return cls(
+            law=law,
+            spacing=spacing,
+            pacing=pacing,
+            stamp=None if stamp != stamp else stamp,
+            paused_until=paused_until,
+            last_pause=last_pause,
+            generation=generation,
+            queue=queue,
+            calls=calls,
+            errors=errors,
+            jitter=jitter,
+            jitter_at=None if jitter_at != jitter_at else jitter_at,
+            born=born,
+            members=members,
+            used=None if used != used else used,
+        )
 
 
-def _real(value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(value)
-    number = float(value)
-    if math.isnan(number):
-        raise ValueError(value)
-    return number
+def _kinds() -> dict[str, str]:
+    """How each of the law's state slots is kept (from a new ``_Law``'s values): ``d``
+    a float, ``o`` a float or ``None`` (NaN), ``?`` a boolean, ``q`` an integer, ``r``
+    a deque of booleans (its length and the bits of a number)."""
+    law = _Law(RateLimit(rate=1.0))
+    kinds: dict[str, str] = {}
+    for name in LAW_SLOTS:
+        value = getattr(law, name)
+        if isinstance(value, collections.deque):
+            if value.maxlen is None or value.maxlen > 64:
+                raise TypeError(f"_Law.{name}: a deque longer than 64 cannot be kept")
+            kinds[name] = "r"
+        elif value is None:
+            kinds[name] = "o"
+        elif isinstance(value, bool):
+            kinds[name] = "?"
+        elif isinstance(value, int):
+            kinds[name] = "q"
+        elif isinstance(value, float):
+            kinds[name] = "d"
+        else:
+            raise TypeError(f"_Law.{name}: a {type(value).__name__} cannot be kept")
+    return kinds
 
 
-def _optional(value: object) -> float | None:
-    return None if value is None else _real(value)
+_KINDS: Final = _kinds()
+
+_LAYOUT: Final = " ".join(f"{name}:{kind}" for name, kind in _KINDS.items())
+"""The law's part of the layout (the state's first bytes tell which one wrote it)."""
+
+_TAG: Final = b"wsq2" + zlib.crc32(_LAYOUT.encode()).to_bytes(4, "little")
+
+_HEAD: Final = struct.Struct("<8s8d3q?HHH")
+"""The tag, the floats (NaN: ``None``), generation, calls, errors, whether the law was
+fed (its part follows), and the lengths of the queue, the members and ``born``; then
+the queue (four floats each), the members' times and names' lengths, ``born`` and the
+names (UTF-8)."""
+
+_LAW: Final = struct.Struct(
+    "<" + "".join("BQ" if kind == "r" else "d" if kind == "o" else kind for kind in _KINDS.values())
+)
+
+_NAN: Final = math.nan
 
 
-def _integer(value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(value)
-    return value
+def _flatten(law: dict[str, Any]) -> list[Any]:
+    values: list[Any] = []
+    for name, kind in _KINDS.items():
+        value = law[name]
+        if kind == "r":
+            bits = 0
+            for i, flag in enumerate(value):
+                if flag:
+                    bits |= 1 << i
+            values += (len(value), bits)
+        elif kind == "o" and value is None:
+            values.append(_NAN)
+        else:
+            values.append(value)
+    return values
+
+
+def _unflatten(values: tuple[Any, ...]) -> dict[str, Any] | None:
+    """The law's slots from ``_LAW``'s values (``None``: not a law's)."""
+    law: dict[str, Any] = {}
+    i = 0
+    for name, kind in _KINDS.items():
+        value = values[i]
+        i += 1
+        if kind == "r":
+            bits = values[i]
+            i += 1
+            law[name] = [bool(bits >> j & 1) for j in range(value)]
+        elif kind == "o":
+            law[name] = None if value != value else value
+        elif kind == "d":
+            if value != value:
+                return None
+            law[name] = value
+        else:
+            law[name] = value
+    return law
 
 
 def _load_law(limit: RateLimit, saved: dict[str, Any]) -> _Law:
-    """A ``_Law`` for ``limit`` in the state ``saved`` (slot by slot; a deque comes back
-    as a deque of its own length)."""
+    """A ``_Law`` for ``limit`` in the state ``saved`` (``QuotaState.law``, checked when
+    it was loaded; a deque comes back as a deque of its own length)."""
     law = _Law(limit)
-    for name in LAW_SLOTS:
-        if name not in saved:
-            continue
-        value = saved[name]
-        current = getattr(law, name)
-        if isinstance(current, collections.deque):
-            if isinstance(value, list) and all(isinstance(x, bool) for x in value):
-                current.extend(value)
-        elif value is None or isinstance(value, (int, float)):
+    for name, value in saved.items():
+        if _KINDS[name] == "r":
+            getattr(law, name).extend(value)
+        else:
             setattr(law, name, value)
     return law
 
 
 def _save_law(law: _Law) -> dict[str, Any]:
     saved: dict[str, Any] = {}
-    for name in LAW_SLOTS:
+    for name, kind in _KINDS.items():
         value = getattr(law, name)
-        saved[name] = list(value) if isinstance(value, collections.deque) else value
+        saved[name] = list(value) if kind == "r" else value
     return saved
 
 
