@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import queue
@@ -66,11 +67,21 @@ logger = logging.getLogger("worksection_async.shared")
 PROBE_BUSY: Final = 0.05
 """Seconds a decision waits for the file's lock after a failure (until one succeeds)."""
 
+BUSY_STEP: Final = 50e-6
+"""Seconds of the first sleep when another process holds the file's write lock."""
+
+BUSY_STEP_MAX: Final = 1e-3
+"""...and of the longest (the sleeps double up to it)."""
+
 _SCHEMA: Final = (
     "CREATE TABLE IF NOT EXISTS quota (key TEXT PRIMARY KEY, state TEXT NOT NULL, gate TEXT)"
 )
 """``gate``: the state's ``born`` and generation (``_quota.SharedQuota._deliver``'s form),
 read by the processes that watch for gate closures."""
+
+_SELECT: Final = "SELECT state FROM quota WHERE key = ?"
+_UPDATE: Final = "UPDATE quota SET state = ?, gate = ? WHERE key = ?"
+_INSERT: Final = "INSERT INTO quota (state, gate, key) VALUES (?, ?, ?)"
 
 
 @contextlib.contextmanager
@@ -114,6 +125,16 @@ def _waker(event: anyio.Event) -> Callable[[], object]:
     return lambda: loop.call_soon_threadsafe(event.set)
 
 
+def _settle(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
+def _expire(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_exception(TimeoutError())
+
+
 class _Job:
     """One function for the store's thread to run, and what came of it."""
 
@@ -145,6 +166,9 @@ class SqliteStore:
         self._connection: sqlite3.Connection | None = None
         self._identity: tuple[int, int] | None = None
         self._suspect = False
+        self._kept: tuple[str, bytes, QuotaState] | None = None
+        """The key, text and state of this store's latest write (while it is the
+        connection's)."""
         self._jobs: queue.SimpleQueue[_Job | None] | None = None
         # Reading the gates (``gates``) has a connection of its own: it never waits for
         # a decision, nor a decision for it.
@@ -174,15 +198,36 @@ class SqliteStore:
     async def _in_thread(self, function: Callable[..., Any], *args: Any) -> Any:
         """``function(*args)`` in the store's thread, waited for at most ``timeout``
         seconds (``TimeoutError``)."""
-        event = anyio.Event()
-        job = _Job(function, args, _waker(event))
-        self._start().put(job)
         try:
-            with anyio.fail_after(self._timeout):
-                await event.wait()
-        except BaseException:
-            job.abandoned = True
-            raise
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # not asyncio: trio (anyio's other backend)
+            loop = None
+        if loop is None:
+            event = anyio.Event()
+            job = _Job(function, args, _waker(event))
+            self._start().put(job)
+            try:
+                with anyio.fail_after(self._timeout):
+                    await event.wait()
+            except BaseException:
+                job.abandoned = True
+                raise
+        else:
+            # asyncio: a bare future, woken by the thread and expired by a timer, costs
+            # far less than an anyio event in a cancel scope (both are the hop's).
+            future: asyncio.Future[None] = loop.create_future()
+            job = _Job(
+                function, args, functools.partial(loop.call_soon_threadsafe, _settle, future)
+            )
+            timer = loop.call_later(self._timeout, _expire, future)
+            self._start().put(job)
+            try:
+                await future
+            except BaseException:
+                job.abandoned = True
+                raise
+            finally:
+                timer.cancel()
         if job.error is not None:
             raise job.error
         return job.result
@@ -262,15 +307,21 @@ class SqliteStore:
 
     def _decide(self, key: str, request: Request) -> _Reply:
         connection = self._connect()
-        connection.execute("BEGIN IMMEDIATE")
+        self._begin(connection)
+        kept, self._kept = self._kept, None
         try:
             clock = self._clock()
-            row = connection.execute("SELECT state FROM quota WHERE key = ?", (key,)).fetchone()
-            state = QuotaState.load(row[0] if row is not None else None)
+            row = connection.execute(_SELECT, (key,)).fetchone()
+            text = row[0] if row is not None else None
+            if kept is not None and kept[0] == key and text == kept[1]:
+                state = kept[2]  # this store's own latest write: no need to read it again
+            else:
+                state = QuotaState.load(text)
             reply = decide(state, request, clock)
+            text = state.dump()
             connection.execute(
-                "INSERT OR REPLACE INTO quota (key, state, gate) VALUES (?, ?, ?)",
-                (key, state.dump(), f"{state.born} {state.generation}"),
+                _INSERT if row is None else _UPDATE,
+                (text, f"{state.born} {state.generation}", key),
             )
             connection.execute("COMMIT")
         except BaseException:
@@ -278,10 +329,32 @@ class SqliteStore:
                 with contextlib.suppress(sqlite3.Error):
                     connection.execute("ROLLBACK")
             raise
-        if self._suspect:
-            self._suspect = False
-            connection.execute(f"PRAGMA busy_timeout = {int(self._busy * 1000)}")
+        self._kept = (key, text, state)
+        self._suspect = False
         return reply
+
+    def _begin(self, connection: sqlite3.Connection) -> None:
+        """``BEGIN IMMEDIATE``, waiting for the write lock at most the busy timeout
+        (``PROBE_BUSY`` after a failure): retried here after sleeps that start at
+        ``BUSY_STEP`` and double, where SQLite's own busy handler sleeps a millisecond
+        first, then longer (the lock is held for a decision's few tens of
+        microseconds)."""
+        give_up = 0.0
+        pause = BUSY_STEP
+        while True:
+            try:
+                connection.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc):
+                    raise
+                now = time.monotonic()
+                if not give_up:
+                    give_up = now + (PROBE_BUSY if self._suspect else self._busy)
+                elif now >= give_up:
+                    raise
+            time.sleep(min(pause, max(0.0, give_up - now)))
+            pause = min(2 * pause, BUSY_STEP_MAX)
 
     async def gates(self, keys: list[str]) -> dict[str, str]:
         """The gate (``born generation``) of each key found (a read, no write lock)."""
@@ -373,6 +446,8 @@ class SqliteStore:
                 raise sqlite3.OperationalError(f"cannot use WAL journal mode (got {mode!r})")
             connection.execute("PRAGMA synchronous = NORMAL")
             connection.execute(_SCHEMA)
+            # From now on ``_begin`` waits for the write lock, in shorter steps.
+            connection.execute("PRAGMA busy_timeout = 0")
             found = os.stat(self.path)
         except BaseException:
             connection.close()
@@ -404,6 +479,7 @@ class SqliteStore:
     def _drop(self) -> None:
         connection, self._connection = self._connection, None
         self._identity = None
+        self._kept = None
         if connection is not None:
             with contextlib.suppress(sqlite3.Error):
                 connection.close()
