@@ -109,8 +109,9 @@ def parse_request(args: Sequence[str], limits: dict[tuple[str, ...], RateLimit])
 class QuotaState:
     """Everything the script keeps in ``{tag}:state`` and ``{tag}:members``."""
 
-    law: dict[str, Any] = attrs.Factory(dict)
-    """The ``_Law``'s state slots, all of ``LAW_SLOTS`` (empty: a law never fed)."""
+    law_values: tuple[Any, ...] = ()
+    """The ``_Law``'s state slots, in ``_LAW``'s order (a deque as its length and its
+    bits; empty: a law never fed)."""
     spacing: float = 1.0
     pacing: float = 1.0
     stamp: float | None = None
@@ -132,9 +133,21 @@ class QuotaState:
     def fresh(cls) -> QuotaState:
         return cls()
 
+    @property
+    def law(self) -> dict[str, Any]:
+        """The law's state slots by name (empty: a law never fed)."""
+        if not self.law_values:
+            return {}
+        law = _load_law(RateLimit(rate=1.0), self.law_values)
+        slots: dict[str, Any] = {}
+        for name, kind, _ in _SLOTS:
+            value = getattr(law, name)
+            slots[name] = list(value) if kind == "r" else value
+        return slots
+
     def dump(self) -> bytes:
         """The state as bytes (``_LAYOUT``'s, then the variable parts; see ``load``)."""
-        law = self.law
+        law = self.law_values
         queue = self.queue
         members = self.members
         names = [name.encode() for name in members]
@@ -160,7 +173,9 @@ class QuotaState:
             )
         ]
         if law:
-            parts.append(_LAW.pack(*_flatten(law)))
+            if _OPTIONAL:
+                law = tuple(_NAN if value is None else value for value in law)
+            parts.append(_LAW.pack(*law))
         if queue:
             parts.append(struct.pack(f"<{4 * len(queue)}d", *itertools.chain.from_iterable(queue)))
         if members:
@@ -204,14 +219,16 @@ class QuotaState:
                 or jitter != jitter
             ):
                 return cls.fresh()
-            law: dict[str, Any] = {}
+            law: tuple[Any, ...] = ()
             if fed:
-                values = _LAW.unpack_from(data, at)
+                law = _LAW.unpack_from(data, at)
                 at += _LAW.size
-                found = _unflatten(values)
-                if found is None:
-                    return cls.fresh()
-                law = found
+                for i in _FLOATS:
+                    if law[i] != law[i]:
+                        return cls.fresh()
+                for i in _OPTIONAL:
+                    if law[i] != law[i]:
+                        law = (*law[:i], None, *law[i + 1 :])
             queue: list[tuple[float, float, float, float]] = []
             if queued:
                 flat = struct.unpack_from(f"<{4 * queued}d", data, at)
@@ -237,7 +254,7 @@ class QuotaState:
         except (struct.error, ValueError):  # short, or not UTF-8
             return cls.fresh()
         return cls(
-            law=law,
+            law_values=law,
             spacing=spacing,
             pacing=pacing,
             stamp=None if stamp != stamp else stamp,
@@ -300,63 +317,50 @@ _LAW: Final = struct.Struct(
 _NAN: Final = math.nan
 
 
-def _flatten(law: dict[str, Any]) -> list[Any]:
-    values: list[Any] = []
-    for name, kind in _KINDS.items():
-        value = law[name]
-        if kind == "r":
-            bits = 0
-            for i, flag in enumerate(value):
-                if flag:
-                    bits |= 1 << i
-            values += (len(value), bits)
-        elif kind == "o" and value is None:
-            values.append(_NAN)
-        else:
-            values.append(value)
-    return values
-
-
-def _unflatten(values: tuple[Any, ...]) -> dict[str, Any] | None:
-    """The law's slots from ``_LAW``'s values (``None``: not a law's)."""
-    law: dict[str, Any] = {}
+def _slots() -> list[tuple[str, str, int]]:
+    """Each of the law's slots, its kind, and where it starts in ``_LAW``'s values."""
+    slots = []
     i = 0
     for name, kind in _KINDS.items():
-        value = values[i]
-        i += 1
-        if kind == "r":
-            bits = values[i]
-            i += 1
-            law[name] = [bool(bits >> j & 1) for j in range(value)]
-        elif kind == "o":
-            law[name] = None if value != value else value
-        elif kind == "d":
-            if value != value:
-                return None
-            law[name] = value
-        else:
-            law[name] = value
-    return law
+        slots.append((name, kind, i))
+        i += 2 if kind == "r" else 1
+    return slots
 
 
-def _load_law(limit: RateLimit, saved: dict[str, Any]) -> _Law:
-    """A ``_Law`` for ``limit`` in the state ``saved`` (``QuotaState.law``, checked when
-    it was loaded; a deque comes back as a deque of its own length)."""
+_SLOTS: Final = _slots()
+_FLOATS: Final = tuple(i for _, kind, i in _SLOTS if kind == "d")
+"""Where ``_LAW``'s values hold a float (never NaN)..."""
+_OPTIONAL: Final = tuple(i for _, kind, i in _SLOTS if kind == "o")
+"""...and a float or ``None`` (NaN in the bytes)."""
+
+
+def _load_law(limit: RateLimit, values: tuple[Any, ...]) -> _Law:
+    """A ``_Law`` for ``limit`` in the state ``values`` (``QuotaState.law_values``,
+    checked when it was loaded; a deque comes back as a deque of its own length)."""
     law = _Law(limit)
-    for name, value in saved.items():
-        if _KINDS[name] == "r":
-            getattr(law, name).extend(value)
-        else:
-            setattr(law, name, value)
+    if values:
+        for name, kind, i in _SLOTS:
+            if kind == "r":
+                bits = values[i + 1]
+                getattr(law, name).extend([bits >> j & 1 == 1 for j in range(values[i])])
+            else:
+                setattr(law, name, values[i])
     return law
 
 
-def _save_law(law: _Law) -> dict[str, Any]:
-    saved: dict[str, Any] = {}
-    for name, kind in _KINDS.items():
+def _save_law(law: _Law) -> tuple[Any, ...]:
+    values: list[Any] = []
+    for name, kind, _ in _SLOTS:
         value = getattr(law, name)
-        saved[name] = list(value) if kind == "r" else value
-    return saved
+        if kind == "r":
+            bits = 0
+            for j, flag in enumerate(value):
+                if flag:
+                    bits |= 1 << j
+            values += (len(value), bits)
+        else:
+            values.append(value)
+    return tuple(values)
 
 
 def decide(state: QuotaState, request: Request, clock: float) -> _Reply:
@@ -384,7 +388,7 @@ def decide(state: QuotaState, request: Request, clock: float) -> _Reply:
     if len(kept) > MAX_QUEUE:
         kept = kept[-MAX_QUEUE:]
 
-    law = _load_law(limit, state.law)
+    law = _load_law(limit, state.law_values)
 
     def rates(t: float) -> tuple[float, float]:
         spacing = law.rate(t) / (1.0 + law.widening(t))
@@ -463,7 +467,7 @@ def decide(state: QuotaState, request: Request, clock: float) -> _Reply:
 
     state.queue = kept
     state.jitter, state.jitter_at = jitter, now
-    state.law = _save_law(law)
+    state.law_values = _save_law(law)
     members = state.members
     members.pop(request.member, None)  # re-inserted last: the dict stays oldest first
     members[request.member] = now
