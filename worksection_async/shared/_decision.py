@@ -21,8 +21,10 @@ from __future__ import annotations
 import collections
 import itertools
 import math
+import operator
 import secrets
 import struct
+import threading
 import zlib
 from collections.abc import Sequence
 from typing import Any, Final
@@ -34,7 +36,7 @@ from .._throttle import CARRY, _Law
 from ._lua import JITTER_HALF_LIFE, MAX_JITTER, MAX_QUEUE, MEMBER_TTL
 from ._reply import _Reply, _Unavailable
 
-__all__ = ["QuotaState", "Request", "decide", "parse_request"]
+__all__ = ["QuotaState", "Request", "decide", "gate", "parse_request"]
 
 MAX_MEMBERS: Final = 4096
 """Processes remembered on one key (the least recently seen are forgotten past that)."""
@@ -170,7 +172,8 @@ class QuotaState:
                 len(queue),
                 len(members),
                 len(born),
-            )
+            ),
+            born,
         ]
         if law:
             if _OPTIONAL:
@@ -181,7 +184,6 @@ class QuotaState:
         if members:
             count = len(members)
             parts.append(struct.pack(f"<{count}d{count}I", *members.values(), *map(len, names)))
-        parts.append(born)
         parts.extend(names)
         return b"".join(parts)
 
@@ -210,7 +212,8 @@ class QuotaState:
                 count,
                 born_size,
             ) = _HEAD.unpack_from(data)
-            at = _HEAD.size
+            at = _HEAD.size + born_size
+            born = data[_HEAD.size : at].decode()
             if (
                 spacing != spacing
                 or pacing != pacing
@@ -243,8 +246,6 @@ class QuotaState:
                 times = flat[:count]
                 if any(x != x for x in times):
                     return cls.fresh()
-            born = data[at : at + born_size].decode()
-            at += born_size
             if count:
                 for seen, size in zip(times, flat[count:], strict=True):
                     members[data[at : at + size].decode()] = seen
@@ -270,6 +271,21 @@ class QuotaState:
             members=members,
             used=None if used != used else used,
         )
+
+
+def gate(data: object) -> str | None:
+    """The gate of the state ``data`` (``dump``'s bytes) as ``SharedQuota._deliver``
+    takes it, ``"born generation"``, read from its first bytes (``None``: not a state)."""
+    if type(data) is not bytes or data[: len(_TAG)] != _TAG or len(data) < _HEAD.size:
+        return None
+    head = _HEAD.unpack_from(data)
+    born = data[_HEAD.size : _HEAD.size + head[-1]]
+    if len(born) != head[-1]:
+        return None
+    try:
+        return f"{born.decode()} {head[9]}"
+    except UnicodeDecodeError:
+        return None
 
 
 def _kinds() -> dict[str, str]:
@@ -307,8 +323,8 @@ _TAG: Final = b"wsq2" + zlib.crc32(_LAYOUT.encode()).to_bytes(4, "little")
 _HEAD: Final = struct.Struct("<8s8d3q?HHH")
 """The tag, the floats (NaN: ``None``), generation, calls, errors, whether the law was
 fed (its part follows), and the lengths of the queue, the members and ``born``; then
-the queue (four floats each), the members' times and names' lengths, ``born`` and the
-names (UTF-8)."""
+``born`` (UTF-8), the law (``_LAW``), the queue (four floats each), the members' times
+and names' lengths, and the names (UTF-8)."""
 
 _LAW: Final = struct.Struct(
     "<" + "".join("BQ" if kind == "r" else "d" if kind == "o" else kind for kind in _KINDS.values())
@@ -334,33 +350,58 @@ _OPTIONAL: Final = tuple(i for _, kind, i in _SLOTS if kind == "o")
 """...and a float or ``None`` (NaN in the bytes)."""
 
 
+class _Reused(threading.local):
+    """The ``_Law`` a thread's latest decision ran, and the ``RateLimit`` it was made
+    for: the next decision on that limit loads the state into it (making one costs
+    more than the rest of the law's work on a cold cache)."""
+
+    limit: RateLimit | None = None
+    law: _Law | None = None
+
+
+_REUSED: Final = _Reused()
+
+
 def _load_law(limit: RateLimit, values: tuple[Any, ...]) -> _Law:
     """A ``_Law`` for ``limit`` in the state ``values`` (``QuotaState.law_values``,
-    checked when it was loaded; a deque comes back as a deque of its own length)."""
-    law = _Law(limit)
-    if values:
-        for name, kind, i in _SLOTS:
-            if kind == "r":
+    checked when it was loaded, or empty: a fresh law's); a deque comes back as a deque
+    of its own length."""
+    reused = _REUSED
+    law = reused.law
+    if law is None or reused.limit is not limit:
+        law = _Law(limit)
+        reused.limit, reused.law = limit, law
+    for name, kind, i in _SLOTS:
+        if kind == "r":
+            deque = getattr(law, name)
+            deque.clear()
+            if values:
                 bits = values[i + 1]
-                getattr(law, name).extend([bits >> j & 1 == 1 for j in range(values[i])])
-            else:
-                setattr(law, name, values[i])
+                deque.extend([bits >> j & 1 == 1 for j in range(values[i])])
+        else:
+            setattr(law, name, values[i] if values else _FRESH[i])
     return law
 
 
 def _save_law(law: _Law) -> tuple[Any, ...]:
-    values: list[Any] = []
-    for name, kind, _ in _SLOTS:
-        value = getattr(law, name)
-        if kind == "r":
-            bits = 0
-            for j, flag in enumerate(value):
-                if flag:
-                    bits |= 1 << j
-            values += (len(value), bits)
-        else:
-            values.append(value)
-    return tuple(values)
+    values = _GET_SLOTS(law)
+    if not _DEQUE_AT:
+        return values
+    flat = list(values)
+    for at in reversed(_DEQUE_AT):  # each deque as its length and its bits
+        deque = flat[at]
+        flat[at : at + 1] = (len(deque), sum(1 << j for j, flag in enumerate(deque) if flag))
+    return tuple(flat)
+
+
+_GET_SLOTS: Final = operator.attrgetter(*(name for name, _, _ in _SLOTS))
+"""The law's state slots, in ``_KINDS``'s order, as a tuple (at C speed)."""
+
+_DEQUE_AT: Final = tuple(k for k, (_, kind, _) in enumerate(_SLOTS) if kind == "r")
+"""Where the deques are among ``_GET_SLOTS``'s values."""
+
+_FRESH: Final = _save_law(_Law(RateLimit(rate=1.0)))
+"""A new ``_Law``'s state, in ``_LAW``'s order."""
 
 
 def decide(state: QuotaState, request: Request, clock: float) -> _Reply:

@@ -57,7 +57,7 @@ try:
 except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
-from ._decision import QuotaState, Request, decide
+from ._decision import QuotaState, Request, decide, gate
 from ._reply import _Reply, _Unavailable
 
 __all__ = ["SqliteStore"]
@@ -76,12 +76,12 @@ BUSY_STEP_MAX: Final = 1e-3
 _SCHEMA: Final = (
     "CREATE TABLE IF NOT EXISTS quota (key TEXT PRIMARY KEY, state TEXT NOT NULL, gate TEXT)"
 )
-"""``gate``: the state's ``born`` and generation (``_quota.SharedQuota._deliver``'s form),
-read by the processes that watch for gate closures."""
+"""``state``: ``_decision.QuotaState.dump``'s bytes. ``gate``: no longer written (the
+processes that watch for gate closures read the state's first bytes)."""
 
-_SELECT: Final = "SELECT state FROM quota WHERE key = ?"
-_UPDATE: Final = "UPDATE quota SET state = ?, gate = ? WHERE key = ?"
-_INSERT: Final = "INSERT INTO quota (state, gate, key) VALUES (?, ?, ?)"
+_DECIDE: Final = "UPDATE quota SET state = ws_decision(state) WHERE key = ?"
+"""A decision: ``ws_decision`` is the store's ``_decision_of``."""
+_ENSURE: Final = "INSERT OR IGNORE INTO quota (key, state) VALUES (?, x'')"
 
 
 @contextlib.contextmanager
@@ -167,8 +167,11 @@ class SqliteStore:
         self._identity: tuple[int, int] | None = None
         self._suspect = False
         self._kept: tuple[str, bytes, QuotaState] | None = None
-        """The key, text and state of this store's latest write (while it is the
+        """The key, bytes and state of this store's latest write (while it is the
         connection's)."""
+        self._asked: tuple[str, Request] | None = None
+        self._decided: tuple[_Reply, bytes, QuotaState] | None = None
+        self._failure: BaseException | None = None
         self._jobs: queue.SimpleQueue[_Job | None] | None = None
         # Reading the gates (``gates``) has a connection of its own: it never waits for
         # a decision, nor a decision for it.
@@ -307,46 +310,61 @@ class SqliteStore:
 
     def _decide(self, key: str, request: Request) -> _Reply:
         connection = self._connect()
-        self._begin(connection)
-        kept, self._kept = self._kept, None
+        self._asked, self._decided, self._failure = (key, request), None, None
         try:
-            clock = self._clock()
-            row = connection.execute(_SELECT, (key,)).fetchone()
-            text = row[0] if row is not None else None
-            if kept is not None and kept[0] == key and text == kept[1]:
-                state = kept[2]  # this store's own latest write: no need to read it again
-            else:
-                state = QuotaState.load(text)
-            reply = decide(state, request, clock)
-            text = state.dump()
-            connection.execute(
-                _INSERT if row is None else _UPDATE,
-                (text, f"{state.born} {state.generation}", key),
-            )
-            connection.execute("COMMIT")
-        except BaseException:
-            if connection.in_transaction:
-                with contextlib.suppress(sqlite3.Error):
-                    connection.execute("ROLLBACK")
+            # One statement, one write transaction: SQLite takes the file's write lock
+            # before it reads the row, and calls ``_decision_of`` on the state.
+            if not self._write(connection, _DECIDE, key):
+                # The key's first decision: a row to decide on (empty: a fresh state).
+                self._write(connection, _ENSURE, key)
+                self._write(connection, _DECIDE, key)
+        except sqlite3.Error:
+            if self._failure is not None:  # raised by the decision, not by SQLite
+                raise self._failure from None
             raise
-        self._kept = (key, text, state)
+        finally:
+            self._asked = None
+        decided, self._decided = self._decided, None
+        if decided is None:
+            raise sqlite3.OperationalError(f"the row of {key!r} was not found")
+        reply, data, state = decided
+        self._kept = (key, data, state)
         self._suspect = False
         return reply
 
-    def _begin(self, connection: sqlite3.Connection) -> None:
-        """``BEGIN IMMEDIATE``, waiting for the write lock at most the busy timeout
-        (``PROBE_BUSY`` after a failure): retried here after sleeps that start at
-        ``BUSY_STEP`` and double, where SQLite's own busy handler sleeps a millisecond
-        first, then longer (the lock is held for a decision's few tens of
-        microseconds)."""
+    def _decision_of(self, data: object) -> bytes:
+        """The new state of ``self._asked``'s key, its state now being ``data``
+        (called by SQLite inside ``_DECIDE``'s write transaction)."""
+        try:
+            asked = self._asked
+            assert asked is not None  # only ``_decide`` runs the statement
+            key, request = asked
+            kept, self._kept = self._kept, None
+            if kept is not None and kept[0] == key and data == kept[1]:
+                state = kept[2]  # this store's own latest write: no need to read it again
+            else:
+                state = QuotaState.load(data)  # type: ignore[arg-type]
+            reply = decide(state, request, self._clock())
+            new = state.dump()
+        except BaseException as exc:
+            self._failure = exc
+            raise
+        self._decided = (reply, new, state)
+        return new
+
+    def _write(self, connection: sqlite3.Connection, statement: str, key: str) -> int:
+        """``statement`` (a write) for ``key``, waiting for the file's write lock at
+        most the busy timeout (``PROBE_BUSY`` after a failure): retried here after
+        sleeps that start at ``BUSY_STEP`` and double, where SQLite's own busy handler
+        sleeps a millisecond first, then longer (the lock is held for a decision's few
+        tens of microseconds). The rows it changed."""
         give_up = 0.0
         pause = BUSY_STEP
         while True:
             try:
-                connection.execute("BEGIN IMMEDIATE")
-                return
+                return connection.execute(statement, (key,)).rowcount
             except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc):
+                if self._failure is not None or "locked" not in str(exc):
                     raise
                 now = time.monotonic()
                 if not give_up:
@@ -376,13 +394,19 @@ class SqliteStore:
                     return {}
                 marks = ",".join("?" * len(keys))
                 rows = reader.execute(
-                    f"SELECT key, gate FROM quota WHERE key IN ({marks})",  # noqa: S608
+                    # The state's first bytes: its gate (``_decision.gate``).
+                    f"SELECT key, substr(state, 1, 256) FROM quota WHERE key IN ({marks})",  # noqa: S608
                     keys,
                 ).fetchall()
             except (sqlite3.Error, OSError) as exc:
                 self._drop_reader()
                 raise _Unavailable(f"{type(exc).__name__}: {exc} ({self.path})") from None
-            return {str(key): str(gate) for key, gate in rows if gate}
+            gates = {}
+            for key, head in rows:
+                found = gate(head)
+                if found is not None:
+                    gates[str(key)] = found
+            return gates
         finally:
             self._read_lock.release()
 
@@ -446,8 +470,9 @@ class SqliteStore:
                 raise sqlite3.OperationalError(f"cannot use WAL journal mode (got {mode!r})")
             connection.execute("PRAGMA synchronous = NORMAL")
             connection.execute(_SCHEMA)
-            # From now on ``_begin`` waits for the write lock, in shorter steps.
+            # From now on ``_write`` waits for the write lock, in shorter steps.
             connection.execute("PRAGMA busy_timeout = 0")
+            connection.create_function("ws_decision", 1, self._decision_of)
             found = os.stat(self.path)
         except BaseException:
             connection.close()
