@@ -11,9 +11,12 @@ feeds the same outcomes at the same times to ``_Law``/``LocalQuota``, to the scr
 and to this function, and compares decisions and state).
 
 The stores only make a decision atomic: ``memory://`` holds a lock around it,
-``sqlite://`` runs it inside one ``BEGIN IMMEDIATE`` write transaction. The state is a
-``QuotaState`` record; ``dump``/``load`` turn it into the JSON text SQLite keeps
-(whatever text is found there, ``load`` returns a valid state or a fresh one).
+``sqlite://`` runs it inside one write transaction. The state is a ``QuotaState``
+record; ``dump``/``load`` turn it into the bytes SQLite keeps, a fixed layout packed
+with ``struct`` (a decision's thread wakes to a cold cache: JSON and attrs' ``asdict``
+cost several times as much there); whatever is found there, ``load`` returns a valid
+state or a fresh one. A thread reuses the ``_Law`` of its latest decision for the
+same ``RateLimit``, loading the state into it.
 """
 
 from __future__ import annotations

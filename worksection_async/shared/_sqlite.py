@@ -1,16 +1,20 @@
 """``sqlite:///PATH``: the shared quota of the processes of one host, in one SQLite file.
 
 Standard library ``sqlite3``, no server. The file holds one table, ``quota``: one row
-per key, its state as JSON (``_decision.QuotaState``). A decision is one short write
-transaction: ``BEGIN IMMEDIATE`` (the file's write lock, so that decisions of all the
-processes are taken one after the other), read the row, ``_decision.decide``, write the
-row, ``COMMIT`` — a few tens of microseconds. It runs in the store's own thread, never
-on the event loop: one long-lived thread per open store takes the decisions from a
-queue one after the other and wakes the waiting caller through its event loop
-(``call_soon_threadsafe``, trio's ``run_sync_soon``). That hop costs a few tens of
-microseconds where ``anyio.to_thread.run_sync`` (a pooled thread, a capacity limiter,
-a cancel scope each way) cost several times that. A caller waits at most ``timeout``
-seconds; a decision whose caller gave up before it began is not taken.
+per key, its state as bytes (``_decision.QuotaState.dump``). A decision is one
+statement, ``UPDATE quota SET state = ws_decision(state) WHERE key = ?``, in its own
+write transaction: SQLite takes the file's write lock before it reads the row (so that
+the decisions of all the processes are taken one after the other), calls
+``ws_decision`` (the store's ``_decision_of``: ``_decision.decide`` on the state) and
+commits — a few tens of microseconds warm, about 0.1-0.2 ms when the thread wakes to a
+cold cache. The state this store wrote last is kept: when the row still holds those
+bytes it is not read again. It runs in the store's own thread, never on the event
+loop: one long-lived thread per open store takes the decisions from a queue one after
+the other and wakes the waiting caller through its event loop (on asyncio a bare
+future, ``call_soon_threadsafe``; trio's ``run_sync_soon``). That hop costs a few tens
+of microseconds where ``anyio.to_thread.run_sync`` (a pooled thread, a capacity
+limiter, a cancel scope each way) cost several times that. A caller waits at most
+``timeout`` seconds; a decision whose caller gave up before it began is not taken.
 
 The clock: ``time.monotonic()``, read inside the transaction. On Linux (and macOS,
 Windows) it is one clock for every process of the host, never steps, and does not
@@ -27,12 +31,15 @@ transaction never committed.
 Faults: every ``sqlite3.Error`` or ``OSError`` (the file cannot be created, opened,
 written, is not a database, is locked past the busy timeout) and a decision that takes
 longer than ``timeout`` are ``_Unavailable``: the backend falls back to its local quota
-and tries the file again a second later. After a failure the busy timeout is short
-(``PROBE_BUSY``), so that a file another program keeps locked costs a probing caller
-little. Before every decision the store compares the file at ``path`` with the one it
-has open (device and inode): a file deleted or replaced is opened again (made, if
-missing, after removing the deleted database's ``-wal`` and ``-shm`` files, with the
-directory locked so that two processes never remove each other's new ones).
+and tries the file again a second later. The store waits for a write lock another
+process holds itself (sleeps from ``BUSY_STEP`` doubling to ``BUSY_STEP_MAX``; SQLite's
+own busy handler would sleep a whole millisecond first) for at most the busy timeout,
+0.8 ``timeout``; after a failure only ``PROBE_BUSY``, so that a file another program
+keeps locked costs a probing caller little. Before every decision the store compares
+the file at ``path`` with the one it has open (device and inode): a file deleted or
+replaced is opened again (made, if missing, after removing the deleted database's
+``-wal`` and ``-shm`` files, with the directory locked so that two processes never
+remove each other's new ones).
 """
 
 from __future__ import annotations
