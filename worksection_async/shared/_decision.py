@@ -374,15 +374,15 @@ def _load_law(limit: RateLimit, values: tuple[Any, ...]) -> _Law:
     if law is None or reused.limit is not limit:
         law = _Law(limit)
         reused.limit, reused.law = limit, law
-    for name, kind, i in _SLOTS:
-        if kind == "r":
-            deque = getattr(law, name)
-            deque.clear()
-            if values:
-                bits = values[i + 1]
-                deque.extend([bits >> j & 1 == 1 for j in range(values[i])])
-        else:
-            setattr(law, name, values[i] if values else _FRESH[i])
+    if not values:
+        values = _FRESH
+    for put, i in _PUT:
+        put(law, values[i])
+    for name, i in _DEQUES:
+        deque = getattr(law, name)
+        deque.clear()
+        bits = values[i + 1]
+        deque.extend([bits >> j & 1 == 1 for j in range(values[i])])
     return law
 
 
@@ -396,6 +396,11 @@ def _save_law(law: _Law) -> tuple[Any, ...]:
         flat[at : at + 1] = (len(deque), sum(1 << j for j, flag in enumerate(deque) if flag))
     return tuple(flat)
 
+
+_PUT: Final = tuple((getattr(_Law, name).__set__, i) for name, kind, i in _SLOTS if kind != "r")
+"""Each slot that is not a deque: its descriptor's setter, and where its value is."""
+
+_DEQUES: Final = tuple((name, i) for name, kind, i in _SLOTS if kind == "r")
 
 _GET_SLOTS: Final = operator.attrgetter(*(name for name, _, _ in _SLOTS))
 """The law's state slots, in ``_KINDS``'s order, as a tuple (at C speed)."""
