@@ -11,17 +11,24 @@ feeds the same outcomes at the same times to ``_Law``/``LocalQuota``, to the scr
 and to this function, and compares decisions and state).
 
 The stores only make a decision atomic: ``memory://`` holds a lock around it,
-``sqlite://`` runs it inside one ``BEGIN IMMEDIATE`` write transaction. The state is a
-``QuotaState`` record; ``dump``/``load`` turn it into the JSON text SQLite keeps
-(whatever text is found there, ``load`` returns a valid state or a fresh one).
+``sqlite://`` runs it inside one write transaction. The state is a ``QuotaState``
+record; ``dump``/``load`` turn it into the bytes SQLite keeps, a fixed layout packed
+with ``struct`` (a decision's thread wakes to a cold cache: JSON and attrs' ``asdict``
+cost several times as much there); whatever is found there, ``load`` returns a valid
+state or a fresh one. A thread reuses the ``_Law`` of its latest decision for the
+same ``RateLimit``, loading the state into it.
 """
 
 from __future__ import annotations
 
 import collections
-import json
+import itertools
 import math
+import operator
 import secrets
+import struct
+import threading
+import zlib
 from collections.abc import Sequence
 from typing import Any, Final
 
@@ -32,7 +39,7 @@ from .._throttle import CARRY, _Law
 from ._lua import JITTER_HALF_LIFE, MAX_JITTER, MAX_QUEUE, MEMBER_TTL
 from ._reply import _Reply, _Unavailable
 
-__all__ = ["QuotaState", "Request", "decide", "parse_request"]
+__all__ = ["QuotaState", "Request", "decide", "gate", "parse_request"]
 
 MAX_MEMBERS: Final = 4096
 """Processes remembered on one key (the least recently seen are forgotten past that)."""
@@ -107,8 +114,9 @@ def parse_request(args: Sequence[str], limits: dict[tuple[str, ...], RateLimit])
 class QuotaState:
     """Everything the script keeps in ``{tag}:state`` and ``{tag}:members``."""
 
-    law: dict[str, Any] = attrs.Factory(dict)
-    """The ``_Law``'s state slots (empty: a law never fed)."""
+    law_values: tuple[Any, ...] = ()
+    """The ``_Law``'s state slots, in ``_LAW``'s order (a deque as its length and its
+    bits; empty: a law never fed)."""
     spacing: float = 1.0
     pacing: float = 1.0
     stamp: float | None = None
@@ -130,90 +138,278 @@ class QuotaState:
     def fresh(cls) -> QuotaState:
         return cls()
 
-    def dump(self) -> str:
-        """The state as JSON text (non-finite floats as JavaScript's words)."""
-        return json.dumps(attrs.asdict(self, recurse=False), separators=(",", ":"))
+    @property
+    def law(self) -> dict[str, Any]:
+        """The law's state slots by name (empty: a law never fed)."""
+        if not self.law_values:
+            return {}
+        law = _load_law(RateLimit(rate=1.0), self.law_values)
+        slots: dict[str, Any] = {}
+        for name, kind, _ in _SLOTS:
+            value = getattr(law, name)
+            slots[name] = list(value) if kind == "r" else value
+        return slots
+
+    def dump(self) -> bytes:
+        """The state as bytes (``_LAYOUT``'s, then the variable parts; see ``load``)."""
+        law = self.law_values
+        queue = self.queue
+        members = self.members
+        names = [name.encode() for name in members]
+        born = self.born.encode()
+        parts = [
+            _HEAD.pack(
+                _TAG,
+                self.spacing,
+                self.pacing,
+                _NAN if self.stamp is None else self.stamp,
+                self.paused_until,
+                self.last_pause,
+                self.jitter,
+                _NAN if self.jitter_at is None else self.jitter_at,
+                _NAN if self.used is None else self.used,
+                self.generation,
+                self.calls,
+                self.errors,
+                bool(law),
+                len(queue),
+                len(members),
+                len(born),
+            ),
+            born,
+        ]
+        if law:
+            if _OPTIONAL:
+                law = tuple(_NAN if value is None else value for value in law)
+            parts.append(_LAW.pack(*law))
+        if queue:
+            parts.append(struct.pack(f"<{4 * len(queue)}d", *itertools.chain.from_iterable(queue)))
+        if members:
+            count = len(members)
+            parts.append(struct.pack(f"<{count}d{count}I", *members.values(), *map(len, names)))
+        parts.extend(names)
+        return b"".join(parts)
 
     @classmethod
-    def load(cls, text: str | bytes | None) -> QuotaState:
+    def load(cls, data: bytes | str | None) -> QuotaState:
         """The state ``dump`` wrote; anything else (nothing, a state some other version
         or program wrote, garbage) is a fresh state."""
-        if text is None:
+        if type(data) is not bytes or data[: len(_TAG)] != _TAG:
             return cls.fresh()
         try:
-            raw = json.loads(text)
-            if not isinstance(raw, dict):
+            (
+                _,
+                spacing,
+                pacing,
+                stamp,
+                paused_until,
+                last_pause,
+                jitter,
+                jitter_at,
+                used,
+                generation,
+                calls,
+                errors,
+                fed,
+                queued,
+                count,
+                born_size,
+            ) = _HEAD.unpack_from(data)
+            at = _HEAD.size + born_size
+            born = data[_HEAD.size : at].decode()
+            if (
+                spacing != spacing
+                or pacing != pacing
+                or paused_until != paused_until
+                or last_pause != last_pause
+                or jitter != jitter
+            ):
                 return cls.fresh()
-            law = raw["law"]
-            if not isinstance(law, dict) or not all(isinstance(k, str) for k in law):
+            law: tuple[Any, ...] = ()
+            if fed:
+                law = _LAW.unpack_from(data, at)
+                at += _LAW.size
+                for i in _FLOATS:
+                    if law[i] != law[i]:
+                        return cls.fresh()
+                for i in _OPTIONAL:
+                    if law[i] != law[i]:
+                        law = (*law[:i], None, *law[i + 1 :])
+            queue: list[tuple[float, float, float, float]] = []
+            if queued:
+                flat = struct.unpack_from(f"<{4 * queued}d", data, at)
+                at += 32 * queued
+                if any(x != x for x in flat):
+                    return cls.fresh()
+                queue = list(zip(flat[::4], flat[1::4], flat[2::4], flat[3::4], strict=True))
+            members: dict[str, float] = {}
+            if count:
+                flat = struct.unpack_from(f"<{count}d{count}I", data, at)
+                at += 12 * count
+                times = flat[:count]
+                if any(x != x for x in times):
+                    return cls.fresh()
+            if count:
+                for seen, size in zip(times, flat[count:], strict=True):
+                    members[data[at : at + size].decode()] = seen
+                    at += size
+            if at != len(data) or len(members) != count:
                 return cls.fresh()
-            members = {str(k): _real(v) for k, v in raw["members"].items()}
-            queue = [tuple(_real(x) for x in entry) for entry in raw["queue"]]
-            if any(len(entry) != 4 for entry in queue):
-                return cls.fresh()
-            return cls(
-                law=law,
-                spacing=_real(raw["spacing"]),
-                pacing=_real(raw["pacing"]),
-                stamp=_optional(raw["stamp"]),
-                paused_until=_real(raw["paused_until"]),
-                last_pause=_real(raw["last_pause"]),
-                generation=_integer(raw["generation"]),
-                queue=queue,  # type: ignore[arg-type]
-                calls=_integer(raw["calls"]),
-                errors=_integer(raw["errors"]),
-                jitter=_real(raw["jitter"]),
-                jitter_at=_optional(raw["jitter_at"]),
-                born=str(raw["born"]),
-                members=members,
-                used=_optional(raw["used"]),
-            )
-        except (KeyError, TypeError, ValueError, AttributeError, RecursionError):
+        except (struct.error, ValueError):  # short, or not UTF-8
             return cls.fresh()
+        return cls(
+            law_values=law,
+            spacing=spacing,
+            pacing=pacing,
+            stamp=None if stamp != stamp else stamp,
+            paused_until=paused_until,
+            last_pause=last_pause,
+            generation=generation,
+            queue=queue,
+            calls=calls,
+            errors=errors,
+            jitter=jitter,
+            jitter_at=None if jitter_at != jitter_at else jitter_at,
+            born=born,
+            members=members,
+            used=None if used != used else used,
+        )
 
 
-def _real(value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(value)
-    number = float(value)
-    if math.isnan(number):
-        raise ValueError(value)
-    return number
+def gate(data: object) -> str | None:
+    """The gate of the state ``data`` (``dump``'s bytes) as ``SharedQuota._deliver``
+    takes it, ``"born generation"``, read from its first bytes (``None``: not a state)."""
+    if type(data) is not bytes or data[: len(_TAG)] != _TAG or len(data) < _HEAD.size:
+        return None
+    head = _HEAD.unpack_from(data)
+    born = data[_HEAD.size : _HEAD.size + head[-1]]
+    if len(born) != head[-1]:
+        return None
+    try:
+        return f"{born.decode()} {head[9]}"
+    except UnicodeDecodeError:
+        return None
 
 
-def _optional(value: object) -> float | None:
-    return None if value is None else _real(value)
-
-
-def _integer(value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(value)
-    return value
-
-
-def _load_law(limit: RateLimit, saved: dict[str, Any]) -> _Law:
-    """A ``_Law`` for ``limit`` in the state ``saved`` (slot by slot; a deque comes back
-    as a deque of its own length)."""
-    law = _Law(limit)
+def _kinds() -> dict[str, str]:
+    """How each of the law's state slots is kept (from a new ``_Law``'s values): ``d``
+    a float, ``o`` a float or ``None`` (NaN), ``?`` a boolean, ``q`` an integer, ``r``
+    a deque of booleans (its length and the bits of a number)."""
+    law = _Law(RateLimit(rate=1.0))
+    kinds: dict[str, str] = {}
     for name in LAW_SLOTS:
-        if name not in saved:
-            continue
-        value = saved[name]
-        current = getattr(law, name)
-        if isinstance(current, collections.deque):
-            if isinstance(value, list) and all(isinstance(x, bool) for x in value):
-                current.extend(value)
-        elif value is None or isinstance(value, (int, float)):
-            setattr(law, name, value)
+        value = getattr(law, name)
+        if isinstance(value, collections.deque):
+            if value.maxlen is None or value.maxlen > 64:
+                raise TypeError(f"_Law.{name}: a deque longer than 64 cannot be kept")
+            kinds[name] = "r"
+        elif value is None:
+            kinds[name] = "o"
+        elif isinstance(value, bool):
+            kinds[name] = "?"
+        elif isinstance(value, int):
+            kinds[name] = "q"
+        elif isinstance(value, float):
+            kinds[name] = "d"
+        else:
+            raise TypeError(f"_Law.{name}: a {type(value).__name__} cannot be kept")
+    return kinds
+
+
+_KINDS: Final = _kinds()
+
+_LAYOUT: Final = " ".join(f"{name}:{kind}" for name, kind in _KINDS.items())
+"""The law's part of the layout (the state's first bytes tell which one wrote it)."""
+
+_TAG: Final = b"wsq2" + zlib.crc32(_LAYOUT.encode()).to_bytes(4, "little")
+
+_HEAD: Final = struct.Struct("<8s8d3q?HHH")
+"""The tag, the floats (NaN: ``None``), generation, calls, errors, whether the law was
+fed (its part follows), and the lengths of the queue, the members and ``born``; then
+``born`` (UTF-8), the law (``_LAW``), the queue (four floats each), the members' times
+and names' lengths, and the names (UTF-8)."""
+
+_LAW: Final = struct.Struct(
+    "<" + "".join("BQ" if kind == "r" else "d" if kind == "o" else kind for kind in _KINDS.values())
+)
+
+_NAN: Final = math.nan
+
+
+def _slots() -> list[tuple[str, str, int]]:
+    """Each of the law's slots, its kind, and where it starts in ``_LAW``'s values."""
+    slots = []
+    i = 0
+    for name, kind in _KINDS.items():
+        slots.append((name, kind, i))
+        i += 2 if kind == "r" else 1
+    return slots
+
+
+_SLOTS: Final = _slots()
+_FLOATS: Final = tuple(i for _, kind, i in _SLOTS if kind == "d")
+"""Where ``_LAW``'s values hold a float (never NaN)..."""
+_OPTIONAL: Final = tuple(i for _, kind, i in _SLOTS if kind == "o")
+"""...and a float or ``None`` (NaN in the bytes)."""
+
+
+class _Reused(threading.local):
+    """The ``_Law`` a thread's latest decision ran, and the ``RateLimit`` it was made
+    for: the next decision on that limit loads the state into it (making one costs
+    more than the rest of the law's work on a cold cache)."""
+
+    limit: RateLimit | None = None
+    law: _Law | None = None
+
+
+_REUSED: Final = _Reused()
+
+
+def _load_law(limit: RateLimit, values: tuple[Any, ...]) -> _Law:
+    """A ``_Law`` for ``limit`` in the state ``values`` (``QuotaState.law_values``,
+    checked when it was loaded, or empty: a fresh law's); a deque comes back as a deque
+    of its own length."""
+    reused = _REUSED
+    law = reused.law
+    if law is None or reused.limit is not limit:
+        law = _Law(limit)
+        reused.limit, reused.law = limit, law
+    if not values:
+        values = _FRESH
+    for put, i in _PUT:
+        put(law, values[i])
+    for name, i in _DEQUES:
+        deque = getattr(law, name)
+        deque.clear()
+        bits = values[i + 1]
+        deque.extend([bits >> j & 1 == 1 for j in range(values[i])])
     return law
 
 
-def _save_law(law: _Law) -> dict[str, Any]:
-    saved: dict[str, Any] = {}
-    for name in LAW_SLOTS:
-        value = getattr(law, name)
-        saved[name] = list(value) if isinstance(value, collections.deque) else value
-    return saved
+def _save_law(law: _Law) -> tuple[Any, ...]:
+    values = _GET_SLOTS(law)
+    if not _DEQUE_AT:
+        return values
+    flat = list(values)
+    for at in reversed(_DEQUE_AT):  # each deque as its length and its bits
+        deque = flat[at]
+        flat[at : at + 1] = (len(deque), sum(1 << j for j, flag in enumerate(deque) if flag))
+    return tuple(flat)
+
+
+_PUT: Final = tuple((getattr(_Law, name).__set__, i) for name, kind, i in _SLOTS if kind != "r")
+"""Each slot that is not a deque: its descriptor's setter, and where its value is."""
+
+_DEQUES: Final = tuple((name, i) for name, kind, i in _SLOTS if kind == "r")
+
+_GET_SLOTS: Final = operator.attrgetter(*(name for name, _, _ in _SLOTS))
+"""The law's state slots, in ``_KINDS``'s order, as a tuple (at C speed)."""
+
+_DEQUE_AT: Final = tuple(k for k, (_, kind, _) in enumerate(_SLOTS) if kind == "r")
+"""Where the deques are among ``_GET_SLOTS``'s values."""
+
+_FRESH: Final = _save_law(_Law(RateLimit(rate=1.0)))
+"""A new ``_Law``'s state, in ``_LAW``'s order."""
 
 
 def decide(state: QuotaState, request: Request, clock: float) -> _Reply:
@@ -241,7 +437,7 @@ def decide(state: QuotaState, request: Request, clock: float) -> _Reply:
     if len(kept) > MAX_QUEUE:
         kept = kept[-MAX_QUEUE:]
 
-    law = _load_law(limit, state.law)
+    law = _load_law(limit, state.law_values)
 
     def rates(t: float) -> tuple[float, float]:
         spacing = law.rate(t) / (1.0 + law.widening(t))
@@ -320,7 +516,7 @@ def decide(state: QuotaState, request: Request, clock: float) -> _Reply:
 
     state.queue = kept
     state.jitter, state.jitter_at = jitter, now
-    state.law = _save_law(law)
+    state.law_values = _save_law(law)
     members = state.members
     members.pop(request.member, None)  # re-inserted last: the dict stays oldest first
     members[request.member] = now
