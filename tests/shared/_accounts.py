@@ -9,9 +9,10 @@ per account). It prints the accounts' URLs as one JSON line when it is listening
 ``python -m tests.shared._accounts work CONFIG`` is one OS process holding one
 ``Client`` and one ``SharedQuota`` per account (``urls``), each on the key
 ``{prefix}-{index}``, with one caller each calling ``get_projects`` until the time in
-the go file. ``CONFIG`` also has ``api_key``, ``rate``, ``redis``, ``prefix``,
-``backend``, ``out`` and ``go``. Every log line carries the account's index ``k`` and
-the wall time ``t``.
+the go file (caller ``k`` starts ``k / len(urls)`` of an interval late, so that the
+keys' moments spread over the interval). ``CONFIG`` also has ``api_key``, ``rate``,
+``redis``, ``prefix``, ``backend``, ``out`` and ``go``. Every log line carries the
+account's index ``k`` and the wall time ``t``.
 """
 
 from __future__ import annotations
@@ -105,6 +106,8 @@ def work(config: dict[str, Any]) -> None:
             until = float(await go.read_text())
 
             async def caller(k: int, client: Client) -> None:
+                # The keys' moments spread over the interval rather than all together.
+                await anyio.sleep(k / len(clients) / float(config["rate"]))
                 while time.time() < until:
                     try:
                         await client.call("get_projects")
