@@ -30,6 +30,30 @@ machine the fake's own scheduling bunches arrivals up; see
 
     python benchmarks/shared_quota.py [--full] [--quotas 1,10] [--processes 1,2,4,8]
         [--seconds 4] [--modes unshared,memory,sqlite,redis] [--burst 2]
+
+Redis the way production runs it (issue 29): with any of the flags below, each row runs
+4 processes of 8 callers sharing the quota through Redis beside a perfect sender in the
+same conditions (4 processes that together send at exactly ``--aim`` x the quota,
+evenly, with no client-side law), both measured from the moment every process is
+ready, and prints both uses, the error-20 shares, their ratio and the gap:
+
+* ``--redis-delay MS [--redis-jitter MS]``: Redis (a TCP redis-server) behind a
+  delaying proxy on loopback (``_proxy.py``), MS one way, plus 0 to ``--redis-jitter``
+  MS drawn per chunk;
+* ``--arrival-jitter MS``: requests reach the API 0 to MS late (a proxy in front of
+  the fake that delays what clients send), for the perfect sender too;
+* ``--cluster`` / ``--sentinel``: a 3+3 Redis Cluster or a primary, a replica and 3
+  sentinels (started with the tests' helpers, ``tests/shared/_topologies.py``);
+* ``--failover``: the primary (the Sentinel's, or the Cluster primary that owns the
+  key's slot; the redis-server otherwise) SIGKILLed half-way through the shared run;
+* ``--rows``: issue 29's rows one after the other: loopback, Redis 25 ms away, 0-40 ms
+  of arrival jitter on a one-token bucket (perfect sender aiming at 0.71, the most a
+  sender can use there without refusals), and 1/s (12 s a row at 10/s, 40 s at 1/s;
+  ``--seconds`` overrides both); about 4 minutes.
+
+    python benchmarks/shared_quota.py --rows
+    python benchmarks/shared_quota.py --redis-delay 25 [--redis-jitter 5] [--seconds 12]
+    python benchmarks/shared_quota.py --sentinel --failover
 """
 
 from __future__ import annotations
