@@ -30,6 +30,30 @@ machine the fake's own scheduling bunches arrivals up; see
 
     python benchmarks/shared_quota.py [--full] [--quotas 1,10] [--processes 1,2,4,8]
         [--seconds 4] [--modes unshared,memory,sqlite,redis] [--burst 2]
+
+Redis the way production runs it (issue 29): with any of the flags below, each row runs
+4 processes of 8 callers sharing the quota through Redis beside a perfect sender in the
+same conditions (4 processes that together send at exactly ``--aim`` x the quota,
+evenly, with no client-side law), both measured from the moment every process is
+ready, and prints both uses, the error-20 shares, their ratio and the gap:
+
+* ``--redis-delay MS [--redis-jitter MS]``: Redis (a TCP redis-server) behind a
+  delaying proxy on loopback (``_proxy.py``), MS one way, plus 0 to ``--redis-jitter``
+  MS drawn per chunk;
+* ``--arrival-jitter MS``: requests reach the API 0 to MS late (a proxy in front of
+  the fake that delays what clients send), for the perfect sender too;
+* ``--cluster`` / ``--sentinel``: a 3+3 Redis Cluster or a primary, a replica and 3
+  sentinels (started with the tests' helpers, ``tests/shared/_topologies.py``);
+* ``--failover``: the primary (the Sentinel's, or the Cluster primary that owns the
+  key's slot; the redis-server otherwise) SIGKILLed half-way through the shared run;
+* ``--rows``: issue 29's rows one after the other: loopback, Redis 25 ms away, 0-40 ms
+  of arrival jitter on a one-token bucket (perfect sender aiming at 0.71, the most a
+  sender can use there without refusals), and 1/s (12 s a row at 10/s, 40 s at 1/s;
+  ``--seconds`` overrides both); about 4 minutes.
+
+    python benchmarks/shared_quota.py --rows
+    python benchmarks/shared_quota.py --redis-delay 25 [--redis-jitter 5] [--seconds 12]
+    python benchmarks/shared_quota.py --sentinel --failover
 """
 
 from __future__ import annotations
@@ -45,10 +69,14 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from _proxy import DelayProxy
 from _served import served_fake
+
+ROOT = Path(__file__).resolve().parents[1]
 
 KEY = "bench-key"
 CALLERS = 8
@@ -120,8 +148,12 @@ def worker(config: dict[str, Any]) -> None:
     async def paced() -> tuple[float, float]:
         async with Client(config["url"], KEY, rate_limit=None, retry=None, on_event=hook) as client:
             start, until = await wait_for_go()
-            interval = 1.0 / config["rate"]
-            moment = start
+            # One of ``of`` processes that together send at exactly ``aim`` x the rate,
+            # evenly: this one at its ``index``-th slot of every ``of``.
+            of = config.get("of", 1)
+            interval = 1.0 / (config["rate"] * config.get("aim", 1.0))
+            moment = start + config.get("index", 0) * interval
+            interval *= of
             while moment < until:
                 await asyncio.sleep(max(0.0, moment - time.time()))
                 with contextlib.suppress(QuotaExceededError):  # the hook counts it
@@ -184,19 +216,28 @@ def run_mode(
     url: str, store: str | None, processes: int, clients: int, quota: float, seconds: float,
     key: str, *, paced: bool = False,
 ) -> dict[str, Any]:  # fmt: skip
+    config = {
+        "url": url, "store": store, "key": key, "rate": quota, "clients": clients,
+        "paced": paced,
+    }  # fmt: skip
+    return run_processes([config] * processes, seconds)
+
+
+def run_processes(
+    configs: list[dict[str, Any]], seconds: float,
+    during: tuple[float, Callable[[], object]] | None = None,
+) -> dict[str, Any]:  # fmt: skip
+    """One worker per config; the window starts 0.3 s after every one is ready.
+    ``during``: (seconds into the window, what to do then), e.g. kill a primary."""
     with tempfile.TemporaryDirectory() as directory:
         go = Path(directory) / "go"
-        config = {
-            "url": url, "store": store, "key": key, "rate": quota, "go": str(go),
-            "clients": clients, "paced": paced,
-        }  # fmt: skip
         children = [
             subprocess.Popen(  # noqa: S603
-                [sys.executable, __file__, "--worker", json.dumps(config)],
+                [sys.executable, __file__, "--worker", json.dumps({**config, "go": str(go)})],
                 stdout=subprocess.PIPE,
                 text=True,
             )
-            for _ in range(processes)
+            for config in configs
         ]
         for child in children:
             assert child.stdout is not None
@@ -205,6 +246,9 @@ def run_mode(
         tmp = go.with_suffix(".tmp")
         tmp.write_text(f"{start!r} {start + seconds!r}")
         tmp.replace(go)
+        if during is not None:
+            time.sleep(max(0.0, start + during[0] - time.time()))
+            during[1]()
         totals: dict[str, Any] = {
             "ok": 0, "quota_errors": 0, "sent": 0, "costs": [], "inside": [],
         }  # fmt: skip
@@ -287,6 +331,133 @@ def main(
         shutil.rmtree(scratch, ignore_errors=True)
 
 
+# -- Redis the way production runs it (issue 29): beside a perfectly paced sender ------
+
+PROCESSES = 4
+
+
+@contextlib.contextmanager
+def redis_store(
+    kind: str, key: str, delay_ms: float, jitter_ms: float
+) -> Iterator[tuple[str, Callable[[], object]]]:
+    """A Redis for one row: its URL and what kills its primary (a failover)."""
+    sys.path.insert(0, str(ROOT))
+    from tests.shared._redis import RedisServer
+    from tests.shared._topologies import Cluster, SentinelGroup, kill
+
+    if kind == "cluster":
+        cluster = Cluster()
+        try:
+            yield cluster.url(3), lambda: kill(cluster.owner(key))
+        finally:
+            cluster.close()
+        return
+    if kind == "sentinel":
+        group = SentinelGroup()
+
+        def failover() -> None:
+            port = group.primary_port()
+            kill(group.primary if group.primary.port == port else group.replica)
+
+        try:
+            yield group.url, failover
+        finally:
+            group.close()
+        return
+    server = RedisServer()
+    server.start()
+    proxy = None
+    try:
+        port = server.port
+        if delay_ms or jitter_ms:
+            proxy = DelayProxy(port, delay=delay_ms / 1000, jitter=jitter_ms / 1000)
+            port = proxy.port
+        yield f"redis://127.0.0.1:{port}/0", lambda: kill(server)
+    finally:
+        if proxy is not None:
+            proxy.close()
+        server.close()
+
+
+def production_row(
+    name: str, quota: float, burst: int, seconds: float, aim: float, *, kind: str = "tcp",
+    redis_delay: float = 0.0, redis_jitter: float = 0.0, arrival_jitter: float = 0.0,
+    failover: bool = False,
+) -> None:  # fmt: skip
+    """One row: PROCESSES paced processes that together send at exactly ``aim`` x the
+    quota, then PROCESSES processes of CALLERS callers sharing the quota through Redis,
+    in the same conditions (the same fake, the same proxies)."""
+    spec = f"{quota:g}/s,burst={burst}"
+    rest = max(1.5, burst / quota + 0.5)
+    key = f"{KEY}-{name}-{time.time():.0f}".replace(" ", "-")
+    with served_fake(api_key=KEY, quota=spec, populate="1x10") as fake_url:
+        api = None
+        url = fake_url
+        if arrival_jitter:  # requests reach the API 0 to arrival_jitter ms late
+            api = DelayProxy(int(fake_url.rsplit(":", 1)[1]), delay=0.0,
+                             jitter=arrival_jitter / 1000, both=False)  # fmt: skip
+            url = f"http://127.0.0.1:{api.port}"
+        try:
+            with redis_store(kind, key, redis_delay, redis_jitter) as (store, kill_primary):
+                time.sleep(rest)
+                paced = [
+                    {"url": url, "store": None, "key": key, "rate": quota, "clients": 1,
+                     "paced": True, "aim": aim, "index": i, "of": PROCESSES}
+                    for i in range(PROCESSES)
+                ]  # fmt: skip
+                perfect = run_processes(paced, seconds)
+                time.sleep(rest)
+                shared = [
+                    {"url": url, "store": store, "key": key, "rate": quota, "clients": 1,
+                     "paced": False}
+                ] * PROCESSES  # fmt: skip
+                during = (seconds / 2, kill_primary) if failover else None
+                totals = run_processes(shared, seconds, during)
+        finally:
+            if api is not None:
+                api.close()
+    base = perfect["ok"] / (quota * seconds)
+    use = totals["ok"] / (quota * seconds)
+    print(f"{name}  (quota {spec}, {seconds:g} s, load {os.getloadavg()[0]:.2f})")
+    print(f"  perfect {PROCESSES} x paced, aim {aim:g}: {cell(perfect, quota, seconds)}")
+    print(
+        f"  shared  {PROCESSES} x {CALLERS} callers: {cell(totals, quota, seconds)}  "
+        f"ratio {use / base if base else float('nan'):5.3f}  gap {base - use:+.3f}",
+        flush=True,
+    )
+
+
+def production(args: argparse.Namespace) -> None:
+    print(
+        f"{PROCESSES} processes each; use = successes in the window (from the moment "
+        "every process is ready) / (quota x seconds); ratio = shared use / perfect use"
+    )
+    print(f"load average at the start: {os.getloadavg()[0]:.2f}")
+    if args.rows:
+        seconds = args.seconds or 12.0
+        production_row("loopback", 10.0, args.burst, seconds, args.aim)
+        production_row("redis 25 ms away", 10.0, args.burst, seconds, args.aim, redis_delay=25)
+        production_row("arrival jitter 0-40 ms", 10.0, 1, seconds, 0.71, arrival_jitter=40)
+        production_row("1/s", 1.0, args.burst, args.seconds or 40.0, args.aim)
+    else:
+        kind = "cluster" if args.cluster else "sentinel" if args.sentinel else "tcp"
+        for quota in [float(q) for q in (args.quotas or "10").split(",")]:
+            seconds = args.seconds or (40.0 if quota <= 1 else 12.0)
+            parts = [kind]
+            if args.redis_delay or args.redis_jitter:
+                parts.append(f"redis {args.redis_delay:g}+0-{args.redis_jitter:g} ms away")
+            if args.arrival_jitter:
+                parts.append(f"arrival jitter 0-{args.arrival_jitter:g} ms")
+            if args.failover:
+                parts.append("primary killed mid-run")
+            production_row(
+                ", ".join(parts), quota, args.burst, seconds, args.aim, kind=kind,
+                redis_delay=args.redis_delay, redis_jitter=args.redis_jitter,
+                arrival_jitter=args.arrival_jitter, failover=args.failover,
+            )  # fmt: skip
+    print(f"\nload average at the end: {os.getloadavg()[0]:.2f}")
+
+
 if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "--worker":
         worker(json.loads(sys.argv[2]))
@@ -298,7 +469,48 @@ if __name__ == "__main__":
     parser.add_argument("--seconds", type=float, default=None, help="per run (4)")
     parser.add_argument("--modes", default=",".join(MODES))
     parser.add_argument("--burst", type=int, default=2)
+    parser.add_argument("--rows", action="store_true", help="issue 29's rows (see above)")
+    parser.add_argument(
+        "--redis-delay",
+        type=float,
+        default=0.0,
+        metavar="MS",
+        help="Redis this far away, one way (a delaying proxy)",
+    )
+    parser.add_argument(
+        "--redis-jitter",
+        type=float,
+        default=0.0,
+        metavar="MS",
+        help="and 0 to MS more, drawn per chunk",
+    )
+    parser.add_argument(
+        "--arrival-jitter",
+        type=float,
+        default=0.0,
+        metavar="MS",
+        help="requests reach the API 0 to MS late",
+    )
+    parser.add_argument("--cluster", action="store_true", help="a 3+3 Redis Cluster")
+    parser.add_argument("--sentinel", action="store_true", help="a Sentinel group")
+    parser.add_argument("--failover", action="store_true", help="kill the primary mid-run")
+    parser.add_argument(
+        "--aim", type=float, default=0.95, help="the perfect sender's share of the quota (0.95)"
+    )
     args = parser.parse_args()
+    if (
+        args.rows
+        or args.redis_delay
+        or args.redis_jitter
+        or args.arrival_jitter
+        or (args.cluster or args.sentinel or args.failover)
+    ):
+        if args.cluster and args.sentinel:
+            parser.error("--cluster or --sentinel, not both")
+        if (args.cluster or args.sentinel) and (args.redis_delay or args.redis_jitter):
+            parser.error("--redis-delay applies to one redis-server, not a topology")
+        production(args)
+        sys.exit(0)
     quotas = [float(q) for q in (args.quotas or ("1,10" if args.full else "10")).split(",")]
     counts = [int(n) for n in (args.processes or ("1,2,4,8" if args.full else "1,4")).split(",")]
     seconds_for = {

@@ -74,6 +74,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     directory (below), so that the rest of the suite runs while they do."""
     late = [item for item in items if item.path.name == "test_shared_processes.py"]
     if late:
+        # The 50-account run (~25 s, ~100 clients timed to the millisecond) after them.
+        late += [item for item in items if item.path.name == "test_shared_accounts.py"]
         # The cancellation tests time a program to the second: after the runs, whose
         # processes (higher priority, see _procs.PRIORITY) starve others as they start.
         last = [item for item in items if item.path.name == "test_shared_cancel.py"]

@@ -316,12 +316,17 @@ class SharedBackend:
 
     def _jitter_estimate(self) -> float:
         """How late this process's requests may leave after their reserved moments:
-        the 90th percentile of how late its latest ``LATENESS_SAMPLES`` woke, plus how
-        far off its estimate of the server's clock may be (0 before the first)."""
+        the 90th percentile of how late its latest ``LATENESS_SAMPLES`` woke (0 before
+        the first). Not how far off its estimate of the server's clock may be (the
+        tightest round trip, ``_clock_error``): that estimate is one offset for every
+        moment of the window, so it moves them all by the same amount, and processes
+        as far from Redis are late together; counting it spaced every reservation by
+        the distance to Redis (Redis 25 ms away: a tenth of the interval, the most the
+        script keeps, and 0.90 of the quota where a perfect sender uses 0.95)."""
         samples = sorted(self._lateness)
         if not samples:
             return 0.0
-        return samples[int(0.9 * (len(samples) - 1))] + self._clock_error
+        return samples[int(0.9 * (len(samples) - 1))]
 
     def heard(self, generation: int, born: str) -> None:
         """The gate's generation is at least ``generation`` (from the channel or a
