@@ -42,9 +42,11 @@ from .._exceptions import QuotaBackendError
 from .._throttle import LocalQuota, QuotaDeadline, QuotaFigures, QuotaWaitExpired, RateLimit
 from ._reply import (
     CLOCK_WINDOW,
+    HANDOVER,
     LATENESS_SAMPLES,
     PROBE_INTERVAL,
     RESTORE_FRACTION,
+    SLOT_GUARD,
     SPIN,
     _fmt,
     _LocalGrant,
@@ -52,6 +54,7 @@ from ._reply import (
     _Reply,
     _Reservation,
     _RoundTrip,
+    _Slots,
     _Unavailable,
 )
 
@@ -145,7 +148,13 @@ class SharedBackend:
         """(when, lowest, highest offset of the server's clock from this one) of recent
         replies."""
         self._clock_error = 0.0
+        self._offset = 0.0
+        """The server's clock less this one, as recent replies bound it (the middle)."""
         self._processes = 1
+        self._rank: int | None = None
+        self._slots: _Slots | None = None
+        """The turns this process sends in while falling back and for ``HANDOVER``
+        seconds after (``None``: the shared state alone paces it)."""
         self._seen = False
         """Redis answered this backend at least once (so ``_processes`` is a count)."""
         self._fallback: LocalQuota | None = None
@@ -181,6 +190,8 @@ class SharedBackend:
 
     def take_nowait(self) -> object | None:
         fallback = self._fallback
+        if self._slots is not None:
+            return None  # a turn to wait for
         if fallback is not None and self._clock.now() < self._next_probe:
             at = fallback.take_nowait()
             return _LocalGrant(at, fallback) if isinstance(at, float) else None
@@ -201,21 +212,41 @@ class SharedBackend:
             if reservation is None:
                 now = self._clock.now()
                 fallback = self._fallback
+                slots = self._schedule(now)
                 if fallback is not None and now < self._next_probe:
                     at = await fallback.take(deadline)
                     assert isinstance(at, float)
+                    if slots is not None:
+                        await self._turn(slots, deadline, 0.0)
                     return _LocalGrant(at, fallback)
                 max_wait = None
                 if deadline is not None and deadline.at is not None:
                     max_wait = max(0.0, deadline.at - now)
+                turn: tuple[int, float] | None = None
+                if slots is not None:
+                    # In a turn of this process only: reserve just before it starts,
+                    # and only a moment in its first few milliseconds.
+                    lead = min(slots.width / 4, max(SPIN, self._reply_at - self._asked))
+                    turn = await self._turn(slots, deadline, lead)
+                    window = lead + self._turn_slack(slots)
+                    max_wait = window if max_wait is None else min(max_wait, window)
                 try:
                     reply = await self._run_detached(reserve=True, max_wait=max_wait)
                 except _Misconfigured as exc:
                     raise QuotaBackendError(str(exc)) from None
                 except _Unavailable as exc:
                     self._unavailable(exc)
+                    if (
+                        turn is not None
+                        and slots is not None
+                        and self._slots is slots
+                        and self._clock.now() < turn[1]
+                    ):  # the probe failed before its turn: the fallback send takes it
+                        slots.next_index = min(slots.next_index, turn[0])
                     continue  # on to the fallback quota
                 if not reply.reserved:
+                    if turn is not None:
+                        continue  # the next turn (the deadline is checked there)
                     raise QuotaWaitExpired
                 reservation = self._reservation(reply)
             elif (
@@ -240,6 +271,33 @@ class SharedBackend:
             if reservation.closed:
                 self._emit(PauseEnded(at=now))
             return reservation.granted
+
+    def _schedule(self, now: float) -> _Slots | None:
+        """The turns in force (``None`` once the hand-over after an outage is over)."""
+        slots = self._slots
+        if slots is not None and slots.until is not None and now >= slots.until:
+            self._slots = slots = None
+        return slots
+
+    @staticmethod
+    def _turn_slack(slots: _Slots) -> float:
+        """How far into its turn a process may still send: half what a turn keeps
+        beyond the configured interval."""
+        return max(0.0, slots.width - 1.0 / slots.rate) / 2
+
+    async def _turn(
+        self, slots: _Slots, deadline: QuotaDeadline | None, lead: float
+    ) -> tuple[int, float]:
+        """Wait until ``lead`` seconds before the next turn of this process, and take
+        that turn: (its slot, its start on this clock). ``QuotaWaitExpired`` if it
+        starts past the deadline."""
+        index = slots.index_at(self._clock.now() + lead)
+        start = slots.start(index)
+        if deadline is not None and deadline.at is not None and start > deadline.at:
+            raise QuotaWaitExpired
+        slots.next_index = index + 1
+        await self._sleep_until(start - lead)
+        return index, start
 
     def _reservation(self, reply: _Reply) -> _Reservation:
         return _Reservation(self._local_moment(reply), reply.gen, reply.granted, reply.closed)
@@ -281,6 +339,7 @@ class SharedBackend:
             self._offsets.append((answered, reply.granted - answered, reply.granted - asked))
             low, high = reply.granted - answered, reply.granted - asked
         self._clock_error = high - low
+        self._offset = (low + high) / 2
         return min(max(reply.granted + reply.wait - low, asked + reply.wait), answered + reply.wait)
 
     async def _sleep(self, moment: float, generation: int) -> bool:
@@ -467,9 +526,12 @@ class SharedBackend:
         self._asked = asked
         self._reply, self._reply_at = reply, now
         self._processes = max(1, reply.processes)
+        self._rank = reply.rank
         self._seen = True
         if self._fallback is not None:
             self._fallback = None
+            if self._slots is not None:  # the others may still be falling back
+                self._slots.until = now + HANDOVER
             logger.info("shared quota %s answers again: back on the shared state", self._quota)
             self._emit(QuotaBackendRestored(at=now), background=background)
         if reply.started is not None:
@@ -511,6 +573,7 @@ class SharedBackend:
         self._fallback = LocalQuota(
             limit, self._clock, jitter=self._jitter, on_event=self._on_event
         )
+        self._slots = self._turns(now, processes)
         logger.warning(
             "shared quota %s unavailable (%s): falling back to a local quota of %.3g "
             "requests/s (the configured rate shared by %d process%s%s) until its %s answers",
@@ -528,6 +591,27 @@ class SharedBackend:
             ),
             background=background,
         )
+
+    def _turns(self, now: float, processes: int) -> _Slots | None:
+        """The turns to send in while falling back, if this process knows its rank.
+
+        The first is held back by ``processes + 1`` turns: the moments the others
+        reserved before the store went away (one each, at most) pass first."""
+        if not self._seen or self._rank is None:
+            return None  # no rank, no turns: the local quota alone
+        limit = self._limit
+        width = 1.0 / limit.per_second + SLOT_GUARD / limit.configured
+        slots = _Slots(
+            width=width,
+            count=processes,
+            rank=self._rank % processes,
+            offset=self._offset,
+            rate=limit.configured,
+        )
+        slots.next_index = slots.index_at(now + (processes + 1) * width)
+        if self._slots is not None:
+            slots.next_index = max(slots.next_index, self._slots.next_index)
+        return slots
 
     def _emit(self, event: ClientEvent, *, background: bool = False) -> None:
         if self._on_event is None:
