@@ -18,6 +18,7 @@ import collections
 import contextlib
 import functools
 import logging
+import math
 import os
 import secrets
 import socket
@@ -209,6 +210,7 @@ class SharedBackend:
             while self._orphans:
                 await next(iter(self._orphans)).done.wait()
             reservation = self._spare()
+            turn: tuple[int, float] | None = None  # (slot, start) when sending in turns
             if reservation is None:
                 now = self._clock.now()
                 fallback = self._fallback
@@ -218,15 +220,17 @@ class SharedBackend:
                     assert isinstance(at, float)
                     if slots is not None:
                         await self._turn(slots, deadline, 0.0)
+                        # Woken too late for it: the next turn (the token is taken).
+                        while self._clock.now() > self._turn_end(slots):
+                            await self._turn(slots, deadline, 0.0)
                     return _LocalGrant(at, fallback)
                 max_wait = None
                 if deadline is not None and deadline.at is not None:
                     max_wait = max(0.0, deadline.at - now)
-                turn: tuple[int, float] | None = None
                 if slots is not None:
                     # In a turn of this process only: reserve just before it starts,
                     # and only a moment in its first few milliseconds.
-                    lead = min(slots.width / 4, max(SPIN, self._reply_at - self._asked))
+                    lead = min(slots.width / 4, self._round_trip_estimate())
                     turn = await self._turn(slots, deadline, lead)
                     window = lead + self._turn_slack(slots)
                     max_wait = window if max_wait is None else min(max_wait, window)
@@ -257,8 +261,16 @@ class SharedBackend:
                 self._spares.appendleft(reservation)  # for a caller that can wait
                 raise QuotaWaitExpired
             moment = reservation.moment
+            # In turns: within the turn's slack of its start, on either side (the
+            # reservation passes unused if that is too late).
+            leave = moment
+            if turn is not None:
+                leave = max(moment, turn[1] - self._turn_slack(self._slots))
+            if turn is not None and leave > self._turn_end(self._slots, turn[1]):
+                self.reservations_unused += 1
+                continue
             try:
-                if moment > self._clock.now() and not await self._sleep(moment, reservation.gen):
+                if leave > self._clock.now() and not await self._sleep(leave, reservation.gen):
                     logger.debug("shared quota: the gate closed meanwhile, reserving again")
                     self.reservations_unused += 1
                     continue
@@ -267,6 +279,9 @@ class SharedBackend:
                 self._spares.appendleft(reservation)
                 raise
             now = self._clock.now()
+            if turn is not None and now > self._turn_end(self._slots, turn[1]):
+                self.reservations_unused += 1
+                continue
             self._lateness.append(max(0.0, now - moment))
             if reservation.closed:
                 self._emit(PauseEnded(at=now))
@@ -280,10 +295,26 @@ class SharedBackend:
         return slots
 
     @staticmethod
-    def _turn_slack(slots: _Slots) -> float:
+    def _turn_slack(slots: _Slots | None) -> float:
         """How far into its turn a process may still send: half what a turn keeps
-        beyond the configured interval."""
-        return max(0.0, slots.width - 1.0 / slots.rate) / 2
+        beyond the configured interval (so that neither the previous process, late by
+        as much, nor this one comes within the interval of the other)."""
+        return 0.0 if slots is None else max(0.0, slots.width - 1.0 / slots.rate) / 2
+
+    def _turn_end(self, slots: _Slots | None, start: float | None = None) -> float:
+        """The last moment to send in the turn that starts at ``start`` (the latest
+        taken, by default)."""
+        if slots is None:
+            return math.inf
+        if start is None:
+            start = slots.start(slots.next_index - 1)
+        return start + self._turn_slack(slots)
+
+    def _round_trip_estimate(self) -> float:
+        """The shortest round trip to the store of the last ``CLOCK_WINDOW`` seconds."""
+        if not self._offsets:
+            return self._reply_at - self._asked
+        return min(high - low for _, low, high in self._offsets)
 
     async def _turn(
         self, slots: _Slots, deadline: QuotaDeadline | None, lead: float
@@ -530,8 +561,9 @@ class SharedBackend:
         self._seen = True
         if self._fallback is not None:
             self._fallback = None
-            if self._slots is not None:  # the others may still be falling back
-                self._slots.until = now + HANDOVER
+            slots = self._slots
+            if slots is not None:  # the others may still be falling back
+                slots.until = now + HANDOVER + 2 * slots.count * slots.width
             logger.info("shared quota %s answers again: back on the shared state", self._quota)
             self._emit(QuotaBackendRestored(at=now), background=background)
         if reply.started is not None:

@@ -51,8 +51,9 @@ of the configured interval, so that a process waking a little late does not meet
 next one (the most spread the script keeps between reservations, too)."""
 
 HANDOVER: Final = 2.0 * PROBE_INTERVAL
-"""Seconds a client back on the shared state still sends only in its own turns: the
-other processes may still be falling back, each until its next probe."""
+"""Seconds a client back on the shared state still sends only in its own turns, beyond
+two rounds of turns: the other processes may still be falling back, each until its next
+probe (which waits for a turn of its own)."""
 
 
 def _fmt(value: float) -> str:
