@@ -160,6 +160,8 @@ class SharedBackend:
         """Redis answered this backend at least once (so ``_processes`` is a count)."""
         self._fallback: LocalQuota | None = None
         self._next_probe = 0.0
+        self._refused: str | None = None
+        """A refusal a background probe met: the next call raises it."""
         self._opened = False
 
     def __repr__(self) -> str:
@@ -205,6 +207,9 @@ class SharedBackend:
                 "(or open the quota with 'async with quota')"
             )
         while True:
+            if self._refused is not None:
+                refused, self._refused = self._refused, None
+                raise QuotaBackendError(refused)
             # A cancelled caller's round trip may still bring its reservation back:
             # wait for it (one round trip at most) rather than reserve past it.
             while self._orphans:
@@ -215,6 +220,11 @@ class SharedBackend:
                 now = self._clock.now()
                 fallback = self._fallback
                 slots = self._schedule(now)
+                if fallback is not None and slots is not None and now >= self._next_probe:
+                    # Sending in turns: the store is asked in the background, the
+                    # caller waits for no probe (and a turn for none).
+                    self._next_probe = now + PROBE_INTERVAL
+                    self._quota._start_soon(self._probe)
                 if fallback is not None and now < self._next_probe:
                     at = await fallback.take(deadline)
                     assert isinstance(at, float)
@@ -327,7 +337,13 @@ class SharedBackend:
         if deadline is not None and deadline.at is not None and start > deadline.at:
             raise QuotaWaitExpired
         slots.next_index = index + 1
-        await self._sleep_until(start - lead)
+        try:
+            await self._sleep_until(start - lead)
+        except BaseException:
+            # Cancelled before its turn: the turn is the next caller's.
+            if slots.next_index == index + 1:
+                slots.next_index = index
+            raise
         return index, start
 
     def _reservation(self, reply: _Reply) -> _Reservation:
@@ -442,6 +458,20 @@ class SharedBackend:
         assert isinstance(grant, float)
         self._outbox.append(f"e{_fmt(grant)}:{_fmt(self._jitter(0.0, 1.0))}")
         self._quota._start_soon(self._flush)  # every process must pause: at once
+
+    async def _probe(self) -> None:
+        """While falling back in turns: ask the store whether it answers again (a
+        report, no reservation), in the quota's task group."""
+        if self._fallback is None:
+            return
+        try:
+            await self._run(reserve=False)
+        except _Unavailable as exc:
+            self._unavailable(exc, background=True)
+        except _Misconfigured as exc:
+            self._refused = str(exc)
+        except Exception:  # a background task's failure would cancel the client's work
+            logger.exception("shared quota: probing the store failed")
 
     async def _flush_later(self) -> None:
         try:
