@@ -464,10 +464,12 @@ class SharedBackend:
         report, no reservation), in the quota's task group."""
         if self._fallback is None:
             return
+        started = self._clock.now()
         try:
             await self._run(reserve=False)
         except _Unavailable as exc:
             self._unavailable(exc, background=True)
+            self._next_probe = started + PROBE_INTERVAL  # once a second, however slow
         except _Misconfigured as exc:
             self._refused = str(exc)
         except Exception:  # a background task's failure would cancel the client's work
