@@ -510,7 +510,7 @@ async def test_three_stores_answer_alike(
                 where = f"step {step}: {name}"
                 for field in (
                     "reserved", "gen", "contended", "calls", "errors", "cut", "turned",
-                    "closed", "processes",
+                    "closed", "processes", "rank",
                 ):  # fmt: skip
                     assert getattr(reply, field) == getattr(first, field), (where, field)
                 for field in (

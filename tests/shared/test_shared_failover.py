@@ -1,9 +1,14 @@
 """The primary killed mid-run (a Sentinel group's, or the Cluster primary that owns the
-quota's slot), against servers the tests start on loopback: no caller sees an error and
-the client is back on the shared state. One failover per topology and session (the
-fixtures are shared), on one event loop."""
+quota's slot), and a lone redis-server killed mid-run and started again (with and
+without persistence), against servers the tests start on loopback: no caller sees an
+error, the client is back on the shared state, and error 20 stays <= 2 % of the
+requests. One failover per topology and session (the fixtures are shared), on one
+event loop."""
 
 from __future__ import annotations
+
+import time
+from collections.abc import Callable
 
 import anyio
 import pytest
@@ -13,10 +18,16 @@ from worksection_async import Client
 from worksection_async.shared import SharedQuota
 from worksection_async.testing import FakeWorksection
 
+from ._redis import RedisServer
 from ._topologies import Cluster, SentinelGroup, kill
 from .test_shared_topologies import _client, _quota_errors
 
-pytestmark = pytest.mark.anyio
+pytestmark = [
+    pytest.mark.anyio,
+    # coredis leaves the streams of its connections to a killed Cluster node unclosed,
+    # held until a moment after the test: the test that follows collects them.
+    pytest.mark.filterwarnings("ignore:Unclosed <MemoryObject:ResourceWarning"),
+]
 
 
 @pytest.fixture
@@ -26,11 +37,11 @@ def anyio_backend() -> str:
 
 
 def _bound(errors: int, requests: int) -> None:
-    """Issue 29's target, error 20 <= 2 % across the failover, is not met yet: while
-    Redis is away the processes fall back each at its share of the rate, and meet.
-    Everything else held; say how far it is."""
-    if errors > max(1, 0.02 * requests):
-        pytest.xfail(f"error 20 across the failover: {errors} of {requests} (target 2 %)")
+    """Issue 29's target: error 20 <= 2 % of the requests across the failover (while
+    Redis is away the processes send in turns, see ``_reply._Slots``)."""
+    assert errors <= max(1, 0.02 * requests), (
+        f"error 20 across the failover: {errors} of {requests} (target 2 %)"
+    )
 
 
 async def _across(failover: object, quota: SharedQuota) -> tuple[int, int, list[ws.ClientEvent]]:
@@ -79,4 +90,27 @@ async def test_cluster_failover(redis_cluster: Cluster, key: str) -> None:
     quota = SharedQuota.from_url(redis_cluster.url(3), key=key)
     requests, errors, _ = await _across(lambda: kill(victim), quota)
     assert redis_cluster.owner(key) is not victim
+    _bound(errors, requests)
+
+
+@pytest.mark.parametrize("persistence", [False, True], ids=["no-persistence", "aof"])
+async def test_redis_killed_and_started_again(
+    make_redis_server: Callable[..., RedisServer], key: str, persistence: bool
+) -> None:
+    """redis-server SIGKILLed mid-run and started again 2 s later, without persistence
+    (the state is made again) or with an append-only file written at every command
+    (the state is read back): no caller sees an error, the client is back on the
+    shared state, and error 20 stays <= 2 % of the requests across the outage and the
+    hand-over (issue 29 measured 11-12 % before)."""
+    args = ["--appendonly", "yes", "--appendfsync", "always"] if persistence else []
+    server = make_redis_server(args=args)
+
+    def kill_and_start() -> None:
+        kill(server)
+        time.sleep(2.0)
+        server.start()
+
+    quota = SharedQuota.from_url(server.url, key=key)
+    requests, errors, events = await _across(kill_and_start, quota)
+    assert sum(isinstance(e, ws.QuotaBackendUnavailable) for e in events) == 2
     _bound(errors, requests)

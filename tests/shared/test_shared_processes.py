@@ -108,8 +108,9 @@ def test_clocks_minutes_apart_pace_together(runs: dict[str, Run]) -> None:
 
 
 def test_redis_stopped_and_started_again(runs: dict[str, Run]) -> None:
-    """redis-server stops mid-run: no call fails (the local fallback carries them), each
-    process logs one WARNING; it starts again: the processes share again."""
+    """redis-server stops mid-run: no call fails (the local fallback carries them, the
+    processes in turns), each process logs one WARNING; it starts again: the processes
+    share again; error 20 on <= 2 % of the requests across it all."""
     run = runs["restart"]
     stopped, restarted = run.marks["stopped"], run.marks["restarted"]
     for worker in run.workers:
@@ -127,6 +128,9 @@ def test_redis_stopped_and_started_again(runs: dict[str, Run]) -> None:
         assert done["shared_calls"] > 0
     during = [t for t in run.answers(error=None) if stopped + 0.5 <= t <= restarted]
     assert len(during) >= 0.3 * QUOTA * (restarted - stopped - 0.5)  # calls kept going
+    # Issue 29: error 20 <= 2 % across the outage and the hand-over (11-12 % before the
+    # processes took turns while falling back).
+    assert run.errors() <= max(1, 0.02 * len(run.sent())), (run.errors(), len(run.sent()))
 
 
 def test_a_pause_holds_every_process(runs: dict[str, Run]) -> None:

@@ -18,6 +18,7 @@ import collections
 import contextlib
 import functools
 import logging
+import math
 import os
 import secrets
 import socket
@@ -42,9 +43,11 @@ from .._exceptions import QuotaBackendError
 from .._throttle import LocalQuota, QuotaDeadline, QuotaFigures, QuotaWaitExpired, RateLimit
 from ._reply import (
     CLOCK_WINDOW,
+    HANDOVER,
     LATENESS_SAMPLES,
     PROBE_INTERVAL,
     RESTORE_FRACTION,
+    SLOT_GUARD,
     SPIN,
     _fmt,
     _LocalGrant,
@@ -52,6 +55,7 @@ from ._reply import (
     _Reply,
     _Reservation,
     _RoundTrip,
+    _Slots,
     _Unavailable,
 )
 
@@ -145,11 +149,19 @@ class SharedBackend:
         """(when, lowest, highest offset of the server's clock from this one) of recent
         replies."""
         self._clock_error = 0.0
+        self._offset = 0.0
+        """The server's clock less this one, as recent replies bound it (the middle)."""
         self._processes = 1
+        self._rank: int | None = None
+        self._slots: _Slots | None = None
+        """The turns this process sends in while falling back and for ``HANDOVER``
+        seconds after (``None``: the shared state alone paces it)."""
         self._seen = False
         """Redis answered this backend at least once (so ``_processes`` is a count)."""
         self._fallback: LocalQuota | None = None
         self._next_probe = 0.0
+        self._refused: str | None = None
+        """A refusal a background probe met: the next call raises it."""
         self._opened = False
 
     def __repr__(self) -> str:
@@ -181,6 +193,8 @@ class SharedBackend:
 
     def take_nowait(self) -> object | None:
         fallback = self._fallback
+        if self._slots is not None:
+            return None  # a turn to wait for
         if fallback is not None and self._clock.now() < self._next_probe:
             at = fallback.take_nowait()
             return _LocalGrant(at, fallback) if isinstance(at, float) else None
@@ -193,29 +207,60 @@ class SharedBackend:
                 "(or open the quota with 'async with quota')"
             )
         while True:
+            if self._refused is not None:
+                refused, self._refused = self._refused, None
+                raise QuotaBackendError(refused)
             # A cancelled caller's round trip may still bring its reservation back:
             # wait for it (one round trip at most) rather than reserve past it.
             while self._orphans:
                 await next(iter(self._orphans)).done.wait()
             reservation = self._spare()
+            turn: tuple[int, float] | None = None  # (slot, start) when sending in turns
             if reservation is None:
                 now = self._clock.now()
                 fallback = self._fallback
+                slots = self._schedule(now)
+                if fallback is not None and slots is not None and now >= self._next_probe:
+                    # Sending in turns: the store is asked in the background, the
+                    # caller waits for no probe (and a turn for none).
+                    self._next_probe = now + PROBE_INTERVAL
+                    self._quota._start_soon(self._probe)
                 if fallback is not None and now < self._next_probe:
                     at = await fallback.take(deadline)
                     assert isinstance(at, float)
+                    if slots is not None:
+                        await self._turn(slots, deadline, 0.0)
+                        # Woken too late for it: the next turn (the token is taken).
+                        while self._clock.now() > self._turn_end(slots):
+                            await self._turn(slots, deadline, 0.0)
                     return _LocalGrant(at, fallback)
                 max_wait = None
                 if deadline is not None and deadline.at is not None:
                     max_wait = max(0.0, deadline.at - now)
+                if slots is not None:
+                    # In a turn of this process only: reserve just before it starts,
+                    # and only a moment in its first few milliseconds.
+                    lead = min(slots.width / 4, self._round_trip_estimate())
+                    turn = await self._turn(slots, deadline, lead)
+                    window = lead + self._turn_slack(slots)
+                    max_wait = window if max_wait is None else min(max_wait, window)
                 try:
                     reply = await self._run_detached(reserve=True, max_wait=max_wait)
                 except _Misconfigured as exc:
                     raise QuotaBackendError(str(exc)) from None
                 except _Unavailable as exc:
                     self._unavailable(exc)
+                    if (
+                        turn is not None
+                        and slots is not None
+                        and self._slots is slots
+                        and self._clock.now() < turn[1]
+                    ):  # the probe failed before its turn: the fallback send takes it
+                        slots.next_index = min(slots.next_index, turn[0])
                     continue  # on to the fallback quota
                 if not reply.reserved:
+                    if turn is not None:
+                        continue  # the next turn (the deadline is checked there)
                     raise QuotaWaitExpired
                 reservation = self._reservation(reply)
             elif (
@@ -226,8 +271,16 @@ class SharedBackend:
                 self._spares.appendleft(reservation)  # for a caller that can wait
                 raise QuotaWaitExpired
             moment = reservation.moment
+            # In turns: within the turn's slack of its start, on either side (the
+            # reservation passes unused if that is too late).
+            leave = moment
+            if turn is not None:
+                leave = max(moment, turn[1] - self._turn_slack(self._slots))
+            if turn is not None and leave > self._turn_end(self._slots, turn[1]):
+                self.reservations_unused += 1
+                continue
             try:
-                if moment > self._clock.now() and not await self._sleep(moment, reservation.gen):
+                if leave > self._clock.now() and not await self._sleep(leave, reservation.gen):
                     logger.debug("shared quota: the gate closed meanwhile, reserving again")
                     self.reservations_unused += 1
                     continue
@@ -236,10 +289,62 @@ class SharedBackend:
                 self._spares.appendleft(reservation)
                 raise
             now = self._clock.now()
+            if turn is not None and now > self._turn_end(self._slots, turn[1]):
+                self.reservations_unused += 1
+                continue
             self._lateness.append(max(0.0, now - moment))
             if reservation.closed:
                 self._emit(PauseEnded(at=now))
             return reservation.granted
+
+    def _schedule(self, now: float) -> _Slots | None:
+        """The turns in force (``None`` once the hand-over after an outage is over)."""
+        slots = self._slots
+        if slots is not None and slots.until is not None and now >= slots.until:
+            self._slots = slots = None
+        return slots
+
+    @staticmethod
+    def _turn_slack(slots: _Slots | None) -> float:
+        """How far into its turn a process may still send: half what a turn keeps
+        beyond the configured interval (so that neither the previous process, late by
+        as much, nor this one comes within the interval of the other)."""
+        return 0.0 if slots is None else max(0.0, slots.width - 1.0 / slots.rate) / 2
+
+    def _turn_end(self, slots: _Slots | None, start: float | None = None) -> float:
+        """The last moment to send in the turn that starts at ``start`` (the latest
+        taken, by default)."""
+        if slots is None:
+            return math.inf
+        if start is None:
+            start = slots.start(slots.next_index - 1)
+        return start + self._turn_slack(slots)
+
+    def _round_trip_estimate(self) -> float:
+        """The shortest round trip to the store of the last ``CLOCK_WINDOW`` seconds."""
+        if not self._offsets:
+            return self._reply_at - self._asked
+        return min(high - low for _, low, high in self._offsets)
+
+    async def _turn(
+        self, slots: _Slots, deadline: QuotaDeadline | None, lead: float
+    ) -> tuple[int, float]:
+        """Wait until ``lead`` seconds before the next turn of this process, and take
+        that turn: (its slot, its start on this clock). ``QuotaWaitExpired`` if it
+        starts past the deadline."""
+        index = slots.index_at(self._clock.now() + lead)
+        start = slots.start(index)
+        if deadline is not None and deadline.at is not None and start > deadline.at:
+            raise QuotaWaitExpired
+        slots.next_index = index + 1
+        try:
+            await self._sleep_until(start - lead)
+        except BaseException:
+            # Cancelled before its turn: the turn is the next caller's.
+            if slots.next_index == index + 1:
+                slots.next_index = index
+            raise
+        return index, start
 
     def _reservation(self, reply: _Reply) -> _Reservation:
         return _Reservation(self._local_moment(reply), reply.gen, reply.granted, reply.closed)
@@ -281,6 +386,7 @@ class SharedBackend:
             self._offsets.append((answered, reply.granted - answered, reply.granted - asked))
             low, high = reply.granted - answered, reply.granted - asked
         self._clock_error = high - low
+        self._offset = (low + high) / 2
         return min(max(reply.granted + reply.wait - low, asked + reply.wait), answered + reply.wait)
 
     async def _sleep(self, moment: float, generation: int) -> bool:
@@ -357,6 +463,22 @@ class SharedBackend:
         assert isinstance(grant, float)
         self._outbox.append(f"e{_fmt(grant)}:{_fmt(self._jitter(0.0, 1.0))}")
         self._quota._start_soon(self._flush)  # every process must pause: at once
+
+    async def _probe(self) -> None:
+        """While falling back in turns: ask the store whether it answers again (a
+        report, no reservation), in the quota's task group."""
+        if self._fallback is None:
+            return
+        started = self._clock.now()
+        try:
+            await self._run(reserve=False)
+        except _Unavailable as exc:
+            self._unavailable(exc, background=True)
+            self._next_probe = started + PROBE_INTERVAL  # once a second, however slow
+        except _Misconfigured as exc:
+            self._refused = str(exc)
+        except Exception:  # a background task's failure would cancel the client's work
+            logger.exception("shared quota: probing the store failed")
 
     async def _flush_later(self) -> None:
         try:
@@ -472,9 +594,13 @@ class SharedBackend:
         self._asked = asked
         self._reply, self._reply_at = reply, now
         self._processes = max(1, reply.processes)
+        self._rank = reply.rank
         self._seen = True
         if self._fallback is not None:
             self._fallback = None
+            slots = self._slots
+            if slots is not None:  # the others may still be falling back
+                slots.until = now + HANDOVER + 2 * slots.count * slots.width
             logger.info("shared quota %s answers again: back on the shared state", self._quota)
             self._emit(QuotaBackendRestored(at=now), background=background)
         if reply.started is not None:
@@ -516,6 +642,7 @@ class SharedBackend:
         self._fallback = LocalQuota(
             limit, self._clock, jitter=self._jitter, on_event=self._on_event
         )
+        self._slots = self._turns(now, processes)
         logger.warning(
             "shared quota %s unavailable (%s): falling back to a local quota of %.3g "
             "requests/s (the configured rate shared by %d process%s%s) until its %s answers",
@@ -533,6 +660,27 @@ class SharedBackend:
             ),
             background=background,
         )
+
+    def _turns(self, now: float, processes: int) -> _Slots | None:
+        """The turns to send in while falling back, if this process knows its rank.
+
+        The first is held back by ``processes + 1`` turns: the moments the others
+        reserved before the store went away (one each, at most) pass first."""
+        if not self._seen or self._rank is None:
+            return None  # no rank, no turns: the local quota alone
+        limit = self._limit
+        width = 1.0 / limit.per_second + SLOT_GUARD / limit.configured
+        slots = _Slots(
+            width=width,
+            count=processes,
+            rank=self._rank % processes,
+            offset=self._offset,
+            rate=limit.configured,
+        )
+        slots.next_index = slots.index_at(now + (processes + 1) * width)
+        if self._slots is not None:
+            slots.next_index = max(slots.next_index, self._slots.next_index)
+        return slots
 
     def _emit(self, event: ClientEvent, *, background: bool = False) -> None:
         if self._on_event is None:

@@ -558,6 +558,7 @@ def decide(state: QuotaState, request: Request, clock: float) -> _Reply:
         tokens=tokens,
         jitter=jitter,
         born=state.born,
+        rank=sum(1 for name in members if name < request.member),
     )
 
 

@@ -394,6 +394,12 @@ redis.call('ZADD', members_key, fmt(NOW), MEMBER)
 redis.call('ZREMRANGEBYSCORE', members_key, '-inf', '(' .. fmt(NOW - MEMBER_TTL))
 redis.call('PEXPIRE', members_key, TTL_MS)
 local processes = redis.call('ZCARD', members_key)
+-- This process's place among them by name: its turn while the processes cannot reach
+-- Redis (_reply._Slots).
+local rank = 0
+for _, name in ipairs(redis.call('ZRANGE', members_key, 0, -1)) do
+  if name < MEMBER then rank = rank + 1 end
+end
 if published then redis.call('PUBLISH', CHANNEL, BORN .. ' ' .. GEN) end
 
 local tokens = math.max(0.0, math.min(S, P))
@@ -425,6 +431,7 @@ return {
   fmt(tokens),
   fmt(JIT),
   BORN,
+  tostring(rank),
 }
 """
 

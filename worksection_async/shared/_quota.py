@@ -43,10 +43,16 @@ reached Redis), a WARNING is logged once and a
 ``QuotaBackendUnavailable`` event is emitted; Redis is tried again at most once a
 second, and when it answers within half the ``timeout`` the client is back on the
 shared state (``QuotaBackendRestored``; a Redis answering near the timeout does not make
-it flap). A refusal (a wrong password, an ACL, a process configured at another rate on
-the key) is a ``QuotaBackendError`` at the call, whatever ``on_unavailable`` says: it
-is a configuration to fix, not an outage. A state that disappears while in use
-(evicted by a ``volatile-*`` policy, flushed) is logged once as a WARNING. With
+it flap). The falling-back processes send in turns, not at random: slots of Redis's
+clock, slot ``k`` the turn of the process of rank ``k % count`` among the names last
+seen (``_reply._Slots``); the first turn is held back until the moments the others
+reserved have passed, Redis is asked in the background meanwhile, and a process back on
+the shared state keeps to its turns for ``HANDOVER`` seconds and two rounds of turns,
+while the others may still be falling back. A refusal (a wrong password, an ACL, a
+process configured at another rate on the key) is a ``QuotaBackendError`` at the call,
+whatever ``on_unavailable`` says: it is a configuration to fix, not an outage. A state
+that disappears while in use (evicted by a ``volatile-*`` policy, flushed) is logged
+once as a WARNING. With
 ``on_unavailable="raise"`` the call raises ``QuotaBackendError`` and sends nothing.
 Outcomes that could not be reported are dropped: the shared law misses them, nothing
 else.

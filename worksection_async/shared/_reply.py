@@ -4,6 +4,7 @@ values below ``_quota`` (the quota and its stores) and ``_backend`` (a client's 
 
 from __future__ import annotations
 
+import math
 from typing import Final
 
 import anyio
@@ -13,10 +14,12 @@ from .._throttle import LocalQuota
 
 __all__ = [
     "CLOCK_WINDOW",
+    "HANDOVER",
     "LATENESS_SAMPLES",
     "LISTEN_RETRY",
     "PROBE_INTERVAL",
     "RESTORE_FRACTION",
+    "SLOT_GUARD",
     "SPIN",
 ]
 
@@ -39,6 +42,18 @@ RESTORE_FRACTION: Final = 0.5
 """While falling back, a probe brings the client back to the shared state only when
 Redis answered within this fraction of ``timeout`` (hysteresis: a Redis that answers
 near the timeout does not flap between the two)."""
+
+
+SLOT_GUARD: Final = 0.1
+"""While falling back, each process sends in turns (``_Slots``): a turn lasts the
+interval the pacing keeps (the configured interval, less ``margin``) plus this fraction
+of the configured interval, so that a process waking a little late does not meet the
+next one (the most spread the script keeps between reservations, too)."""
+
+HANDOVER: Final = 2.0 * PROBE_INTERVAL
+"""Seconds a client back on the shared state still sends only in its own turns, beyond
+two rounds of turns: the other processes may still be falling back, each until its next
+probe (which waits for a turn of its own)."""
 
 
 def _fmt(value: float) -> str:
@@ -72,6 +87,39 @@ class _Reservation:
     gen: int
     granted: float
     closed: bool
+
+
+@attrs.define
+class _Slots:
+    """Turns in which the processes on a key send while they cannot reach the store: the
+    time of the store's clock cut into slots of ``width`` seconds, slot ``k`` being the
+    turn of the process of rank ``k % count`` (the ranks and the count of the last
+    reply, so every process places the same slots, each with its own estimate of the
+    store's clock). A process sends at the start of its own slots only, once each, and
+    so never within ``width`` of another's send: the fallback quotas of the processes,
+    each at its share of the rate, no longer meet at random."""
+
+    width: float
+    count: int
+    rank: int
+    offset: float
+    """The store's clock less this process's (as the last replies bound it)."""
+    rate: float
+    """The configured rate (requests/s)."""
+    next_index: int = 0
+    """The first slot not yet used (or held back: see ``SharedBackend._unavailable``)."""
+    until: float | None = None
+    """``None`` while falling back; after, the local time the hand-over ends."""
+
+    def index_at(self, local: float) -> int:
+        """The first slot of this process that starts at or after ``local`` and is not
+        used yet."""
+        index = max(self.next_index, math.ceil((local + self.offset) / self.width))
+        return index + (self.rank - index) % self.count
+
+    def start(self, index: int) -> float:
+        """When slot ``index`` starts, on this process's clock."""
+        return index * self.width - self.offset
 
 
 @attrs.define(eq=False)
@@ -120,6 +168,9 @@ class _Reply:
     """The spread of send times kept between reservations (s)."""
     born: str
     """When the shared state was made (its generations count from then)."""
+    rank: int | None = None
+    """How many of the processes on the key have a name before this one's (its turn
+    while falling back, see ``_Slots``); ``None``: not known."""
 
     @classmethod
     def parse(cls, raw: object) -> _Reply:
@@ -129,7 +180,7 @@ class _Reply:
                 f"other processes, this client is configured at {raw[2]}/s: every process "
                 "on one key must use the same rate_limit (refused, nothing was sent)"
             )
-        if not isinstance(raw, (list, tuple)) or len(raw) != 21:
+        if not isinstance(raw, (list, tuple)) or len(raw) != 22:
             raise _Unavailable(f"unexpected answer from the shared quota's script: {raw!r:.80}")
         f = [x.decode() if isinstance(x, bytes) else str(x) for x in raw]
 
@@ -158,4 +209,5 @@ class _Reply:
             tokens=float(f[18]),
             jitter=float(f[19]),
             born=f[20],
+            rank=int(f[21]),
         )
