@@ -77,6 +77,8 @@ db = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=10)
 db.execute(sys.argv[2])
 print("locked", flush=True)
 time.sleep(float(sys.argv[3]))
+print("releasing", time.time(), flush=True)  # before the lock is let go: nobody's earlier
+db.execute("ROLLBACK")
 """
 
 
@@ -295,8 +297,10 @@ def run_sqlite_faults(directory: Path, ready: Ready) -> Run:
         time.sleep(2.0)
         locked = time.time()
         holder = hold_lock(path, "BEGIN EXCLUSIVE", 2.0)
-        holder.communicate()
-        released = time.time()
+        # The holder says when it lets the lock go: a mark taken here, after it has
+        # exited, could come after a process already saw the file free again.
+        out, _ = holder.communicate()
+        released = float(out.split()[-1])
         finish(workers, timeout=60)
         marks = {"deleted": deleted, "locked": locked, "released": released}
         return Run(workers, start, fake.stats(), marks)

@@ -21,20 +21,7 @@ from worksection_async.shared._decision import QuotaState, Request, decide, gate
 from worksection_async.shared._reply import _Unavailable
 from worksection_async.shared._sqlite import SqliteStore
 
-
-def request(**changes: object) -> Request:
-    fields: dict[str, object] = {
-        "limit": RateLimit(rate=2),
-        "ttl": 140.0,
-        "member": "host:1:abcd",
-        "reserve": True,
-        "max_wait": None,
-        "now": None,
-        "jitter": 0.0,
-        "outcomes": (),
-    }
-    fields.update(changes)
-    return Request(**fields)  # type: ignore[arg-type]
+from .test_shared_embedded import request
 
 
 def busy_state() -> QuotaState:

@@ -52,10 +52,9 @@ while the others may still be falling back. A refusal (a wrong password, an ACL,
 process configured at another rate on the key) is a ``QuotaBackendError`` at the call,
 whatever ``on_unavailable`` says: it is a configuration to fix, not an outage. A state
 that disappears while in use (evicted by a ``volatile-*`` policy, flushed) is logged
-once as a WARNING. With
-``on_unavailable="raise"`` the call raises ``QuotaBackendError`` and sends nothing.
-Outcomes that could not be reported are dropped: the shared law misses them, nothing
-else.
+once as a WARNING. With ``on_unavailable="raise"`` the call raises
+``QuotaBackendError`` and sends nothing. Outcomes that could not be reported are
+dropped: the shared law misses them, nothing else.
 """
 
 from __future__ import annotations
