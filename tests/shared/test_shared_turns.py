@@ -9,6 +9,7 @@ met at random (issue 29: 11-12 % error 20 across a killed Redis)."""
 from __future__ import annotations
 
 import itertools
+import logging
 from collections.abc import Sequence
 
 import anyio
@@ -94,11 +95,17 @@ def _of(events: list[ws.ClientEvent], kind: type[ws.ClientEvent]) -> list[float]
 
 @pytest.mark.parametrize(("start", "length"), [(30.0, 30.0), (23.7, 4.0), (40.5, 55.0)])
 @pytest.mark.parametrize("callers", [1, 4])
-async def test_an_outage_costs_no_error_20(start: float, length: float, callers: int) -> None:
+async def test_an_outage_costs_no_error_20(
+    start: float, length: float, callers: int, caplog: pytest.LogCaptureFixture
+) -> None:
     """The store away for ``length`` s: both programs fall back and come back, no
     request of either leaves within the account's interval of another (so no error
-    20), and the calls go on while the store is away."""
+    20), and the calls go on while the store is away. Each says once, in its WARNING,
+    that it sends in turns."""
     events = await _outage(start, length, callers)
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 2, warnings
+    assert all("in turns with the others by rank" in w for w in warnings), warnings
     assert quota_errors(events[0]) + quota_errors(events[1]) == 0
     for mine in events:
         [down] = _of(mine, ws.QuotaBackendUnavailable)

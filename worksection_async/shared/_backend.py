@@ -645,13 +645,14 @@ class SharedBackend:
         self._slots = self._turns(now, processes)
         logger.warning(
             "shared quota %s unavailable (%s): falling back to a local quota of %.3g "
-            "requests/s (the configured rate shared by %d process%s%s) until its %s answers",
+            "requests/s (the configured rate shared by %d process%s%s)%s until its %s answers",
             self._quota,
             error,
             limit.configured,
             processes,
             "" if processes == 1 else "es",
             "" if self._seen else ", a guess: fallback_processes",
+            "" if self._slots is None else ", in turns with the others by rank",
             self._quota._noun,
         )
         self._emit(
