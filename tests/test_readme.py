@@ -20,8 +20,9 @@ DOCS = README.parent / "docs"
 
 
 def section_text(section: str) -> str:
-    """The text of the README or guide section whose ``##`` heading is ``section``."""
-    for path in [README, *sorted(DOCS.rglob("*.md"))]:
+    """The text of the guide or README section whose ``##`` heading is ``section`` (a
+    guide's first: the README keeps short versions of some, without their examples)."""
+    for path in [*sorted(DOCS.rglob("*.md")), README]:
         text = path.read_text(encoding="utf-8")
         start = text.find(f"\n## {section}\n")
         if start != -1:

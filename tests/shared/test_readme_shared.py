@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from ..test_readme import python_blocks
+from ..test_readme import README, python_blocks
 from ._redis import RedisServer
 
 SECTION = "Many processes, one account"
@@ -45,3 +45,24 @@ def test_the_example_shares_one_quota(redis_server: RedisServer, tmp_path: Path)
     match = re.search(r"30 calls in ([\d.]+) s", result.stdout)
     assert match is not None, result.stdout
     assert float(match[1]) >= 29 / 20 * 0.95
+
+
+def test_the_readme_leads_with_one_host_and_shows_production_urls() -> None:
+    """The README's own short section: the table puts one host (SQLite) before several
+    hosts (Redis), and the URLs show TLS, Sentinel and Cluster, each accepted by
+    ``SharedQuota.from_url`` as written (no connection is made)."""
+    import certifi
+
+    from worksection_async.shared import SharedQuota
+
+    text = README.read_text(encoding="utf-8")
+    start = text.index("\n## Many processes, one account\n")
+    section = text[start : text.index("\n## ", start + 1)]
+    assert section.index("sqlite:///") < section.index("redis://")
+    [urls] = re.findall(r"```text\n(.*?)```", section, flags=re.S)
+    schemes = [url.split("://")[0] for url in urls.split()]
+    assert schemes == ["sqlite", "rediss", "redis+sentinel", "redis+cluster"]
+    for url in urls.split():
+        # The CA file the example names is this machine's bundle here (certifi's).
+        quota = SharedQuota.from_url(url.replace("/etc/ssl/redis-ca.pem", certifi.where()))
+        assert "PASSWORD" not in repr(quota)

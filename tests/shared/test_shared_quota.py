@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import logging
 import pickle
+import re
 import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 
 import anyio
 import coredis
@@ -415,3 +417,20 @@ async def test_a_state_that_starts_again_is_adopted(redis_server: RedisServer, k
             for _ in range(4):
                 await client.call("get_projects")
         assert client.quota.shared_calls == 4
+
+
+@pytest.mark.parametrize("scheme", ["rediss", "rediss+cluster"])
+@pytest.mark.parametrize("content", [None, b"not a certificate"])
+def test_an_unusable_tls_file_is_a_clear_error(
+    scheme: str, content: bytes | None, tmp_path: Path
+) -> None:
+    """A CA file that is missing or not a certificate is a ValueError that names the
+    parameter and the file, and never the password (it was a bare FileNotFoundError
+    with no file name, from inside coredis)."""
+    ca = tmp_path / "ca.pem"
+    if content is not None:
+        ca.write_bytes(content)
+    url = f"{scheme}://app:S3CRET-PW@127.0.0.1:6380/0?ssl_ca_certs={ca}"
+    with pytest.raises(ValueError, match=rf"ssl_ca_certs={re.escape(str(ca))}") as caught:
+        SharedQuota.from_url(url)
+    assert "S3CRET-PW" not in str(caught.value)

@@ -168,6 +168,16 @@ def _split_many(url: str) -> tuple[str, str, list[tuple[str, int]], str, str]:
     )
 
 
+def _tls_files(url: str) -> list[str]:
+    """The TLS files a Redis URL names, as ``parameter=path``, for an error."""
+    query = urllib.parse.parse_qs(urllib.parse.urlsplit(url).query)
+    return [
+        f"{name}={value}"
+        for name in ("ssl_ca_certs", "ssl_certfile", "ssl_keyfile")
+        for value in query.get(name, ())
+    ]
+
+
 def _account_tag(account: httpx.URL) -> str:
     """The default key: the account's host (and port, if any), never the API key."""
     host = account.host.lower()
@@ -383,6 +393,11 @@ class SharedQuota:
         except (ValueError, TypeError):
             # Not chained: the parser's message may quote the URL, password and all.
             raise ValueError(f"not a valid Redis URL: {shown!r}") from None
+        except OSError as exc:  # a TLS file (ssl.SSLError is one too), read at once
+            raise ValueError(
+                f"the TLS files of {shown!r} cannot be used"
+                f" ({', '.join(_tls_files(url)) or 'no file named'}): {exc.strerror or exc}"
+            ) from None
         quota = cls(
             redis,
             key=key,
