@@ -107,14 +107,14 @@ async def share(
 
 
 async def test_requests_that_arrive_unevenly_are_spaced_by_the_spread() -> None:
-    """0-40 ms of arrival jitter, a one-token bucket at 10/s, 4 clients, 60 s: the
+    """0-40 ms of arrival jitter, a one-token bucket at 10/s, 4 clients, 120 s: the
     account used at >= 0.68 (a perfect sender gets 0.69-0.71 there), error 20 on
     <= 1 % of the requests (5-7 % before the processes measured the spread, and a
     first error 20 before any success was reported made the law take the processes
     for neighbours: a turn's pause every 4.5 s)."""
     use, errors = await share(
         clients=4,
-        seconds=60.0,
+        seconds=120.0,
         rate=10.0,
         seed=0,
         transport=lambda inner, clock, rng: LateTransport(

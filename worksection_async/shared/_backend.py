@@ -455,9 +455,9 @@ class SharedBackend:
         """How unevenly this process's requests reach the API, as their answers show
         (one that reached it late comes back late): the 90th percentile of how long
         after their moments its latest ``LATENESS_SAMPLES`` were answered, less the
-        least of them (it includes how late they left); from fewer than
-        ``SPREAD_SAMPLES`` answers, their range stretched as that of so many draws of
-        an even spread falls short of it. Counted only for ``SPREAD_QUIET`` intervals
+        least of them (it includes how late they left; 0 before ``SPREAD_SAMPLES``
+        answers: a few, among them the first ones on new connections, say little).
+        Counted only for ``SPREAD_QUIET`` intervals
         after an error 20 on the shared state, and only beyond ``MAX_JITTER`` of the
         interval (0 otherwise: how late the process leaves and the learned margin
         cover less): an API that answers slowly and unevenly but refuses nothing,
@@ -466,12 +466,9 @@ class SharedBackend:
             return 0.0
         samples = sorted(self._answers)
         count = len(samples)
-        if count < 2:
-            return 0.0  # nothing to tell yet: the others tell
         if count < SPREAD_SAMPLES:
-            spread = (samples[-1] - samples[0]) * (count + 1) / (count - 1)
-        else:
-            spread = samples[int(0.9 * (count - 1))] - samples[0]
+            return 0.0  # too few to tell: the others may
+        spread = samples[int(0.9 * (count - 1))] - samples[0]
         return spread if spread > MAX_JITTER / self._limit.configured else 0.0
 
     def _refused_recently(self) -> bool:

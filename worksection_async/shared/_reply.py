@@ -37,9 +37,8 @@ which a process counts how unevenly its requests reach the API (the spread of it
 answers' times after their moments): refusals show that the account sees that spread,
 and without them a slow, uneven API costs nothing."""
 
-SPREAD_SAMPLES: Final = 8
-"""Answers from which a process takes a percentile of that spread (fewer understate it:
-their range is stretched instead)."""
+SPREAD_SAMPLES: Final = 4
+"""Answers a process needs before it measures that spread."""
 
 CLOCK_WINDOW: Final = 10.0
 """Seconds of round trips from which the server's clock is estimated."""
