@@ -522,3 +522,41 @@ async def test_three_stores_answer_alike(
                 compared += 1
         assert compared == 2 * 300
         assert first.gen >= 5 and first.calls >= 50
+
+
+async def test_three_stores_keep_the_reported_spread_alike(
+    key: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """The spread processes report (how late they leave, or how unevenly their
+    requests arrive while error 20s are recent) is kept alike by the script and the
+    Python decision: up to ``MAX_SPREAD`` of the interval (no longer a tenth), halving
+    every ``JITTER_HALF_LIFE`` seconds, and spacing the reservations by as much."""
+    from worksection_async.shared._lua import JITTER_HALF_LIFE, MAX_SPREAD
+
+    limit = RateLimit(rate=2, burst=1, recovery=20)
+    reports = [0.05, 0.15, 1.0, 0.0, 0.0, 0.0]
+    async with contextlib.AsyncExitStack() as stack:
+        lanes = []
+        for store in STORES:
+            make = await stack.enter_async_context(stores(store, key, tmp_path, request))
+            lanes.append(make(limit, "spread"))
+        t = T0
+        for step, report in enumerate(reports):
+            replies = []
+            for lane in lanes:
+                lane.backend._spacing_report = lambda report=report: report  # type: ignore[method-assign]
+                replies.append(await lane.step(t, reserve=True))
+            first = replies[0]
+            for name, reply in zip(STORES[1:], replies[1:], strict=True):
+                for field in ("wait", "jitter", "tokens"):
+                    a, b = getattr(reply, field), getattr(first, field)
+                    assert close(a, b, time=t), (step, name, field, a, b)
+            if step == 2:  # the most kept: MAX_SPREAD of the 0.5 s interval
+                assert first.jitter == pytest.approx(MAX_SPREAD / 2)
+                capped = t
+            if step == 3:
+                assert first.jitter == pytest.approx(
+                    MAX_SPREAD / 2 * 0.5 ** ((t - capped) / JITTER_HALF_LIFE)
+                )
+            t += first.wait + 0.01
+        assert first.jitter > 0.0

@@ -41,6 +41,7 @@ from .._events import (
 )
 from .._exceptions import QuotaBackendError
 from .._throttle import LocalQuota, QuotaDeadline, QuotaFigures, QuotaWaitExpired, RateLimit
+from ._lua import MAX_JITTER, MAX_SPREAD
 from ._reply import (
     CLOCK_WINDOW,
     HANDOVER,
@@ -49,6 +50,8 @@ from ._reply import (
     RESTORE_FRACTION,
     SLOT_GUARD,
     SPIN,
+    SPREAD_QUIET,
+    SPREAD_SAMPLES,
     _fmt,
     _LocalGrant,
     _Misconfigured,
@@ -128,6 +131,16 @@ class SharedBackend:
         """Tests only: the time the script uses instead of the server's ``TIME``."""
         self._outbox: list[str] = []
         self._lateness: collections.deque[float] = collections.deque(maxlen=LATENESS_SAMPLES)
+        self._departed: dict[float, float] = {}
+        """The reserved moment of each request under way, by its grant."""
+        self._answers: collections.deque[float] = collections.deque(maxlen=LATENESS_SAMPLES)
+        """How long after its reserved moment each recent request was answered."""
+        self._errors_seen: int | None = None
+        """The shared state's count of error 20s at the latest reply..."""
+        self._refused_at = -math.inf
+        """...and when this process last saw it grow (or got an error 20 itself)."""
+        self._told_success = False
+        """A success of this process was reported (or is on its way)."""
         self._lazy_flush = False
         self._generation = 0
         self._born = ""
@@ -293,6 +306,10 @@ class SharedBackend:
                 self.reservations_unused += 1
                 continue
             self._lateness.append(max(0.0, now - moment))
+            departed = self._departed
+            departed[reservation.granted] = moment
+            if len(departed) > LATENESS_SAMPLES:  # outcomes never reported (a transport error)
+                del departed[next(iter(departed))]
             if reservation.closed:
                 self._emit(PauseEnded(at=now))
             return reservation.granted
@@ -434,6 +451,40 @@ class SharedBackend:
             return 0.0
         return samples[int(0.9 * (len(samples) - 1))]
 
+    def _spread_estimate(self) -> float:
+        """How unevenly this process's requests reach the API, as their answers show
+        (one that reached it late comes back late): the 90th percentile of how long
+        after their moments its latest ``LATENESS_SAMPLES`` were answered, less the
+        least of them (it includes how late they left; 0 before ``SPREAD_SAMPLES``
+        answers: a few, among them the first ones on new connections, say little).
+        Counted only for ``SPREAD_QUIET`` intervals
+        after an error 20 on the shared state, and only beyond ``MAX_JITTER`` of the
+        interval (0 otherwise: how late the process leaves and the learned margin
+        cover less): an API that answers slowly and unevenly but refuses nothing,
+        or a spread of a few milliseconds, costs no use."""
+        if not self._refused_recently():
+            return 0.0
+        samples = sorted(self._answers)
+        count = len(samples)
+        if count < SPREAD_SAMPLES:
+            return 0.0  # too few to tell: the others may
+        spread = samples[int(0.9 * (count - 1))] - samples[0]
+        return spread if spread > MAX_JITTER / self._limit.configured else 0.0
+
+    def _refused_recently(self) -> bool:
+        """An error 20 on the shared state less than ``SPREAD_QUIET`` intervals ago."""
+        quiet = SPREAD_QUIET / self._limit.configured
+        return self._clock.now() - self._refused_at <= quiet
+
+    def _answered(self, grant: float, *, refused: bool) -> None:
+        """The request of ``grant`` was answered now."""
+        now = self._clock.now()
+        if refused:
+            self._refused_at = now
+        moment = self._departed.pop(grant, None)
+        if moment is not None:
+            self._answers.append(max(0.0, now - moment))
+
     def heard(self, generation: int, born: str) -> None:
         """The gate's generation is at least ``generation`` (from the channel or a
         reply): a caller sleeping toward an older reservation wakes up."""
@@ -451,8 +502,16 @@ class SharedBackend:
         if isinstance(grant, _LocalGrant):
             grant.quota.on_success(grant.at)
             return
+        assert isinstance(grant, float)
+        self._answered(grant, refused=False)
         self._outbox.append("s")
-        if not self._lazy_flush:
+        if not self._told_success or self._refused_recently():
+            # The law tells back-to-back error 20s (another program on the account)
+            # from isolated ones by the successes between them: the first success, and
+            # every one while error 20s are recent, reach the shared state at once.
+            self._told_success = True
+            self._quota._start_soon(self._flush)
+        elif not self._lazy_flush:
             # Usually the next reservation carries it; if none comes soon, send it.
             self._lazy_flush = self._quota._start_soon(self._flush_later)
 
@@ -461,6 +520,7 @@ class SharedBackend:
             grant.quota.on_quota_exceeded(grant.at)
             return
         assert isinstance(grant, float)
+        self._answered(grant, refused=True)
         self._outbox.append(f"e{_fmt(grant)}:{_fmt(self._jitter(0.0, 1.0))}")
         self._quota._start_soon(self._flush)  # every process must pause: at once
 
@@ -511,9 +571,18 @@ class SharedBackend:
             "" if max_wait is None else _fmt(max_wait),
             "" if self.now_override is None else _fmt(self.now_override),
             self.channel,
-            _fmt(self._jitter_estimate()),
+            _fmt(self._spacing_report()),
             *outcomes,
         ]
+
+    def _spacing_report(self) -> float:
+        """What the script spaces reservations by beyond the interval for this process
+        (``ARGV[13]``): how late it leaves, or how unevenly its requests arrive."""
+        interval = 1.0 / self._limit.configured
+        return max(
+            min(MAX_JITTER * interval, self._jitter_estimate()),
+            min(MAX_SPREAD * interval, self._spread_estimate()),
+        )
 
     async def _run(self, *, reserve: bool, max_wait: float | None = None) -> _Reply:
         """One round trip, in this task (reports, closing, tests)."""
@@ -595,6 +664,13 @@ class SharedBackend:
         self._reply, self._reply_at = reply, now
         self._processes = max(1, reply.processes)
         self._rank = reply.rank
+        if (
+            self._errors_seen is not None
+            and reply.born == self._born
+            and reply.errors > self._errors_seen
+        ):
+            self._refused_at = now  # another process's error 20 (or this one's)
+        self._errors_seen = reply.errors
         self._seen = True
         if self._fallback is not None:
             self._fallback = None

@@ -36,7 +36,7 @@ import attrs
 
 from .._rate_limit import _EPSILON, RateLimit
 from .._throttle import CARRY, _Law
-from ._lua import JITTER_HALF_LIFE, MAX_JITTER, MAX_QUEUE, MEMBER_TTL
+from ._lua import JITTER_HALF_LIFE, MAX_QUEUE, MAX_SPREAD, MEMBER_TTL
 from ._reply import _Reply, _Unavailable
 
 __all__ = ["QuotaState", "Request", "decide", "gate", "parse_request"]
@@ -431,7 +431,7 @@ def decide(state: QuotaState, request: Request, clock: float) -> _Reply:
     jitter = state.jitter * 0.5 ** (
         max(0.0, now - (state.jitter_at if state.jitter_at is not None else now)) / JITTER_HALF_LIFE
     )
-    jitter = min(MAX_JITTER / ceiling, max(jitter, request.jitter))
+    jitter = min(MAX_SPREAD / ceiling, max(jitter, request.jitter))
 
     kept = [entry for entry in state.queue if entry[0] > now]
     if len(kept) > MAX_QUEUE:

@@ -19,7 +19,9 @@ Both get an expiry on every call, so a key nobody uses disappears.
 10. the longest wait the caller accepts (s; empty: any), 11. the time to use instead of
 ``TIME`` (empty in production; the conformance test drives time with it),
 12. the channel a gate closure is published on, 13. how late after their reserved
-moments the process's requests leave (s, its recent 90th percentile), 14... the
+moments the process's requests leave (s, its recent 90th percentile, at most
+``MAX_JITTER`` of the interval) or, while error 20s are recent, how unevenly they reach
+the API (the spread of its answers' times after their moments), whichever is more, 14... the
 outcomes since the process's last call, oldest first: ``s`` (a success) or
 ``s<granted>`` (a success of the request granted at server time ``granted``: the law
 then knows how long it took, and explains an error 20 that a slow success caused;
@@ -44,10 +46,11 @@ given back by the next closure).
 One difference from the local throttle, where a caller takes its token when it wakes
 (so the spacing holds between the times requests really leave): a reservation is a
 moment computed in advance, and a process wakes a little after it, by a different
-amount each time. The processes report how late they leave; the script keeps the
-largest report (halving every ``JITTER_HALF_LIFE`` seconds) and spaces reservations by
-that much more in the spacing bucket. With no report (the conformance test) the script
-and the throttle agree exactly.
+amount each time, and its request reaches the API later still, by a different amount
+each time. The processes report that spread; the script keeps the largest report
+(halving every ``JITTER_HALF_LIFE`` seconds, at most ``MAX_SPREAD`` of the interval) and
+spaces reservations by that much more in the spacing bucket. With no report (the
+conformance test) the script and the throttle agree exactly.
 
 The reply is a flat array of strings (Lua numbers would be truncated to integers),
 see ``_Reply`` in ``_quota.py``.
@@ -76,7 +79,7 @@ from .._throttle import (
     TURN_JITTER,
 )
 
-__all__ = ["MEMBER_TTL", "QUOTA_SCRIPT"]
+__all__ = ["MAX_JITTER", "MAX_SPREAD", "MEMBER_TTL", "QUOTA_SCRIPT"]
 
 MEMBER_TTL: Final = 30.0
 """Seconds a process counts as present on the key after its last call."""
@@ -89,8 +92,14 @@ JITTER_HALF_LIFE: Final = 10.0
 with every call, so it follows the slowest of them)."""
 
 MAX_JITTER: Final = 0.1
-"""The spread kept between reservations is at most this fraction of the configured
-interval."""
+"""A process counts how late it leaves after its moments up to this fraction of the
+configured interval..."""
+
+MAX_SPREAD: Final = 0.4
+"""...and, while error 20s are recent, how unevenly its requests reach the API up to
+this fraction: the spread kept between reservations is at most this much (requests
+that reach a one-token bucket 0 to 40 % of an interval late need that much more
+between them)."""
 
 _TEMPLATE = r"""
 if redis.replicate_commands then pcall(redis.replicate_commands) end
@@ -113,7 +122,7 @@ local EPS = $epsilon
 local MEMBER_TTL = $member_ttl
 local MAX_QUEUE = $max_queue
 local JITTER_HALF_LIFE = $jitter_half_life
-local MAX_JITTER = $max_jitter
+local MAX_SPREAD = $max_spread
 local NEG = -math.huge
 
 local state_key, members_key = KEYS[1], KEYS[2]
@@ -178,7 +187,7 @@ if F[23] and tonumber(F[23]) ~= CEIL then
   if others > 0 then return {'conflict', F[23], fmt(CEIL)} end
 end
 JIT = JIT * 0.5 ^ (math.max(0.0, NOW - JAT) / JITTER_HALF_LIFE)
-JIT = math.min(MAX_JITTER / CEIL, math.max(JIT, REPORTED_JITTER))
+JIT = math.min(MAX_SPREAD / CEIL, math.max(JIT, REPORTED_JITTER))
 
 -- Reservations that are due are spent: forget them.
 local kept = {}
@@ -459,6 +468,6 @@ QUOTA_SCRIPT: Final = string.Template(_TEMPLATE).substitute(
     member_ttl=_lua_number(MEMBER_TTL),
     max_queue=str(MAX_QUEUE),
     jitter_half_life=_lua_number(JITTER_HALF_LIFE),
-    max_jitter=_lua_number(MAX_JITTER),
+    max_spread=_lua_number(MAX_SPREAD),
 )
 """The script's source, with the throttle's constants written in."""

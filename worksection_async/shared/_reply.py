@@ -21,6 +21,8 @@ __all__ = [
     "RESTORE_FRACTION",
     "SLOT_GUARD",
     "SPIN",
+    "SPREAD_QUIET",
+    "SPREAD_SAMPLES",
 ]
 
 PROBE_INTERVAL: Final = 1.0
@@ -28,6 +30,15 @@ PROBE_INTERVAL: Final = 1.0
 
 LATENESS_SAMPLES: Final = 64
 """Sends over which a process measures how late it leaves after its moments."""
+
+SPREAD_QUIET: Final = 300.0
+"""Intervals of the configured rate after the latest error 20 on the shared state during
+which a process counts how unevenly its requests reach the API (the spread of its
+answers' times after their moments): refusals show that the account sees that spread,
+and without them a slow, uneven API costs nothing."""
+
+SPREAD_SAMPLES: Final = 4
+"""Answers a process needs before it measures that spread."""
 
 CLOCK_WINDOW: Final = 10.0
 """Seconds of round trips from which the server's clock is estimated."""
@@ -48,7 +59,8 @@ SLOT_GUARD: Final = 0.1
 """While falling back, each process sends in turns (``_Slots``): a turn lasts the
 interval the pacing keeps (the configured interval, less ``margin``) plus this fraction
 of the configured interval, so that a process waking a little late does not meet the
-next one (the most spread the script keeps between reservations, too)."""
+next one (the most the script keeps between reservations for how late processes
+leave, too)."""
 
 HANDOVER: Final = 2.0 * PROBE_INTERVAL
 """Seconds a client back on the shared state still sends only in its own turns, beyond
