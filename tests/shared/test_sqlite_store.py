@@ -153,6 +153,33 @@ def test_the_stores_own_write_is_not_read_again(
     assert len(loads) == 2
 
 
+def test_a_deleted_file_takes_at_most_one_decision_more(
+    store: SqliteStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The file's identity is checked after each decision (off its time), and before
+    one only when the latest check is ``IDENTITY_AGE`` old: a file deleted after a check
+    takes that one decision more, the check after it notices, the next decision is on a
+    new file; a decision long after the deletion checks first."""
+    import os
+
+    def delete() -> None:
+        for suffix in ("", "-wal", "-shm"):
+            os.unlink(store.path + suffix)
+
+    store.decide("k", request(limit=RateLimit(rate=1e6)))
+    store._verify()
+    delete()
+    assert store.decide("k", request(limit=RateLimit(rate=1e6))).calls == 2  # the old file
+    assert not os.path.exists(store.path)
+    store._verify()
+    assert store.decide("k", request(limit=RateLimit(rate=1e6))).calls == 1  # a new one
+    store._verify()
+    delete()
+    monkeypatch.setattr(_sqlite, "IDENTITY_AGE", 0.0)  # the latest check is old now
+    assert store.decide("k", request(limit=RateLimit(rate=1e6))).calls == 1
+    assert os.path.exists(store.path)
+
+
 def test_a_failed_decision_changes_nothing(
     store: SqliteStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
