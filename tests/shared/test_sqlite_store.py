@@ -295,6 +295,31 @@ def test_a_reused_law_decides_as_a_new_one(monkeypatch: pytest.MonkeyPatch) -> N
     assert [s.law_values for s in reused[1]] == [s.law_values for s in fresh[1]]
 
 
+def test_a_law_a_failed_decision_left_is_loaded_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The law is not loaded again for the state its thread saved last (the same
+    tuple), unless a decision fed it since and failed before saving it: then the next
+    decision on that state loads it, as a new law would."""
+    import copy
+
+    limit = RateLimit(rate=5)
+    state = QuotaState.fresh()
+    decide(state, request(limit=limit, outcomes=(None,)), 10.0)
+    saved, reference = copy.deepcopy(state), QuotaState.load(state.dump())
+    assert saved.law_values is state.law_values is _decision._REUSED.values
+
+    def broken(law: object) -> tuple[object, ...]:
+        raise RuntimeError("a bug")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(_decision, "_save_law", broken)
+        with pytest.raises(RuntimeError):
+            decide(state, request(limit=limit, outcomes=(None, None, None)), 10.5)
+    decide(saved, request(limit=limit, outcomes=(None,)), 11.0)
+    monkeypatch.setattr(_decision._REUSED, "law", None)
+    decide(reference, request(limit=limit, outcomes=(None,)), 11.0)
+    assert saved.law_values == reference.law_values
+
+
 def attrs_without_born(reply: object) -> dict[str, object]:
     import attrs
 

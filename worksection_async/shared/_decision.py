@@ -16,7 +16,9 @@ record; ``dump``/``load`` turn it into the bytes SQLite keeps, a fixed layout pa
 with ``struct`` (a decision's thread wakes to a cold cache: JSON and attrs' ``asdict``
 cost several times as much there); whatever is found there, ``load`` returns a valid
 state or a fresh one. A thread reuses the ``_Law`` of its latest decision for the
-same ``RateLimit``, loading the state into it.
+same ``RateLimit``, loading the state into it (not at all when the state is the one
+that law was saved as: the same state decided on again); a deque of the law is kept
+as its length and bits, converted through a small table of the patterns met.
 """
 
 from __future__ import annotations
@@ -360,6 +362,10 @@ class _Reused(threading.local):
 
     limit: RateLimit | None = None
     law: _Law | None = None
+    values: tuple[Any, ...] | None = None
+    """The ``law_values`` the law was saved as at the end of its latest decision
+    (``None``: not known): a state holding that very tuple (the same state decided on
+    again) is not loaded into it again."""
 
 
 _REUSED: Final = _Reused()
@@ -371,9 +377,12 @@ def _load_law(limit: RateLimit, values: tuple[Any, ...]) -> _Law:
     of its own length."""
     reused = _REUSED
     law = reused.law
+    known, reused.values = reused.values, None  # the law changes from here on
     if law is None or reused.limit is not limit:
         law = _Law(limit)
         reused.limit, reused.law = limit, law
+    elif values and values is known:
+        return law  # already in that state
     if not values:
         values = _FRESH
     for put, i in _PUT:
@@ -381,9 +390,30 @@ def _load_law(limit: RateLimit, values: tuple[Any, ...]) -> _Law:
     for name, i in _DEQUES:
         deque = getattr(law, name)
         deque.clear()
-        bits = values[i + 1]
-        deque.extend([bits >> j & 1 == 1 for j in range(values[i])])
+        flags = _FLAGS.get((values[i], values[i + 1]))
+        if flags is None:
+            flags = _flags(values[i], values[i + 1])
+        deque.extend(flags)
     return law
+
+
+def _flags(length: int, bits: int) -> tuple[bool, ...]:
+    """A deque's ``length`` flags from its ``bits`` (kept in ``_FLAGS``)."""
+    flags = tuple(bits >> j & 1 == 1 for j in range(length))
+    if len(_FLAGS) >= _FLAGS_KEPT:
+        _FLAGS.clear()
+        _BITS.clear()
+    _FLAGS[length, bits] = flags
+    _BITS[flags] = (length, bits)
+    return flags
+
+
+_FLAGS: Final[dict[tuple[int, int], tuple[bool, ...]]] = {}
+"""A deque's flags by its length and bits, and (``_BITS``) the other way round: the few
+outcome patterns a law meets, converted once (a dict's lookup costs far less than the
+loop on a cold cache)."""
+_BITS: Final[dict[tuple[bool, ...], tuple[int, int]]] = {}
+_FLAGS_KEPT: Final = 256
 
 
 def _save_law(law: _Law) -> tuple[Any, ...]:
@@ -392,8 +422,13 @@ def _save_law(law: _Law) -> tuple[Any, ...]:
         return values
     flat = list(values)
     for at in reversed(_DEQUE_AT):  # each deque as its length and its bits
-        deque = flat[at]
-        flat[at : at + 1] = (len(deque), sum(1 << j for j, flag in enumerate(deque) if flag))
+        flags = tuple(flat[at])
+        kept = _BITS.get(flags)
+        if kept is None:
+            bits = sum(1 << j for j, flag in enumerate(flags) if flag)
+            _flags(len(flags), bits)
+            kept = len(flags), bits
+        flat[at : at + 1] = kept
     return tuple(flat)
 
 
@@ -516,7 +551,7 @@ def decide(state: QuotaState, request: Request, clock: float) -> _Reply:
 
     state.queue = kept
     state.jitter, state.jitter_at = jitter, now
-    state.law_values = _save_law(law)
+    state.law_values = _REUSED.values = _save_law(law)
     members = state.members
     members.pop(request.member, None)  # re-inserted last: the dict stays oldest first
     members[request.member] = now
