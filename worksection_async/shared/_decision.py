@@ -24,6 +24,7 @@ as its length and bits, converted through a small table of the patterns met.
 from __future__ import annotations
 
 import collections
+import functools
 import itertools
 import math
 import operator
@@ -31,7 +32,7 @@ import secrets
 import struct
 import threading
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Final
 
 import attrs
@@ -181,14 +182,13 @@ class QuotaState:
             born,
         ]
         if law:
-            if _OPTIONAL:
-                law = tuple(_NAN if value is None else value for value in law)
+            if None in law:
+                law = tuple([_NAN if value is None else value for value in law])
             parts.append(_LAW.pack(*law))
         if queue:
-            parts.append(struct.pack(f"<{4 * len(queue)}d", *itertools.chain.from_iterable(queue)))
+            parts.append(_floats(4 * len(queue)).pack(*itertools.chain.from_iterable(queue)))
         if members:
-            count = len(members)
-            parts.append(struct.pack(f"<{count}d{count}I", *members.values(), *map(len, names)))
+            parts.append(_members(len(members)).pack(*members.values(), *map(len, names)))
         parts.extend(names)
         return b"".join(parts)
 
@@ -231,25 +231,25 @@ class QuotaState:
             if fed:
                 law = _LAW.unpack_from(data, at)
                 at += _LAW.size
-                for i in _FLOATS:
-                    if law[i] != law[i]:
-                        return cls.fresh()
-                for i in _OPTIONAL:
-                    if law[i] != law[i]:
-                        law = (*law[:i], None, *law[i + 1 :])
+                if any(map(math.isnan, _GET_FLOATS(law))):
+                    return cls.fresh()
+                if any(map(math.isnan, _GET_OPTIONAL(law))):
+                    law = tuple(
+                        [None if i in _OPTIONAL and x != x else x for i, x in enumerate(law)]
+                    )
             queue: list[tuple[float, float, float, float]] = []
             if queued:
-                flat = struct.unpack_from(f"<{4 * queued}d", data, at)
+                flat = _floats(4 * queued).unpack_from(data, at)
                 at += 32 * queued
-                if any(x != x for x in flat):
+                if any(map(math.isnan, flat)):
                     return cls.fresh()
                 queue = list(zip(flat[::4], flat[1::4], flat[2::4], flat[3::4], strict=True))
             members: dict[str, float] = {}
             if count:
-                flat = struct.unpack_from(f"<{count}d{count}I", data, at)
+                flat = _members(count).unpack_from(data, at)
                 at += 12 * count
                 times = flat[:count]
-                if any(x != x for x in times):
+                if any(map(math.isnan, times)):
                     return cls.fresh()
             if count:
                 for seen, size in zip(times, flat[count:], strict=True):
@@ -353,6 +353,31 @@ _FLOATS: Final = tuple(i for _, kind, i in _SLOTS if kind == "d")
 """Where ``_LAW``'s values hold a float (never NaN)..."""
 _OPTIONAL: Final = tuple(i for _, kind, i in _SLOTS if kind == "o")
 """...and a float or ``None`` (NaN in the bytes)."""
+
+
+def _getter(indices: tuple[int, ...]) -> Callable[[Sequence[Any]], tuple[Any, ...]]:
+    """The values at ``indices``, as a tuple (at C speed)."""
+    if not indices:
+        return lambda values: ()
+    if len(indices) == 1:
+        return lambda values: (values[indices[0]],)
+    return operator.itemgetter(*indices)
+
+
+_GET_FLOATS: Final = _getter(_FLOATS)
+_GET_OPTIONAL: Final = _getter(_OPTIONAL)
+
+
+@functools.lru_cache(maxsize=64)
+def _floats(count: int) -> struct.Struct:
+    """``count`` floats (the queue's part of the layout)."""
+    return struct.Struct(f"<{count}d")
+
+
+@functools.lru_cache(maxsize=64)
+def _members(count: int) -> struct.Struct:
+    """``count`` members' times and names' lengths."""
+    return struct.Struct(f"<{count}d{count}I")
 
 
 class _Reused(threading.local):
