@@ -355,7 +355,9 @@ async def test_on_unavailable_raise_sends_nothing(tmp_path: Path) -> None:
 
 async def test_a_deleted_file_is_made_again(tmp_path: Path) -> None:
     """The file (and its -wal, -shm) deleted mid-run: no call fails, and the store makes
-    a new file and keeps deciding there (the new file counts the calls after it)."""
+    a new file and keeps deciding there (the new file counts the calls after it, but
+    for the first: a decision may still go to the deleted file, which the check after
+    it notices, see ``test_a_deleted_file_takes_at_most_one_decision_more``)."""
     path = tmp_path / "quota.db"
     fake = FakeWorksection(quota=None)
     events: list[ws.ClientEvent] = []
@@ -371,12 +373,13 @@ async def test_a_deleted_file_is_made_again(tmp_path: Path) -> None:
     assert not kinds(events, ws.QuotaBackendUnavailable)
     with sqlite3.connect(path) as db:
         [(state,)] = db.execute("SELECT state FROM quota").fetchall()
-    assert QuotaState.load(state).calls == 5
+    assert QuotaState.load(state).calls in (4, 5)
 
 
 async def test_a_deleted_database_alone_is_made_again(tmp_path: Path) -> None:
     """Only the database file deleted (its -wal and -shm left, in use): the new file
-    does not take them for its own; calls go on, on the shared state."""
+    does not take them for its own; calls go on, on the shared state (the first may
+    still go to the deleted file)."""
     path = tmp_path / "quota.db"
     fake = FakeWorksection(quota=None)
     events: list[ws.ClientEvent] = []
@@ -391,7 +394,7 @@ async def test_a_deleted_database_alone_is_made_again(tmp_path: Path) -> None:
     with sqlite3.connect(path) as db:
         assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
         [(state,)] = db.execute("SELECT state FROM quota").fetchall()
-    assert QuotaState.load(state).calls == 5
+    assert QuotaState.load(state).calls in (4, 5)
 
 
 async def test_a_corrupt_file_falls_back_until_replaced(tmp_path: Path) -> None:

@@ -153,6 +153,33 @@ def test_the_stores_own_write_is_not_read_again(
     assert len(loads) == 2
 
 
+def test_a_deleted_file_takes_at_most_one_decision_more(
+    store: SqliteStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The file's identity is checked after each decision (off its time), and before
+    one only when the latest check is ``IDENTITY_AGE`` old: a file deleted after a check
+    takes that one decision more, the check after it notices, the next decision is on a
+    new file; a decision long after the deletion checks first."""
+    import os
+
+    def delete() -> None:
+        for suffix in ("", "-wal", "-shm"):
+            os.unlink(store.path + suffix)
+
+    store.decide("k", request(limit=RateLimit(rate=1e6)))
+    store._verify()
+    delete()
+    assert store.decide("k", request(limit=RateLimit(rate=1e6))).calls == 2  # the old file
+    assert not os.path.exists(store.path)
+    store._verify()
+    assert store.decide("k", request(limit=RateLimit(rate=1e6))).calls == 1  # a new one
+    store._verify()
+    delete()
+    monkeypatch.setattr(_sqlite, "IDENTITY_AGE", 0.0)  # the latest check is old now
+    assert store.decide("k", request(limit=RateLimit(rate=1e6))).calls == 1
+    assert os.path.exists(store.path)
+
+
 def test_a_failed_decision_changes_nothing(
     store: SqliteStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -266,6 +293,31 @@ def test_a_reused_law_decides_as_a_new_one(monkeypatch: pytest.MonkeyPatch) -> N
     fresh = run(new_law_each_time=True)
     assert reused[0] == fresh[0]
     assert [s.law_values for s in reused[1]] == [s.law_values for s in fresh[1]]
+
+
+def test_a_law_a_failed_decision_left_is_loaded_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The law is not loaded again for the state its thread saved last (the same
+    tuple), unless a decision fed it since and failed before saving it: then the next
+    decision on that state loads it, as a new law would."""
+    import copy
+
+    limit = RateLimit(rate=5)
+    state = QuotaState.fresh()
+    decide(state, request(limit=limit, outcomes=(None,)), 10.0)
+    saved, reference = copy.deepcopy(state), QuotaState.load(state.dump())
+    assert saved.law_values is state.law_values is _decision._REUSED.values
+
+    def broken(law: object) -> tuple[object, ...]:
+        raise RuntimeError("a bug")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(_decision, "_save_law", broken)
+        with pytest.raises(RuntimeError):
+            decide(state, request(limit=limit, outcomes=(None, None, None)), 10.5)
+    decide(saved, request(limit=limit, outcomes=(None,)), 11.0)
+    monkeypatch.setattr(_decision._REUSED, "law", None)
+    decide(reference, request(limit=limit, outcomes=(None,)), 11.0)
+    assert saved.law_values == reference.law_values
 
 
 def attrs_without_born(reply: object) -> dict[str, object]:

@@ -16,12 +16,15 @@ record; ``dump``/``load`` turn it into the bytes SQLite keeps, a fixed layout pa
 with ``struct`` (a decision's thread wakes to a cold cache: JSON and attrs' ``asdict``
 cost several times as much there); whatever is found there, ``load`` returns a valid
 state or a fresh one. A thread reuses the ``_Law`` of its latest decision for the
-same ``RateLimit``, loading the state into it.
+same ``RateLimit``, loading the state into it (not at all when the state is the one
+that law was saved as: the same state decided on again); a deque of the law is kept
+as its length and bits, converted through a small table of the patterns met.
 """
 
 from __future__ import annotations
 
 import collections
+import functools
 import itertools
 import math
 import operator
@@ -29,7 +32,7 @@ import secrets
 import struct
 import threading
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Final
 
 import attrs
@@ -179,14 +182,13 @@ class QuotaState:
             born,
         ]
         if law:
-            if _OPTIONAL:
-                law = tuple(_NAN if value is None else value for value in law)
+            if None in law:
+                law = tuple([_NAN if value is None else value for value in law])
             parts.append(_LAW.pack(*law))
         if queue:
-            parts.append(struct.pack(f"<{4 * len(queue)}d", *itertools.chain.from_iterable(queue)))
+            parts.append(_floats(4 * len(queue)).pack(*itertools.chain.from_iterable(queue)))
         if members:
-            count = len(members)
-            parts.append(struct.pack(f"<{count}d{count}I", *members.values(), *map(len, names)))
+            parts.append(_members(len(members)).pack(*members.values(), *map(len, names)))
         parts.extend(names)
         return b"".join(parts)
 
@@ -229,25 +231,25 @@ class QuotaState:
             if fed:
                 law = _LAW.unpack_from(data, at)
                 at += _LAW.size
-                for i in _FLOATS:
-                    if law[i] != law[i]:
-                        return cls.fresh()
-                for i in _OPTIONAL:
-                    if law[i] != law[i]:
-                        law = (*law[:i], None, *law[i + 1 :])
+                if any(map(math.isnan, _GET_FLOATS(law))):
+                    return cls.fresh()
+                if any(map(math.isnan, _GET_OPTIONAL(law))):
+                    law = tuple(
+                        [None if i in _OPTIONAL and x != x else x for i, x in enumerate(law)]
+                    )
             queue: list[tuple[float, float, float, float]] = []
             if queued:
-                flat = struct.unpack_from(f"<{4 * queued}d", data, at)
+                flat = _floats(4 * queued).unpack_from(data, at)
                 at += 32 * queued
-                if any(x != x for x in flat):
+                if any(map(math.isnan, flat)):
                     return cls.fresh()
                 queue = list(zip(flat[::4], flat[1::4], flat[2::4], flat[3::4], strict=True))
             members: dict[str, float] = {}
             if count:
-                flat = struct.unpack_from(f"<{count}d{count}I", data, at)
+                flat = _members(count).unpack_from(data, at)
                 at += 12 * count
                 times = flat[:count]
-                if any(x != x for x in times):
+                if any(map(math.isnan, times)):
                     return cls.fresh()
             if count:
                 for seen, size in zip(times, flat[count:], strict=True):
@@ -353,6 +355,31 @@ _OPTIONAL: Final = tuple(i for _, kind, i in _SLOTS if kind == "o")
 """...and a float or ``None`` (NaN in the bytes)."""
 
 
+def _getter(indices: tuple[int, ...]) -> Callable[[Sequence[Any]], tuple[Any, ...]]:
+    """The values at ``indices``, as a tuple (at C speed)."""
+    if not indices:
+        return lambda values: ()
+    if len(indices) == 1:
+        return lambda values: (values[indices[0]],)
+    return operator.itemgetter(*indices)
+
+
+_GET_FLOATS: Final = _getter(_FLOATS)
+_GET_OPTIONAL: Final = _getter(_OPTIONAL)
+
+
+@functools.lru_cache(maxsize=64)
+def _floats(count: int) -> struct.Struct:
+    """``count`` floats (the queue's part of the layout)."""
+    return struct.Struct(f"<{count}d")
+
+
+@functools.lru_cache(maxsize=64)
+def _members(count: int) -> struct.Struct:
+    """``count`` members' times and names' lengths."""
+    return struct.Struct(f"<{count}d{count}I")
+
+
 class _Reused(threading.local):
     """The ``_Law`` a thread's latest decision ran, and the ``RateLimit`` it was made
     for: the next decision on that limit loads the state into it (making one costs
@@ -360,6 +387,10 @@ class _Reused(threading.local):
 
     limit: RateLimit | None = None
     law: _Law | None = None
+    values: tuple[Any, ...] | None = None
+    """The ``law_values`` the law was saved as at the end of its latest decision
+    (``None``: not known): a state holding that very tuple (the same state decided on
+    again) is not loaded into it again."""
 
 
 _REUSED: Final = _Reused()
@@ -371,9 +402,12 @@ def _load_law(limit: RateLimit, values: tuple[Any, ...]) -> _Law:
     of its own length."""
     reused = _REUSED
     law = reused.law
+    known, reused.values = reused.values, None  # the law changes from here on
     if law is None or reused.limit is not limit:
         law = _Law(limit)
         reused.limit, reused.law = limit, law
+    elif values and values is known:
+        return law  # already in that state
     if not values:
         values = _FRESH
     for put, i in _PUT:
@@ -381,9 +415,30 @@ def _load_law(limit: RateLimit, values: tuple[Any, ...]) -> _Law:
     for name, i in _DEQUES:
         deque = getattr(law, name)
         deque.clear()
-        bits = values[i + 1]
-        deque.extend([bits >> j & 1 == 1 for j in range(values[i])])
+        flags = _FLAGS.get((values[i], values[i + 1]))
+        if flags is None:
+            flags = _flags(values[i], values[i + 1])
+        deque.extend(flags)
     return law
+
+
+def _flags(length: int, bits: int) -> tuple[bool, ...]:
+    """A deque's ``length`` flags from its ``bits`` (kept in ``_FLAGS``)."""
+    flags = tuple(bits >> j & 1 == 1 for j in range(length))
+    if len(_FLAGS) >= _FLAGS_KEPT:
+        _FLAGS.clear()
+        _BITS.clear()
+    _FLAGS[length, bits] = flags
+    _BITS[flags] = (length, bits)
+    return flags
+
+
+_FLAGS: Final[dict[tuple[int, int], tuple[bool, ...]]] = {}
+"""A deque's flags by its length and bits, and (``_BITS``) the other way round: the few
+outcome patterns a law meets, converted once (a dict's lookup costs far less than the
+loop on a cold cache)."""
+_BITS: Final[dict[tuple[bool, ...], tuple[int, int]]] = {}
+_FLAGS_KEPT: Final = 256
 
 
 def _save_law(law: _Law) -> tuple[Any, ...]:
@@ -392,8 +447,13 @@ def _save_law(law: _Law) -> tuple[Any, ...]:
         return values
     flat = list(values)
     for at in reversed(_DEQUE_AT):  # each deque as its length and its bits
-        deque = flat[at]
-        flat[at : at + 1] = (len(deque), sum(1 << j for j, flag in enumerate(deque) if flag))
+        flags = tuple(flat[at])
+        kept = _BITS.get(flags)
+        if kept is None:
+            bits = sum(1 << j for j, flag in enumerate(flags) if flag)
+            _flags(len(flags), bits)
+            kept = len(flags), bits
+        flat[at : at + 1] = kept
     return tuple(flat)
 
 
@@ -516,7 +576,7 @@ def decide(state: QuotaState, request: Request, clock: float) -> _Reply:
 
     state.queue = kept
     state.jitter, state.jitter_at = jitter, now
-    state.law_values = _save_law(law)
+    state.law_values = _REUSED.values = _save_law(law)
     members = state.members
     members.pop(request.member, None)  # re-inserted last: the dict stays oldest first
     members[request.member] = now

@@ -149,9 +149,11 @@ class _RoundTrip:
     abandoned: bool = False
 
 
-@attrs.frozen(kw_only=True)
+@attrs.define(kw_only=True)
 class _Reply:
-    """The script's answer (see the return statement of ``_lua.py``)."""
+    """The script's answer (see the return statement of ``_lua.py``). Never changed
+    once made (not frozen: a frozen class's ``__init__`` costs twice as much, and the
+    embedded stores make one per decision)."""
 
     reserved: bool
     wait: float

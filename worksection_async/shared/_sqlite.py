@@ -35,11 +35,15 @@ and tries the file again a second later. The store waits for a write lock anothe
 process holds itself (sleeps from ``BUSY_STEP`` doubling to ``BUSY_STEP_MAX``; SQLite's
 own busy handler would sleep a whole millisecond first) for at most the busy timeout,
 0.8 ``timeout``; after a failure only ``PROBE_BUSY``, so that a file another program
-keeps locked costs a probing caller little. Before every decision the store compares
-the file at ``path`` with the one it has open (device and inode): a file deleted or
-replaced is opened again (made, if missing, after removing the deleted database's
+keeps locked costs a probing caller little. After every decision, once its answer is
+handed back (off the decision's time), the store's thread compares the file at ``path``
+with the one it has open (device and inode); a decision more than ``IDENTITY_AGE``
+after the latest such check compares it first. A file deleted or replaced is opened
+again for the next decision (made, if missing, after removing the deleted database's
 ``-wal`` and ``-shm`` files, with the directory locked so that two processes never
-remove each other's new ones).
+remove each other's new ones): a process takes at most one decision on a file deleted
+after its latest check (the check after that decision notices), never one on a file
+deleted more than ``IDENTITY_AGE`` before it.
 """
 
 from __future__ import annotations
@@ -48,6 +52,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+import math
 import os
 import queue
 import sqlite3
@@ -79,6 +84,10 @@ BUSY_STEP: Final = 50e-6
 
 BUSY_STEP_MAX: Final = 1e-3
 """...and of the longest (the sleeps double up to it)."""
+
+IDENTITY_AGE: Final = 1.0
+"""Seconds after the latest check that the file at ``path`` is the one open (made after
+each decision) that a decision checks it again before it runs."""
 
 _SCHEMA: Final = (
     "CREATE TABLE IF NOT EXISTS quota (key TEXT PRIMARY KEY, state TEXT NOT NULL, gate TEXT)"
@@ -145,14 +154,20 @@ def _expire(future: asyncio.Future[None]) -> None:
 class _Job:
     """One function for the store's thread to run, and what came of it."""
 
-    __slots__ = ("abandoned", "args", "error", "function", "result", "wake")
+    __slots__ = ("abandoned", "after", "args", "error", "function", "result", "wake")
 
     def __init__(
-        self, function: Callable[..., Any], args: tuple[Any, ...], wake: Callable[[], object]
+        self,
+        function: Callable[..., Any],
+        args: tuple[Any, ...],
+        wake: Callable[[], object],
+        after: Callable[[], object] | None = None,
     ) -> None:
         self.function = function
         self.args = args
         self.wake = wake
+        self.after = after
+        """Run by the thread once the caller has been woken (if the job ran)."""
         self.result: Any = None
         self.error: BaseException | None = None
         self.abandoned = False
@@ -172,6 +187,8 @@ class SqliteStore:
         self._lock = threading.Lock()
         self._connection: sqlite3.Connection | None = None
         self._identity: tuple[int, int] | None = None
+        self._checked = -math.inf
+        """When the file at ``path`` was last found to be the one open."""
         self._suspect = False
         self._kept: tuple[str, bytes, QuotaState] | None = None
         """The key, bytes and state of this store's latest write (while it is the
@@ -205,16 +222,21 @@ class SqliteStore:
             ).start()
         return jobs
 
-    async def _in_thread(self, function: Callable[..., Any], *args: Any) -> Any:
+    async def _in_thread(
+        self,
+        function: Callable[..., Any],
+        *args: Any,
+        after: Callable[[], object] | None = None,
+    ) -> Any:
         """``function(*args)`` in the store's thread, waited for at most ``timeout``
-        seconds (``TimeoutError``)."""
+        seconds (``TimeoutError``); then ``after()`` in the thread, the caller woken."""
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:  # not asyncio: trio (anyio's other backend)
             loop = None
         if loop is None:
             event = anyio.Event()
-            job = _Job(function, args, _waker(event))
+            job = _Job(function, args, _waker(event), after)
             self._start().put(job)
             try:
                 with anyio.fail_after(self._timeout):
@@ -227,7 +249,10 @@ class SqliteStore:
             # far less than an anyio event in a cancel scope (both are the hop's).
             future: asyncio.Future[None] = loop.create_future()
             job = _Job(
-                function, args, functools.partial(loop.call_soon_threadsafe, _settle, future)
+                function,
+                args,
+                functools.partial(loop.call_soon_threadsafe, _settle, future),
+                after,
             )
             timer = loop.call_later(self._timeout, _expire, future)
             self._start().put(job)
@@ -256,6 +281,9 @@ class SqliteStore:
                 job.error = exc
             with contextlib.suppress(Exception):  # the caller's event loop has ended
                 job.wake()
+            if job.after is not None:
+                with contextlib.suppress(Exception):
+                    job.after()
             del job
 
     def _close_connection(self) -> None:
@@ -290,7 +318,7 @@ class SqliteStore:
 
     async def run(self, key: str, request: Request) -> _Reply:
         try:
-            reply: _Reply = await self._in_thread(self.decide, key, request)
+            reply: _Reply = await self._in_thread(self.decide, key, request, after=self._verify)
         except TimeoutError:
             raise _Unavailable(f"no decision within {self._timeout:g}s") from None
         return reply
@@ -316,7 +344,9 @@ class SqliteStore:
             self._lock.release()
 
     def _decide(self, key: str, request: Request) -> _Reply:
-        connection = self._connect()
+        connection = self._connection
+        if connection is None or time.monotonic() - self._checked > IDENTITY_AGE:
+            connection = self._connect()
         self._asked, self._decided, self._failure = (key, request), None, None
         try:
             # One statement, one write transaction: SQLite takes the file's write lock
@@ -338,6 +368,28 @@ class SqliteStore:
         self._kept = (key, data, state)
         self._suspect = False
         return reply
+
+    def _verify(self) -> None:
+        """After a decision, its caller woken: drop the connection if the file at
+        ``path`` is no longer the one it has open (the next decision opens it again)."""
+        if not self._lock.acquire(timeout=self._timeout):
+            return
+        try:
+            if self._connection is None:
+                return
+            try:
+                found = os.stat(self.path)
+            except OSError:
+                identity = None
+            else:
+                identity = (found.st_dev, found.st_ino)
+            if identity is not None and identity == self._identity:
+                self._checked = time.monotonic()
+                return
+            logger.info("shared quota file %s was deleted or replaced: opening it again", self.path)
+            self._drop()
+        finally:
+            self._lock.release()
 
     def _decision_of(self, data: object) -> bytes:
         """The new state of ``self._asked``'s key, its state now being ``data``
@@ -461,6 +513,7 @@ class SqliteStore:
             identity = (found.st_dev, found.st_ino)
         connection = self._connection
         if connection is not None and identity is not None and identity == self._identity:
+            self._checked = time.monotonic()
             return connection
         if connection is not None:
             logger.info("shared quota file %s was deleted or replaced: opening it again", self.path)
@@ -486,6 +539,7 @@ class SqliteStore:
             raise
         self._connection = connection
         self._identity = (found.st_dev, found.st_ino)
+        self._checked = time.monotonic()
         return connection
 
     def _make(self) -> None:
