@@ -309,22 +309,25 @@ def offline_client(signer: ws.Signer = DEFAULT_SIGNER) -> Client:
     return Client(ACCOUNT, API_KEY, signer=signer, transport=transport, rate_limit=None)
 
 
+PARAMS = st.dictionaries(
+    st.from_regex(r"[a-z][a-z_]{0,8}", fullmatch=True).filter(
+        lambda key: key not in ("action", "hash", "page")
+    ),
+    st.text(max_size=40),
+    max_size=4,
+)
+"""Any extra query parameters (any text, percent signs, quotes, #)."""
+
+SIGNERS = st.sampled_from([ws.PageHash(), ws.QueryHash(), ws.HmacToken()])
+
+
 def assert_same_url(url: httpx.URL, expected: httpx.URL) -> None:
     assert str(url) == str(expected)
     assert url.raw_path == expected.raw_path
     assert url == expected
 
 
-@given(
-    params=st.dictionaries(
-        st.from_regex(r"[a-z][a-z_]{0,8}", fullmatch=True).filter(
-            lambda key: key not in ("action", "hash", "page")
-        ),
-        st.text(max_size=40),
-        max_size=4,
-    ),
-    signer=st.sampled_from([ws.PageHash(), ws.QueryHash(), ws.HmacToken()]),
-)
+@given(params=PARAMS, signer=SIGNERS)
 @settings(max_examples=150, deadline=None)
 def test_url_is_what_httpx_parses(params: dict[str, str], signer: ws.Signer) -> None:
     """Whatever the parameters (any text, percent signs, quotes, #), the URL set from
@@ -379,16 +382,7 @@ def shown_url(signer: ws.Signer, wire: WireRequest) -> tuple[str, httpx.Request]
     return prepared.url, request
 
 
-@given(
-    params=st.dictionaries(
-        st.from_regex(r"[a-z][a-z_]{0,8}", fullmatch=True).filter(
-            lambda key: key not in ("action", "hash", "page")
-        ),
-        st.text(max_size=40),
-        max_size=4,
-    ),
-    signer=st.sampled_from([ws.PageHash(), ws.QueryHash(), ws.HmacToken()]),
-)
+@given(params=PARAMS, signer=SIGNERS)
 @settings(max_examples=150, deadline=None)
 def test_an_events_url_is_the_sent_url_masked(params: dict[str, str], signer: ws.Signer) -> None:
     """``RequestPrepared.url`` is the URL the request goes to, with the hash masked:
