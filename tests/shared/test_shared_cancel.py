@@ -34,6 +34,7 @@ from typing import Any
 
 import anyio
 import anyio.lowlevel
+import attrs
 import coredis
 import pytest
 
@@ -519,3 +520,31 @@ async def test_a_thousand_cancellations_anywhere_hang_nothing_and_leak_nothing(
         assert made <= accounted, (made, sent, backend.reservations_unused, fallbacks, failed)
     else:
         assert made == accounted, (made, sent, backend.reservations_unused)
+
+
+async def test_an_older_answer_settled_late_does_not_turn_the_figures_back() -> None:
+    """A round trip answered before the latest one but taken in after it (a cancelled
+    caller's, settled in the background) leaves ``shared_calls`` where the newest
+    answer put it (it went back by one: the thousand-cancellations test counted one
+    reservation fewer than the requests sent and unused)."""
+    fake = FakeWorksection()
+    quota = SharedQuota.from_url(f"memory://older-answer-{random.random()}")
+    client = Client(
+        fake.account_url,
+        fake.api_key,
+        transport=fake.transport,
+        rate_limit=RateLimit(rate=100),
+        shared_quota=quota,
+    )
+    async with client:
+        await client.call("get_projects")
+        await client.call("get_projects")
+        backend = backend_of(client)
+        newest = backend._reply
+        assert newest is not None
+        assert client.quota.shared_calls == 2
+        now = backend._clock.now()
+        backend._settle(attrs.evolve(newest, calls=1), now, now, background=True)
+        assert client.quota.shared_calls == 2
+        backend._settle(attrs.evolve(newest, calls=3), now, now, background=True)
+        assert client.quota.shared_calls == 3

@@ -661,7 +661,11 @@ class SharedBackend:
         ):
             self._quota._lost(self)
         self._asked = asked
-        self._reply, self._reply_at = reply, now
+        kept = self._reply
+        if kept is None or reply.born != kept.born or reply.calls >= kept.calls:
+            # An older answer settled late (a cancelled caller's round trip taken over
+            # in the background) does not turn the figures back.
+            self._reply, self._reply_at = reply, now
         self._processes = max(1, reply.processes)
         self._rank = reply.rank
         if (
